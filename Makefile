@@ -1,0 +1,65 @@
+# One verb per target; `make` alone lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+GO          ?= go
+BIN         := $(CURDIR)/build/bin
+PKGS        := ./...
+WITH_EMU    := $(GO) run ./emulator/cmd/with-emulators
+FUZZTIME    ?= 10s
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+.PHONY: help
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+.PHONY: run
+run: ## Run the whole system locally: emulators, topology, the three functions, the Didit simulator
+	$(GO) run ./functions/cmd/local
+
+.PHONY: demo
+demo: ## Send realistic signed webhooks to a running `make run` and print the profiles
+	$(GO) run ./emulator/cmd/demo
+
+.PHONY: test
+test: integration tf-check ## All tests: unit and integration on the real emulators, then the Terraform checks
+
+.PHONY: unit
+unit: ## Unit tests (no emulators)
+	$(GO) test -count=1 $(PKGS)
+
+.PHONY: integration
+integration: ## Unit + integration tests against the Pub/Sub and Firestore emulators, started and stopped here
+	@mkdir -p build
+	$(WITH_EMU) -log build/emulators.log -- $(GO) test -tags integration -count=1 -timeout 20m $(PKGS)
+
+.PHONY: bench
+bench: ## Benchmarks (verification, scoring, handler)
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+.PHONY: fuzz
+fuzz: ## Run every fuzz target for FUZZTIME each (default 10s)
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  dir=$$($(GO) list -f '{{.Dir}}' $$pkg); \
+	  for t in $$(grep -hoE '^func (Fuzz[A-Za-z0-9_]+)' $$dir/*_test.go 2>/dev/null | awk '{print $$2}'); do \
+	    echo "fuzz $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+.PHONY: lint
+lint: ## gofmt, go vet, staticcheck
+	@out=$$(gofmt -l functions internal emulator); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+	$(GO) vet -tags integration $(PKGS)
+	@test -x $(BIN)/staticcheck || GOBIN=$(BIN) $(GO) install $(STATICCHECK)
+	$(BIN)/staticcheck $(PKGS)
+
+.PHONY: policy-check
+policy-check: ## Validate a policy file offline: make policy-check FILE=path.yaml
+	$(GO) run ./functions/cmd/policy-check $(FILE)
+
+.PHONY: emulators
+emulators: ## Start both emulators in the foreground (Ctrl-C stops them) and print their addresses
+	$(WITH_EMU) -from-env -- sleep infinity
+
+-include terraform/terraform.mk

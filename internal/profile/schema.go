@@ -1,0 +1,105 @@
+// Package profile keeps one living risk profile per user in Firestore: the contract with
+// product code, which reads risk_profiles/{id}. Only derived signals and risk codes are stored,
+// never names, birth dates, document numbers, addresses or image URLs.
+package profile
+
+import (
+	"net/url"
+	"strings"
+	"time"
+)
+
+// SchemaVersion is bumped on any change product code must know about.
+const SchemaVersion = 1
+
+// Collections and sub-collections.
+const (
+	Profiles    = "risk_profiles"
+	Assessments = "assessments"      // risk_profiles/{id}/assessments/{assessment id}
+	Processed   = "processed_events" // risk_profiles/{id}/processed_events/{event key}: dedupe markers, TTL on expire_at
+)
+
+// Step-up statuses, in the order a step moves through them.
+const (
+	StepPending   = "pending"   // claimed, Didit not yet called (or the call is being retried)
+	StepCreated   = "created"   // the Didit session exists; send the user to URL
+	StepCompleted = "completed" // the step-up session's webhook came back with a decision
+	StepFailed    = "failed"    // Didit refused permanently (reason says why)
+)
+
+// Review states.
+const (
+	ReviewNone = "none"
+	ReviewOpen = "open"
+)
+
+// Profile is risk_profiles/{id}.
+type Profile struct {
+	SchemaVersion    int                     `firestore:"schema_version"`
+	UserID           string                  `firestore:"user_id"` // Didit vendor_data; empty for anonymous sessions
+	Score            int                     `firestore:"score"`   // 0–100
+	Level            string                  `firestore:"level"`   // low, medium, high, critical
+	Action           string                  `firestore:"action"`  // approve, step_up, review, block
+	Reasons          []Reason                `firestore:"reasons"`
+	RequiredSteps    []string                `firestore:"required_steps"`
+	PolicyVersion    string                  `firestore:"policy_version"`
+	LastSessionID    string                  `firestore:"last_session_id"`
+	LastAssessmentID string                  `firestore:"last_assessment_id"`
+	ReviewState      string                  `firestore:"review_state"` // none, open: the operators' queue
+	Blocked          bool                    `firestore:"blocked"`
+	Sessions         map[string]SessionState `firestore:"sessions"` // by Didit session id
+	StepUps          map[string]StepUp       `firestore:"step_ups"` // by kind: nfc, phone, biometric, poa, ...
+	DocumentHashes   []string                `firestore:"document_hashes"`
+	DeviceHashes     []string                `firestore:"device_hashes"`
+	// Baseline holds the signals of the last primary (non step-up) assessment, so a step-up
+	// session's results can be laid over it and the user re-scored as a whole.
+	Baseline  map[string]any `firestore:"baseline_signals"`
+	CreatedAt time.Time      `firestore:"created_at"`
+	UpdatedAt time.Time      `firestore:"updated_at"`
+}
+
+// Reason is one rule that counted towards the score.
+type Reason struct {
+	Rule        string `firestore:"rule" json:"rule"`
+	Points      int    `firestore:"points" json:"points"`
+	Description string `firestore:"description" json:"description"`
+}
+
+// SessionState is the latest known state of one Didit session of the user.
+type SessionState struct {
+	Status       string    `firestore:"status"`     // Didit's status, e.g. "Approved"
+	EventTime    time.Time `firestore:"event_time"` // the webhook's timestamp: sessions only move forward
+	FirstSeen    time.Time `firestore:"first_seen"`
+	UpdatedAt    time.Time `firestore:"updated_at"`
+	AssessmentID string    `firestore:"assessment_id,omitempty"`
+	StepUpKind   string    `firestore:"step_up_kind,omitempty"` // set when this is a step-up session
+}
+
+// StepUp is the state of the latest step-up of one kind, as product code sees it.
+type StepUp struct {
+	Kind            string    `firestore:"kind"`
+	Status          string    `firestore:"status"` // pending, created, completed, failed
+	AssessmentID    string    `firestore:"assessment_id"`
+	OriginSessionID string    `firestore:"origin_session_id"`
+	DiditSessionID  string    `firestore:"didit_session_id,omitempty"`
+	URL             string    `firestore:"url,omitempty"`     // where product code sends the user
+	Outcome         string    `firestore:"outcome,omitempty"` // approved, declined, review (once completed)
+	Reason          string    `firestore:"reason,omitempty"`  // why it failed
+	CreatedAt       time.Time `firestore:"created_at"`
+	UpdatedAt       time.Time `firestore:"updated_at"`
+}
+
+// DocID is the profile document id for a user: vendor_data itself when Firestore allows it (so
+// product code can read risk_profiles/{its own user id}), escaped when it holds a '/', and
+// "session:{session id}" for a session that carries no vendor_data.
+func DocID(vendorData, sessionID string) string {
+	if vendorData == "" {
+		return "session:" + sessionID
+	}
+	if strings.ContainsRune(vendorData, '/') || vendorData == "." || vendorData == ".." ||
+		strings.HasPrefix(vendorData, "u:") || strings.HasPrefix(vendorData, "session:") ||
+		(strings.HasPrefix(vendorData, "__") && strings.HasSuffix(vendorData, "__")) || len(vendorData) > 1400 {
+		return "u:" + url.PathEscape(vendorData)
+	}
+	return vendorData
+}
