@@ -1,0 +1,139 @@
+# Topics (names fixed by the application's defaults, WEBHOOKS_TOPIC and
+# DECISIONS_TOPIC) and the Terraform-owned push subscriptions that feed the
+# event functions.
+#
+# Why no event_trigger: a trigger-managed subscription cannot be given a
+# dead-letter policy from Terraform. These push subscriptions carry one, with
+# an OIDC token of a dedicated push-invoker account and an exponential retry
+# policy. Each pushes to <function URI>/projects/<project>/topics/<topic>:
+# the Functions Framework turns a wrapped push on such a path into a
+# google.cloud.pubsub.topic.v1.messagePublished CloudEvent.
+#
+# Dead letters: each DLQ topic has a pull subscription that keeps messages
+# (acknowledged ones too) for var.dead_letter_retention. Inspect with
+#   gcloud pubsub subscriptions pull <dlq subscription> --limit 10
+# and replay by republishing the message data and attributes to the source
+# topic once the cause is fixed, or seek the DLQ subscription back in time to
+# pull again.
+
+locals {
+  topics = {
+    webhooks      = "didit-webhooks"
+    decisions     = "risk-decisions"
+    webhooks_dlq  = "didit-webhooks-dlq"
+    decisions_dlq = "risk-decisions-dlq"
+  }
+
+  # Push subscriptions: which topic, which function, which messages.
+  push_subscriptions = merge(
+    {
+      scorer = {
+        name     = "${var.name_prefix}-scorer"
+        topic    = "webhooks"
+        dlq      = "webhooks_dlq"
+        function = "scorer"
+        filter   = null
+      }
+      stepup = {
+        name     = "${var.name_prefix}-stepup"
+        topic    = "decisions"
+        dlq      = "decisions_dlq"
+        function = "stepup"
+        filter   = "attributes.action = \"step_up\""
+      }
+    },
+    var.didit_blocklist_on_block ? {
+      stepup_block = {
+        name     = "${var.name_prefix}-stepup-block"
+        topic    = "decisions"
+        dlq      = "decisions_dlq"
+        function = "stepup"
+        filter   = "attributes.action = \"block\""
+      }
+    } : {},
+  )
+
+  dlq_subscriptions = {
+    webhooks_dlq  = "${local.topics.webhooks_dlq}-pull"
+    decisions_dlq = "${local.topics.decisions_dlq}-pull"
+  }
+}
+
+# Full topic names, built from the topics' known arguments (not their computed
+# ids) so that plans show, and tests can check, where dead letters go.
+locals {
+  topic_ids = { for k, t in google_pubsub_topic.this : k => "projects/${t.project}/topics/${t.name}" }
+}
+
+resource "google_pubsub_topic" "this" {
+  for_each = local.topics
+
+  project = var.project_id
+  name    = each.value
+
+  depends_on = [google_project_service.enabled]
+}
+
+resource "google_pubsub_subscription" "push" {
+  for_each = local.push_subscriptions
+
+  project = var.project_id
+  name    = each.value.name
+  topic   = local.topic_ids[each.value.topic]
+  filter  = each.value.filter
+
+  # For push, the ack deadline is the request timeout: give the function its
+  # whole timeout plus a margin, within Pub/Sub's 600 s maximum.
+  ack_deadline_seconds = min(600, local.functions[each.value.function].limits.timeout_seconds + 10)
+
+  # Never expire, however long the functions are idle.
+  expiration_policy {
+    ttl = ""
+  }
+
+  push_config {
+    push_endpoint = "${google_cloudfunctions2_function.fn[each.value.function].service_config[0].uri}/projects/${var.project_id}/topics/${local.topics[each.value.topic]}"
+
+    oidc_token {
+      service_account_email = local.service_account_emails.push_invoker
+      audience              = google_cloudfunctions2_function.fn[each.value.function].service_config[0].uri
+    }
+  }
+
+  retry_policy {
+    minimum_backoff = var.retry_minimum_backoff
+    maximum_backoff = var.retry_maximum_backoff
+  }
+
+  dead_letter_policy {
+    dead_letter_topic     = local.topic_ids[each.value.dlq]
+    max_delivery_attempts = var.max_delivery_attempts
+  }
+
+  # Deliveries start at once: the push identity must already be allowed to
+  # invoke, the service agent to mint its tokens and publish dead letters, and
+  # the dead-letter topics must have their subscriptions (a message published
+  # to a topic without subscriptions is lost).
+  depends_on = [
+    google_cloud_run_service_iam_member.invoker,
+    google_pubsub_subscription.dlq,
+    google_pubsub_topic_iam_member.publisher,
+    google_service_account_iam_member.push_token_creator,
+  ]
+}
+
+resource "google_pubsub_subscription" "dlq" {
+  for_each = local.dlq_subscriptions
+
+  project = var.project_id
+  name    = each.value
+  topic   = local.topic_ids[each.key]
+
+  message_retention_duration = var.dead_letter_retention
+  retain_acked_messages      = true # replay by seeking back, even after a pull acked them
+  ack_deadline_seconds       = 60
+
+  expiration_policy {
+    ttl = ""
+  }
+}
