@@ -1,0 +1,243 @@
+package policy
+
+import (
+	"sync"
+
+	"cel.dev/cel-go/cel"
+)
+
+// Kind is the CEL type of a variable rules may read.
+type Kind int
+
+// Variable kinds. Unknown numeric signals are -1 rather than absent, so that every variable
+// always has a value and rules never fail on a missing key.
+const (
+	KindBool       Kind = iota
+	KindInt             // CEL int (int64)
+	KindDouble          // CEL double (float64)
+	KindString          // CEL string
+	KindStringList      // CEL list(string); `"CODE" in signals.risk_codes`
+	KindStepUps         // CEL map(string, map(string, string)): kind -> {status, outcome}
+)
+
+// Var is one name a rule may read. The policy owns this vocabulary so that a rule file can be
+// type-checked without the scorer; the scoring package resolves each name and a test there
+// proves that it resolves all of them.
+type Var struct {
+	Name string // qualified, e.g. "signals.liveness_score"
+	Kind Kind
+	Doc  string
+}
+
+// celType maps a Kind to the declared CEL type.
+func (k Kind) celType() *cel.Type {
+	switch k {
+	case KindBool:
+		return cel.BoolType
+	case KindInt:
+		return cel.IntType
+	case KindDouble:
+		return cel.DoubleType
+	case KindString:
+		return cel.StringType
+	case KindStringList:
+		return cel.ListType(cel.StringType)
+	case KindStepUps:
+		return cel.MapType(cel.StringType, cel.MapType(cel.StringType, cel.StringType))
+	}
+	return cel.DynType
+}
+
+// String names the kind as CEL does.
+func (k Kind) String() string { return k.celType().String() }
+
+// Feature keys used in signals.features_present and to merge step-up signals.
+const (
+	FeatureID        = "id"
+	FeatureNFC       = "nfc"
+	FeatureLiveness  = "liveness"
+	FeatureFaceMatch = "face_match"
+	FeaturePOA       = "poa"
+	FeaturePhone     = "phone"
+	FeatureEmail     = "email"
+	FeatureAML       = "aml"
+	FeatureIP        = "ip"
+	FeatureDatabase  = "database"
+)
+
+// vars is the vocabulary; keep it in the order of the Signals doc table in package scoring.
+var vars = []Var{
+	// Session.
+	{"signals.didit_status", KindString, "Didit session status: Approved, Declined, In Review, Abandoned, ..."},
+	{"signals.webhook_type", KindString, "status.updated or data.updated"},
+	{"signals.features_present", KindStringList, "features with data: id, nfc, liveness, face_match, poa, phone, email, aml, ip, database"},
+	{"signals.risk_codes", KindStringList, "every warning risk code of every feature (deduplicated, sorted)"},
+	{"signals.risk_errors", KindStringList, "risk codes whose log_type is error"},
+	{"signals.risk_warnings", KindStringList, "risk codes whose log_type is warning"},
+	// ID verification.
+	{"signals.id_status", KindString, "worst status of id_verifications"},
+	{"signals.document_type", KindString, "document type as Didit names it (Passport, Identity Card, ...)"},
+	{"signals.document_country", KindString, "issuing state, ISO alpha-3"},
+	{"signals.document_expired", KindBool, "expiration date before the event, or DOCUMENT_EXPIRED"},
+	{"signals.age", KindInt, "age on the document in years; -1 unknown"},
+	{"signals.duplicate_user_matches", KindInt, "ID matches that belong to another vendor_data"},
+	{"signals.document_hash", KindString, "keyed hash of the normalised document number; empty if none"},
+	// NFC.
+	{"signals.nfc_status", KindString, "worst status of nfc_verifications"},
+	{"signals.nfc_verified", KindBool, "chip read, approved, SOD/DG integrity not false, no NFC_CHIP_NOT_VERIFIED"},
+	{"signals.nfc_skipped", KindBool, "the chip read was skipped and none verified, or SKIPPED_NFC_VALIDATION"},
+	{"signals.nfc_skip_reason", KindString, "USER_SKIPPED, DOCUMENT_WITHOUT_CHIP, DEVICE_WITHOUT_NFC, ..."},
+	// Liveness and age estimation.
+	{"signals.liveness_status", KindString, "worst status of liveness_checks"},
+	{"signals.liveness_score", KindDouble, "lowest liveness score 0-100; -1 unknown"},
+	{"signals.liveness_method", KindString, "ACTIVE_3D, FLASHING or PASSIVE (upper-cased)"},
+	{"signals.age_estimate", KindDouble, "age estimated from the face in years; -1 unknown"},
+	{"signals.age_gap", KindDouble, "|age_estimate - age| in years; -1 unless both are known"},
+	{"signals.face_quality", KindDouble, "lowest passive face quality 0-100; -1 unknown"},
+	{"signals.duplicate_face_matches", KindInt, "face matches that belong to another vendor_data"},
+	// Face match.
+	{"signals.face_match_status", KindString, "worst status of face_matches"},
+	{"signals.face_match_score", KindDouble, "lowest 1:1 similarity 0-100; -1 unknown"},
+	// Proof of address.
+	{"signals.poa_status", KindString, "worst status of poa_verifications"},
+	{"signals.poa_document_type", KindString, "UTILITY_BILL, BANK_STATEMENT, ..."},
+	// Phone.
+	{"signals.phone_status", KindString, "worst status of phone_verifications"},
+	{"signals.phone_carrier_type", KindString, "mobile, landline, voip or unknown (lower-cased)"},
+	{"signals.phone_disposable", KindBool, "disposable number, or DISPOSABLE_NUMBER_DETECTED"},
+	{"signals.phone_voip", KindBool, "VoIP carrier or virtual number, or VOIP_NUMBER_DETECTED"},
+	{"signals.phone_country", KindString, "phone country, ISO alpha-2"},
+	// Email.
+	{"signals.email_status", KindString, "worst status of email_verifications"},
+	{"signals.email_breached", KindBool, "address found in known breaches, or BREACHED_EMAIL_DETECTED"},
+	{"signals.email_breach_count", KindInt, "number of breaches listed"},
+	{"signals.email_disposable", KindBool, "disposable address, or DISPOSABLE_EMAIL_DETECTED"},
+	{"signals.email_undeliverable", KindBool, "undeliverable address, or UNDELIVERABLE_EMAIL_DETECTED"},
+	// AML.
+	{"signals.aml_status", KindString, "worst status of aml_screenings"},
+	{"signals.aml_hits", KindInt, "hits not marked False Positive (total_hits when hits are not listed)"},
+	{"signals.aml_max_score", KindDouble, "highest screening score 0-100; -1 unknown"},
+	{"signals.aml_pep", KindBool, "a hit that is not a false positive has PEP matches"},
+	{"signals.aml_sanction", KindBool, "a hit that is not a false positive has sanction matches"},
+	// IP and device.
+	{"signals.ip_status", KindString, "worst status of ip_analyses"},
+	{"signals.ip_vpn_or_tor", KindBool, "any observation through VPN, proxy or Tor, or PRIVATE_NETWORK_DETECTED"},
+	{"signals.ip_data_center", KindBool, "any observation from a data centre"},
+	{"signals.ip_country", KindString, "country of the first observation, ISO alpha-2"},
+	{"signals.ip_countries", KindStringList, "distinct IP countries, ISO alpha-2"},
+	{"signals.ip_country_mismatch", KindBool, "an IP country differs from the document's, or COUNTRY_FROM_DOCUMENT_DOES_NOT_MATCH_COUNTRY_FROM_IP"},
+	{"signals.device_hashes", KindStringList, "keyed hashes of the distinct device fingerprints"},
+	// Database validation.
+	{"signals.db_status", KindString, "worst status of database_validations"},
+	{"signals.db_validation_match", KindString, "full_match, partial_match or no_match (worst; DATABASE_VALIDATION_* codes included)"},
+
+	// History: what the stored profile says before this event.
+	{"history.sessions_24h", KindInt, "distinct sessions in the last 24 h, this one included"},
+	{"history.sessions_30d", KindInt, "distinct sessions in the last 30 days, this one included"},
+	{"history.declined_sessions", KindInt, "sessions that ended Declined"},
+	{"history.distinct_documents", KindInt, "distinct document hashes, this one included"},
+	{"history.distinct_devices", KindInt, "distinct device hashes, this one included"},
+	{"history.previous_level", KindString, "level of the previous assessment; empty for a new user"},
+	{"history.previous_action", KindString, "action of the previous assessment; empty for a new user"},
+	{"history.is_step_up", KindBool, "this event is the webhook of a step-up session"},
+	{"history.step_up_kind", KindString, "its kind when is_step_up"},
+	{"history.step_ups", KindStepUps, "kind -> {status, outcome}; absent kinds read as empty strings"},
+}
+
+// Vars returns the vocabulary rules are checked against.
+func Vars() []Var { return append([]Var(nil), vars...) }
+
+var varNames = sync.OnceValue(func() map[string]bool {
+	m := make(map[string]bool, len(vars))
+	for _, v := range vars {
+		m[v.Name] = true
+	}
+	return m
+})
+
+func isVar(name string) bool { return varNames()[name] }
+
+// riskCodes are the warning codes Didit documents (shared/didit-api.md §3), by product. Each is
+// the bool variable risk.<CODE>: true when any feature of the decision reported it. A rule that
+// names a code outside this list fails to load, so a typo cannot silently never fire; a code
+// Didit adds later can still be matched with `"NEW_CODE" in signals.risk_codes`.
+var riskCodes = [][]string{
+	{ // ID verification
+		"DOCUMENT_NOT_SUPPORTED_FOR_APPLICATION", "DOCUMENT_EXPIRED", "MINIMUM_AGE_NOT_MET",
+		"PORTRAIT_IMAGE_NOT_DETECTED", "ID_DOCUMENT_IN_BLOCKLIST", "POSSIBLE_DUPLICATED_USER",
+		"QR_NOT_DETECTED", "BARCODE_NOT_DETECTED", "QR_VALIDATION_FAILED", "BARCODE_VALIDATION_FAILED",
+		"MRZ_VALIDATION_FAILED", "MRZ_NOT_DETECTED", "DATA_INCONSISTENT",
+		"MRZ_AND_DATA_EXTRACTED_FROM_OCR_NOT_SAME", "DOCUMENT_NAME_DIFFERENT_FROM_OTHER_APPROVED_DOCUMENTS",
+		"DOCUMENT_SIDES_MISMATCH", "SCREEN_CAPTURE_DETECTED", "PRINTED_COPY_DETECTED",
+		"PORTRAIT_MANIPULATION_DETECTED", "NAME_NOT_DETECTED", "DATE_OF_BIRTH_NOT_DETECTED",
+		"DOCUMENT_NUMBER_NOT_DETECTED", "FULL_NAME_MISMATCH_WITH_PROVIDED", "DOB_MISMATCH_WITH_PROVIDED",
+		"GENDER_MISMATCH_WITH_PROVIDED", "DOCUMENT_COUNTRY_MISMATCH",
+	},
+	{ // NFC
+		"SKIPPED_NFC_VALIDATION", "NFC_CHIP_NOT_VERIFIED", "NFC_TRUST_ANCHOR_MISSING",
+		"NFC_AND_OCR_DATA_NOT_SAME", "DSC_CERTIFICATE_REVOKED", "DSC_CERTIFICATE_EXPIRED",
+	},
+	{ // Liveness, age estimation, face match
+		"NO_FACE_DETECTED", "LIVENESS_FACE_ATTACK", "FACE_IN_BLOCKLIST", "POSSIBLE_FACE_IN_BLOCKLIST",
+		"AGE_BELOW_MINIMUM", "AGE_NOT_DETECTED", "LOW_LIVENESS_SCORE", "DUPLICATED_FACE",
+		"POSSIBLE_DUPLICATED_FACE", "MULTIPLE_FACES_DETECTED", "LOW_FACE_QUALITY", "LOW_FACE_LUMINANCE",
+		"HIGH_FACE_LUMINANCE", "NO_REFERENCE_IMAGE", "LOW_FACE_MATCH_SIMILARITY",
+	},
+	{ // AML
+		"POSSIBLE_MATCH_FOUND", "COULD_NOT_PERFORM_AML_SCREENING",
+	},
+	{ // Phone
+		"VERIFICATION_CODE_ATTEMPTS_EXCEEDED", "PHONE_NUMBER_IN_BLOCKLIST", "HIGH_RISK_PHONE_NUMBER",
+		"DISPOSABLE_NUMBER_DETECTED", "VOIP_NUMBER_DETECTED", "DUPLICATED_PHONE_NUMBER",
+	},
+	{ // Email
+		"EMAIL_CODE_ATTEMPTS_EXCEEDED", "EMAIL_IN_BLOCKLIST", "UNDELIVERABLE_EMAIL_DETECTED",
+		"BREACHED_EMAIL_DETECTED", "DISPOSABLE_EMAIL_DETECTED", "DUPLICATED_EMAIL",
+	},
+	{ // Proof of address
+		"POA_DOCUMENT_NOT_SUPPORTED_FOR_APPLICATION", "EXPIRED_DOCUMENT", "INVALID_DOCUMENT_TYPE",
+		"MISSING_ADDRESS_INFORMATION", "NAME_MISMATCH_WITH_PROVIDED", "NAME_MISMATCH_ID_VERIFICATION",
+		"POA_NAME_MISMATCH_BETWEEN_DOCUMENTS", "POOR_DOCUMENT_QUALITY", "DOCUMENT_METADATA_MISMATCH",
+		"SUSPECTED_DOCUMENT_MANIPULATION", "UNSUPPORTED_DOCUMENT_LANGUAGE", "ADDRESS_MISMATCH_WITH_PROVIDED",
+		"UNABLE_TO_EXTRACT_ISSUE_DATE", "ISSUER_NOT_IDENTIFIED", "UNPARSABLE_OR_INVALID_ADDRESS",
+		"UNABLE_TO_VALIDATE_DOCUMENT_AGE", "FUTURE_ISSUE_DATE",
+	},
+	{ // IP and device (the device-integrity names are UNCONFIRMED in the research notes)
+		"PRIVATE_NETWORK_DETECTED", "COUNTRY_FROM_DOCUMENT_DOES_NOT_MATCH_COUNTRY_FROM_IP",
+		"DUPLICATED_DEVICE_FINGERPRINT", "DEVICE_RECOVERED_HIGH_CONFIDENCE", "IP_LOCATION_NOT_ALLOWED",
+		"DUPLICATED_IP_ADDRESS", "AUTOMATION_FRAMEWORK_DETECTED", "DEVICE_EMULATOR_DETECTED",
+		"DEVICE_ROOTED_OR_JAILBROKEN", "DEVICE_RUNTIME_HOOKING_DETECTED", "DEVICE_APP_TAMPERED",
+	},
+	{ // Database validation
+		"COULD_NOT_PERFORM_DATABASE_VALIDATION", "DATABASE_VALIDATION_PARTIAL_MATCH",
+		"DATABASE_VALIDATION_NO_MATCH",
+	},
+}
+
+// RiskVarPrefix prefixes the risk.<CODE> variables.
+const RiskVarPrefix = "risk."
+
+func init() {
+	// history.step_ups.<kind>.status and .outcome are also declared one by one: CEL resolves
+	// the whole qualified name to a plain string (cheaper than indexing the map, and readable
+	// by the scorer's memo), and a misspelt kind fails to load.
+	for _, k := range stepKinds {
+		vars = append(vars,
+			Var{"history.step_ups." + k + ".status", KindString, "status of the latest " + k + " step-up: pending, created, completed, failed or \"\""},
+			Var{"history.step_ups." + k + ".outcome", KindString, "outcome of the latest " + k + " step-up: approved, declined or \"\""})
+	}
+	for _, group := range riskCodes {
+		for _, c := range group {
+			vars = append(vars, Var{RiskVarPrefix + c, KindBool, "Didit reported warning " + c})
+		}
+	}
+}
+
+// RiskCodes returns the known warning codes.
+func RiskCodes() []string {
+	var out []string
+	for _, g := range riskCodes {
+		out = append(out, g...)
+	}
+	return out
+}

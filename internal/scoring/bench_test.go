@@ -1,0 +1,65 @@
+package scoring
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/riskwire/didit-risk/internal/didit"
+	"github.com/riskwire/didit-risk/internal/policy"
+)
+
+// benchPayload is the shared full v3 decision (every feature array), or our own fixture
+// with every feature while that one is missing.
+func benchPayload(b *testing.B) *didit.Webhook {
+	b.Helper()
+	body, err := os.ReadFile(filepath.Join("..", "..", "testdata", "webhooks", "full_v3.json"))
+	if err != nil {
+		body, err = os.ReadFile(filepath.Join("..", "..", "testdata", "scoring", "payloads", "moderate.json"))
+	}
+	require.NoError(b, err)
+	w, err := didit.DecodeWebhook(body)
+	require.NoError(b, err)
+	return w
+}
+
+// BenchmarkScore is the per-webhook cost of scoring once the body is decoded: Extract (with a
+// real HMAC hasher) and Evaluate of the default policy. No I/O.
+func BenchmarkScore(b *testing.B) {
+	w := benchPayload(b)
+	e := NewEngine(policy.Default())
+	hash := NewHasher([]byte("bench-key"))
+	h := History{Sessions24h: 2, Sessions30d: 3, DistinctDocuments: 1, DistinctDevices: 1, PreviousLevel: "medium",
+		PreviousAction: "step_up", StepUps: map[string]StepUp{"nfc": {Status: StepCreated}}}
+	b.ReportAllocs()
+	for b.Loop() {
+		sig := Extract(w, hash)
+		a := e.Evaluate(sig, h)
+		if !a.Scored {
+			b.Fatal("not scored")
+		}
+	}
+}
+
+// BenchmarkEvaluate isolates the policy evaluation.
+func BenchmarkEvaluate(b *testing.B) {
+	w := benchPayload(b)
+	e := NewEngine(policy.Default())
+	sig := Extract(w, NewHasher([]byte("bench-key")))
+	b.ReportAllocs()
+	for b.Loop() {
+		e.Evaluate(sig, History{})
+	}
+}
+
+// BenchmarkExtract isolates signal extraction.
+func BenchmarkExtract(b *testing.B) {
+	w := benchPayload(b)
+	hash := NewHasher([]byte("bench-key"))
+	b.ReportAllocs()
+	for b.Loop() {
+		Extract(w, hash)
+	}
+}

@@ -1,0 +1,146 @@
+package scoring
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/riskwire/didit-risk/internal/didit"
+	"github.com/riskwire/didit-risk/internal/policy"
+)
+
+var update = flag.Bool("update", false, "rewrite the want part of testdata/scoring/cases/*.json")
+
+// testdata is the repository's testdata directory; case files name payloads relative to it.
+var testdata = filepath.Join("..", "..", "testdata")
+
+// goldenCase is one file of testdata/scoring/cases: a payload (optionally a step-up laid over a
+// primary session), the history before it, and the expected outcome.
+type goldenCase struct {
+	Description string       `json:"description"`
+	Payload     string       `json:"payload"`          // webhook body, relative to testdata/
+	Base        string       `json:"base,omitempty"`   // primary session the payload is merged over
+	Policy      string       `json:"policy,omitempty"` // policy file relative to testdata/; default embedded
+	History     *caseHistory `json:"history,omitempty"`
+	Want        *goldenWant  `json:"want"`
+}
+
+type caseHistory struct {
+	Sessions24h       int                   `json:"sessions_24h,omitempty"`
+	Sessions30d       int                   `json:"sessions_30d,omitempty"`
+	DeclinedSessions  int                   `json:"declined_sessions,omitempty"`
+	DistinctDocuments int                   `json:"distinct_documents,omitempty"`
+	DistinctDevices   int                   `json:"distinct_devices,omitempty"`
+	PreviousLevel     string                `json:"previous_level,omitempty"`
+	PreviousAction    string                `json:"previous_action,omitempty"`
+	StepUps           map[string]caseStepUp `json:"step_ups,omitempty"`
+	IsStepUp          bool                  `json:"is_step_up,omitempty"`
+	StepUpKind        string                `json:"step_up_kind,omitempty"`
+}
+
+type caseStepUp struct {
+	Status  string `json:"status"`
+	Outcome string `json:"outcome,omitempty"`
+}
+
+func (c *caseHistory) history() History {
+	if c == nil {
+		return History{Sessions24h: 1, Sessions30d: 1, DistinctDocuments: 1, DistinctDevices: 1}
+	}
+	h := History{
+		Sessions24h: c.Sessions24h, Sessions30d: c.Sessions30d, DeclinedSessions: c.DeclinedSessions,
+		DistinctDocuments: c.DistinctDocuments, DistinctDevices: c.DistinctDevices,
+		PreviousLevel: c.PreviousLevel, PreviousAction: c.PreviousAction,
+		IsStepUp: c.IsStepUp, StepUpKind: c.StepUpKind,
+	}
+	if c.StepUps != nil {
+		h.StepUps = map[string]StepUp{}
+		for k, v := range c.StepUps {
+			h.StepUps[k] = StepUp(v)
+		}
+	}
+	return h
+}
+
+type goldenWant struct {
+	Scored        bool     `json:"scored"`
+	Score         int      `json:"score"`
+	Level         string   `json:"level"`
+	Action        string   `json:"action"`
+	Reasons       []string `json:"reasons"`
+	RequiredSteps []string `json:"required_steps"`
+	Shadow        []string `json:"shadow"`
+	Overrides     []string `json:"overrides"`
+}
+
+func wantOf(a Assessment) *goldenWant {
+	nonNil := func(s []string) []string {
+		if s == nil {
+			return []string{}
+		}
+		return s
+	}
+	return &goldenWant{
+		Scored: a.Scored, Score: a.Score, Level: string(a.Level), Action: string(a.Action),
+		Reasons: nonNil(RuleIDs(a.Reasons)), RequiredSteps: nonNil(a.RequiredSteps),
+		Shadow: nonNil(RuleIDs(a.ShadowHits)), Overrides: nonNil(a.Overrides),
+	}
+}
+
+func loadSignals(t *testing.T, rel string, hash func(string) string) Signals {
+	t.Helper()
+	body, err := os.ReadFile(filepath.Join(testdata, rel))
+	require.NoError(t, err)
+	w, err := didit.DecodeWebhook(body)
+	require.NoError(t, err)
+	return Extract(w, hash)
+}
+
+// TestGolden runs every case in testdata/scoring/cases against its policy; -update rewrites the
+// want parts from the current outcome (review the diff before committing it).
+func TestGolden(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(testdata, "scoring", "cases", "*.json"))
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	hash := NewHasher([]byte("golden-test-key"))
+	for _, file := range files {
+		name := strings.TrimSuffix(filepath.Base(file), ".json")
+		t.Run(name, func(t *testing.T) {
+			raw, err := os.ReadFile(file)
+			require.NoError(t, err)
+			var c goldenCase
+			dec := json.NewDecoder(bytes.NewReader(raw))
+			dec.DisallowUnknownFields()
+			require.NoError(t, dec.Decode(&c))
+			require.NotEmpty(t, c.Description, "every case says what it shows")
+
+			p := policy.Default()
+			if c.Policy != "" {
+				p, err = policy.Load(filepath.Join(testdata, c.Policy))
+				require.NoError(t, err)
+			}
+			sig := loadSignals(t, c.Payload, hash)
+			if c.Base != "" {
+				sig = Merge(loadSignals(t, c.Base, hash), sig)
+			}
+			got := wantOf(NewEngine(p).Evaluate(sig, c.History.history()))
+
+			if *update {
+				c.Want = got
+				out, err := json.MarshalIndent(c, "", "  ")
+				require.NoError(t, err)
+				require.NoError(t, os.WriteFile(file, append(out, '\n'), 0o644))
+				return
+			}
+			require.NotNil(t, c.Want, "no want yet: run go test ./internal/scoring -run TestGolden -update")
+			assert.Equal(t, c.Want, got)
+		})
+	}
+}

@@ -1,0 +1,641 @@
+// Package scoring turns a Didit decision into a risk assessment. It is pure: Extract reads a
+// decoded webhook into flat Signals, Merge lays a step-up session's signals over the user's
+// last primary ones, and Engine.Evaluate runs a compiled policy over signals and History.
+// No I/O, no clock, no personal data in anything it returns.
+package scoring
+
+import (
+	"cmp"
+	"math"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/riskwire/didit-risk/internal/didit"
+	"github.com/riskwire/didit-risk/internal/policy"
+)
+
+// Signals is the flat, storable view of one decision that rules read as signals.<name>.
+// It holds no personal data (no names, birth dates, document numbers, addresses, URLs, emails or
+// phone numbers): it is stored in Firestore with every assessment. Unknown numbers are -1 so a
+// rule like `signals.liveness_score < 50` never fires on a missing check; guard with `>= 0`.
+//
+// The `feature` tag says which Didit feature owns a field, which is what Merge uses: a feature
+// present in a step-up session replaces all of that feature's fields. "session" fields follow
+// the latest event, "derived" fields are recomputed after a merge.
+//
+//	signal                  type          feature     meaning
+//	didit_status            string        session     Didit session status (Approved, Declined, In Review, Abandoned, ...)
+//	webhook_type            string        session     status.updated or data.updated
+//	features_present        list(string)  -           features with data: id, nfc, liveness, face_match, poa, phone, email, aml, ip, database
+//	risk_codes              list(string)  derived     every warning risk code of every feature, deduplicated and sorted
+//	risk_errors             list(string)  derived     risk codes with log_type error
+//	risk_warnings           list(string)  derived     risk codes with log_type warning
+//	id_status               string        id          worst status of id_verifications
+//	document_type           string        id          Passport, Identity Card, ... as Didit names it
+//	document_country        string        id          issuing state, ISO alpha-3
+//	document_expired        bool          id          expiration date before the event date, or DOCUMENT_EXPIRED
+//	age                     int           id          age on the document; -1 unknown
+//	duplicate_user_matches  int           id          ID matches that belong to another vendor_data
+//	document_hash           string        id          keyed hash of the normalised document number; "" if none
+//	nfc_status              string        nfc         worst status of nfc_verifications
+//	nfc_verified            bool          nfc         a chip was read, approved, SOD/DG integrity not false, no NFC_CHIP_NOT_VERIFIED
+//	nfc_skipped             bool          nfc         the chip read was skipped and none verified, or SKIPPED_NFC_VALIDATION
+//	nfc_skip_reason         string        nfc         USER_SKIPPED, DOCUMENT_WITHOUT_CHIP, DEVICE_WITHOUT_NFC, ...
+//	liveness_status         string        liveness    worst status of liveness_checks
+//	liveness_score          double        liveness    lowest liveness score 0-100; -1 unknown
+//	liveness_method         string        liveness    ACTIVE_3D, FLASHING or PASSIVE (upper-cased)
+//	age_estimate            double        liveness    age estimated from the face; -1 unknown
+//	face_quality            double        liveness    lowest passive face quality 0-100; -1 unknown
+//	duplicate_face_matches  int           liveness    face matches that belong to another vendor_data
+//	age_gap                 double        derived     |age_estimate - age|; -1 unless both are known
+//	face_match_status       string        face_match  worst status of face_matches
+//	face_match_score        double        face_match  lowest 1:1 similarity 0-100; -1 unknown
+//	poa_status              string        poa         worst status of poa_verifications
+//	poa_document_type       string        poa         UTILITY_BILL, BANK_STATEMENT, ...
+//	phone_status            string        phone       worst status of phone_verifications
+//	phone_carrier_type      string        phone       mobile, landline, voip or unknown (lower-cased)
+//	phone_disposable        bool          phone       disposable number, or DISPOSABLE_NUMBER_DETECTED
+//	phone_voip              bool          phone       VoIP carrier or virtual number, or VOIP_NUMBER_DETECTED
+//	phone_country           string        phone       ISO alpha-2
+//	email_status            string        email       worst status of email_verifications
+//	email_breached          bool          email       address found in known breaches, or BREACHED_EMAIL_DETECTED
+//	email_breach_count      int           email       number of breaches listed
+//	email_disposable        bool          email       disposable address, or DISPOSABLE_EMAIL_DETECTED
+//	email_undeliverable     bool          email       undeliverable address, or UNDELIVERABLE_EMAIL_DETECTED
+//	aml_status              string        aml         worst status of aml_screenings
+//	aml_hits                int           aml         hits not marked False Positive (total_hits when hits are not listed)
+//	aml_max_score           double        aml         highest screening score 0-100; -1 unknown
+//	aml_pep                 bool          aml         a hit (not a false positive) has PEP matches
+//	aml_sanction            bool          aml         a hit (not a false positive) has sanction matches
+//	ip_status               string        ip          worst status of ip_analyses
+//	ip_vpn_or_tor           bool          ip          any observation through VPN, proxy or Tor, or PRIVATE_NETWORK_DETECTED
+//	ip_data_center          bool          ip          any observation from a data centre
+//	ip_country              string        ip          country of the first observation, ISO alpha-2
+//	ip_countries            list(string)  ip          distinct IP countries, ISO alpha-2
+//	ip_country_mismatch     bool          derived     an IP country differs from the document's, or COUNTRY_FROM_DOCUMENT_DOES_NOT_MATCH_COUNTRY_FROM_IP
+//	device_hashes           list(string)  ip          keyed hashes of the distinct device fingerprints, sorted
+//	db_status               string        database    worst status of database_validations
+//	db_validation_match     string        database    full_match, partial_match or no_match (worst, DATABASE_VALIDATION_* codes included)
+//
+// Boolean signals agree with Didit's warning for the same fact (see fold): a rule needs one of them.
+// Warnings is not a rule variable: it keeps each risk code with its feature so that Merge can
+// drop a replaced feature's codes before risk_codes is derived again.
+type Signals struct {
+	DiditStatus     string   `firestore:"didit_status" json:"didit_status" feature:"session"`
+	WebhookType     string   `firestore:"webhook_type" json:"webhook_type" feature:"session"`
+	FeaturesPresent []string `firestore:"features_present" json:"features_present" feature:"-"`
+	RiskCodes       []string `firestore:"risk_codes" json:"risk_codes" feature:"derived"`
+	RiskErrors      []string `firestore:"risk_errors" json:"risk_errors" feature:"derived"`
+	RiskWarnings    []string `firestore:"risk_warnings" json:"risk_warnings" feature:"derived"`
+
+	IDStatus             string `firestore:"id_status" json:"id_status" feature:"id"`
+	DocumentType         string `firestore:"document_type" json:"document_type" feature:"id"`
+	DocumentCountry      string `firestore:"document_country" json:"document_country" feature:"id"`
+	DocumentExpired      bool   `firestore:"document_expired" json:"document_expired" feature:"id"`
+	Age                  int64  `firestore:"age" json:"age" feature:"id"`
+	DuplicateUserMatches int64  `firestore:"duplicate_user_matches" json:"duplicate_user_matches" feature:"id"`
+	DocumentHash         string `firestore:"document_hash" json:"document_hash" feature:"id"`
+
+	NFCStatus     string `firestore:"nfc_status" json:"nfc_status" feature:"nfc"`
+	NFCVerified   bool   `firestore:"nfc_verified" json:"nfc_verified" feature:"nfc"`
+	NFCSkipped    bool   `firestore:"nfc_skipped" json:"nfc_skipped" feature:"nfc"`
+	NFCSkipReason string `firestore:"nfc_skip_reason" json:"nfc_skip_reason" feature:"nfc"`
+
+	LivenessStatus       string  `firestore:"liveness_status" json:"liveness_status" feature:"liveness"`
+	LivenessScore        float64 `firestore:"liveness_score" json:"liveness_score" feature:"liveness"`
+	LivenessMethod       string  `firestore:"liveness_method" json:"liveness_method" feature:"liveness"`
+	AgeEstimate          float64 `firestore:"age_estimate" json:"age_estimate" feature:"liveness"`
+	FaceQuality          float64 `firestore:"face_quality" json:"face_quality" feature:"liveness"`
+	DuplicateFaceMatches int64   `firestore:"duplicate_face_matches" json:"duplicate_face_matches" feature:"liveness"`
+	AgeGap               float64 `firestore:"age_gap" json:"age_gap" feature:"derived"`
+
+	FaceMatchStatus string  `firestore:"face_match_status" json:"face_match_status" feature:"face_match"`
+	FaceMatchScore  float64 `firestore:"face_match_score" json:"face_match_score" feature:"face_match"`
+
+	POAStatus       string `firestore:"poa_status" json:"poa_status" feature:"poa"`
+	POADocumentType string `firestore:"poa_document_type" json:"poa_document_type" feature:"poa"`
+
+	PhoneStatus      string `firestore:"phone_status" json:"phone_status" feature:"phone"`
+	PhoneCarrierType string `firestore:"phone_carrier_type" json:"phone_carrier_type" feature:"phone"`
+	PhoneDisposable  bool   `firestore:"phone_disposable" json:"phone_disposable" feature:"phone"`
+	PhoneVoIP        bool   `firestore:"phone_voip" json:"phone_voip" feature:"phone"`
+	PhoneCountry     string `firestore:"phone_country" json:"phone_country" feature:"phone"`
+
+	EmailStatus        string `firestore:"email_status" json:"email_status" feature:"email"`
+	EmailBreached      bool   `firestore:"email_breached" json:"email_breached" feature:"email"`
+	EmailBreachCount   int64  `firestore:"email_breach_count" json:"email_breach_count" feature:"email"`
+	EmailDisposable    bool   `firestore:"email_disposable" json:"email_disposable" feature:"email"`
+	EmailUndeliverable bool   `firestore:"email_undeliverable" json:"email_undeliverable" feature:"email"`
+
+	AMLStatus   string  `firestore:"aml_status" json:"aml_status" feature:"aml"`
+	AMLHits     int64   `firestore:"aml_hits" json:"aml_hits" feature:"aml"`
+	AMLMaxScore float64 `firestore:"aml_max_score" json:"aml_max_score" feature:"aml"`
+	AMLPEP      bool    `firestore:"aml_pep" json:"aml_pep" feature:"aml"`
+	AMLSanction bool    `firestore:"aml_sanction" json:"aml_sanction" feature:"aml"`
+
+	IPStatus          string   `firestore:"ip_status" json:"ip_status" feature:"ip"`
+	IPVPNOrTor        bool     `firestore:"ip_vpn_or_tor" json:"ip_vpn_or_tor" feature:"ip"`
+	IPDataCenter      bool     `firestore:"ip_data_center" json:"ip_data_center" feature:"ip"`
+	IPCountry         string   `firestore:"ip_country" json:"ip_country" feature:"ip"`
+	IPCountries       []string `firestore:"ip_countries" json:"ip_countries" feature:"ip"`
+	IPCountryMismatch bool     `firestore:"ip_country_mismatch" json:"ip_country_mismatch" feature:"derived"`
+	DeviceHashes      []string `firestore:"device_hashes" json:"device_hashes" feature:"ip"`
+
+	DBStatus          string `firestore:"db_status" json:"db_status" feature:"database"`
+	DBValidationMatch string `firestore:"db_validation_match" json:"db_validation_match" feature:"database"`
+
+	Warnings []WarningSignal `firestore:"warnings" json:"warnings" feature:"-"`
+}
+
+// WarningSignal is a risk code with the feature whose array it came from.
+type WarningSignal struct {
+	Feature string `firestore:"feature" json:"feature"`
+	Risk    string `firestore:"risk" json:"risk"`
+	LogType string `firestore:"log_type" json:"log_type"`
+}
+
+var featureKeys = [...]string{policy.FeatureID, policy.FeatureNFC, policy.FeatureLiveness, policy.FeatureFaceMatch,
+	policy.FeaturePOA, policy.FeaturePhone, policy.FeatureEmail, policy.FeatureAML, policy.FeatureIP,
+	policy.FeatureDatabase}
+
+// Features returns every feature key, in the order of the Signals table.
+func Features() []string { return slices.Clone(featureKeys[:]) }
+
+// emptySignals is the value of a decision without any feature: unknown numbers at -1.
+func emptySignals() Signals {
+	return Signals{Age: -1, LivenessScore: -1, AgeEstimate: -1, FaceQuality: -1, AgeGap: -1,
+		FaceMatchScore: -1, AMLMaxScore: -1}
+}
+
+// Extract reads a decoded webhook into Signals. hash must be a keyed hash (an HMAC with a
+// secret), since document numbers and device fingerprints are guessable; a nil hash leaves
+// document_hash and device_hashes empty. A webhook without a decision yields only the session
+// fields.
+func Extract(w *didit.Webhook, hash func(string) string) Signals {
+	s := emptySignals()
+	if w == nil {
+		return s
+	}
+	s.DiditStatus = string(w.Status)
+	s.WebhookType = w.WebhookType
+	d := w.Decision
+	if d == nil {
+		return s
+	}
+	if s.DiditStatus == "" {
+		s.DiditStatus = string(d.Status)
+	}
+	// One allocation each instead of growing: Extract runs for every webhook.
+	s.FeaturesPresent = make([]string, 0, len(featureKeys))
+	s.Warnings = make([]WarningSignal, 0, 8)
+	x := extractor{s: &s, own: w.VendorData, hash: hash, at: eventDate(w)}
+	x.id(d.IDVerifications)
+	x.nfc(d.NFCVerifications)
+	x.liveness(d.LivenessChecks)
+	x.faceMatch(d.FaceMatches)
+	x.poa(d.POAVerifications)
+	x.phone(d.PhoneVerifications)
+	x.email(d.EmailVerifications)
+	x.aml(d.AMLScreenings)
+	x.ip(d.IPAnalyses)
+	x.database(d.DatabaseValidations)
+	s.derive()
+	return s
+}
+
+// eventDate is the UTC date of the event ("" when the webhook carries no time), against which
+// the document expiry is compared: Extract stays pure and replays give the same answer.
+func eventDate(w *didit.Webhook) string {
+	t := w.Timestamp
+	if t <= 0 {
+		t = w.CreatedAt
+	}
+	if t <= 0 {
+		return ""
+	}
+	return time.Unix(t, 0).UTC().Format(time.DateOnly)
+}
+
+type extractor struct {
+	s    *Signals
+	own  string // the webhook's vendor_data: matches to it are the same user, not duplicates
+	hash func(string) string
+	at   string
+}
+
+func (x *extractor) present(feature string) {
+	x.s.FeaturesPresent = append(x.s.FeaturesPresent, feature)
+}
+
+func (x *extractor) warnings(feature string, ws []didit.Warning) {
+	for _, w := range ws {
+		if w.Risk == "" {
+			continue
+		}
+		x.s.Warnings = append(x.s.Warnings, WarningSignal{Feature: feature, Risk: w.Risk, LogType: strings.ToLower(w.LogType)})
+	}
+}
+
+// others counts matches that belong to someone else.
+func (x *extractor) others(ms []didit.Match) int64 {
+	var n int64
+	for _, m := range ms {
+		if x.own == "" || m.VendorData != x.own {
+			n++
+		}
+	}
+	return n
+}
+
+func (x *extractor) id(items []didit.IDVerification) {
+	if len(items) == 0 {
+		return
+	}
+	x.present(policy.FeatureID)
+	s := x.s
+	for _, it := range items {
+		s.IDStatus = worstStatus(s.IDStatus, it.Status)
+		s.DocumentType = first(s.DocumentType, it.DocumentType)
+		s.DocumentCountry = first(s.DocumentCountry, strings.ToUpper(strings.TrimSpace(it.IssuingState)))
+		if s.Age < 0 && it.Age != nil && *it.Age >= 0 {
+			s.Age = int64(*it.Age)
+		}
+		if x.at != "" && isDate(it.ExpirationDate) && it.ExpirationDate < x.at {
+			s.DocumentExpired = true
+		}
+		if s.DocumentHash == "" && x.hash != nil {
+			if n := normalizeDocumentNumber(it.DocumentNumber); n != "" {
+				s.DocumentHash = x.hash(n)
+			}
+		}
+		s.DuplicateUserMatches += x.others(it.Matches)
+		x.warnings(policy.FeatureID, it.Warnings)
+	}
+}
+
+func (x *extractor) nfc(items []didit.NFCVerification) {
+	if len(items) == 0 {
+		return
+	}
+	x.present(policy.FeatureNFC)
+	s := x.s
+	skipped := false
+	for _, it := range items {
+		s.NFCStatus = worstStatus(s.NFCStatus, it.Status)
+		if it.IsNFCSkipped {
+			skipped = true
+			s.NFCSkipReason = first(s.NFCSkipReason, it.SkipReason)
+		} else if it.Status == string(didit.StatusApproved) && integrityOK(it) {
+			s.NFCVerified = true
+		}
+		x.warnings(policy.FeatureNFC, it.Warnings)
+	}
+	s.NFCSkipped = skipped && !s.NFCVerified
+}
+
+func integrityOK(it didit.NFCVerification) bool {
+	a := it.Authenticity
+	return a == nil || (a.SODIntegrity == nil || *a.SODIntegrity) && (a.DGIntegrity == nil || *a.DGIntegrity)
+}
+
+func (x *extractor) liveness(items []didit.LivenessCheck) {
+	if len(items) == 0 {
+		return
+	}
+	x.present(policy.FeatureLiveness)
+	s := x.s
+	for _, it := range items {
+		s.LivenessStatus = worstStatus(s.LivenessStatus, it.Status)
+		s.LivenessScore = lowest(s.LivenessScore, it.Score)
+		s.LivenessMethod = first(s.LivenessMethod, strings.ToUpper(it.Method))
+		if s.AgeEstimate < 0 && it.AgeEstimation != nil && *it.AgeEstimation >= 0 {
+			s.AgeEstimate = float64(*it.AgeEstimation)
+		}
+		s.FaceQuality = lowest(s.FaceQuality, it.FaceQuality)
+		s.DuplicateFaceMatches += x.others(it.Matches)
+		x.warnings(policy.FeatureLiveness, it.Warnings)
+	}
+}
+
+func (x *extractor) faceMatch(items []didit.FaceMatch) {
+	if len(items) == 0 {
+		return
+	}
+	x.present(policy.FeatureFaceMatch)
+	for _, it := range items {
+		x.s.FaceMatchStatus = worstStatus(x.s.FaceMatchStatus, it.Status)
+		x.s.FaceMatchScore = lowest(x.s.FaceMatchScore, it.Score)
+		x.warnings(policy.FeatureFaceMatch, it.Warnings)
+	}
+}
+
+func (x *extractor) poa(items []didit.POAVerification) {
+	if len(items) == 0 {
+		return
+	}
+	x.present(policy.FeaturePOA)
+	for _, it := range items {
+		x.s.POAStatus = worstStatus(x.s.POAStatus, it.Status)
+		x.s.POADocumentType = first(x.s.POADocumentType, it.DocumentType)
+		x.warnings(policy.FeaturePOA, it.Warnings)
+	}
+}
+
+func (x *extractor) phone(items []didit.PhoneVerification) {
+	if len(items) == 0 {
+		return
+	}
+	x.present(policy.FeaturePhone)
+	s := x.s
+	for _, it := range items {
+		s.PhoneStatus = worstStatus(s.PhoneStatus, it.Status)
+		carrier := ""
+		if it.Carrier != nil {
+			carrier = strings.ToLower(it.Carrier.Type)
+		}
+		s.PhoneCarrierType = first(s.PhoneCarrierType, carrier)
+		s.PhoneDisposable = s.PhoneDisposable || it.IsDisposable
+		s.PhoneVoIP = s.PhoneVoIP || it.IsVirtual || carrier == "voip"
+		s.PhoneCountry = first(s.PhoneCountry, strings.ToUpper(it.CountryCode))
+		x.warnings(policy.FeaturePhone, it.Warnings)
+	}
+}
+
+func (x *extractor) email(items []didit.EmailVerification) {
+	if len(items) == 0 {
+		return
+	}
+	x.present(policy.FeatureEmail)
+	s := x.s
+	for _, it := range items {
+		s.EmailStatus = worstStatus(s.EmailStatus, it.Status)
+		s.EmailBreached = s.EmailBreached || it.IsBreached || len(it.Breaches) > 0
+		s.EmailBreachCount += int64(len(it.Breaches))
+		s.EmailDisposable = s.EmailDisposable || it.IsDisposable
+		s.EmailUndeliverable = s.EmailUndeliverable || it.IsUndeliverable
+		x.warnings(policy.FeatureEmail, it.Warnings)
+	}
+}
+
+func (x *extractor) aml(items []didit.AMLScreening) {
+	if len(items) == 0 {
+		return
+	}
+	x.present(policy.FeatureAML)
+	s := x.s
+	for _, it := range items {
+		s.AMLStatus = worstStatus(s.AMLStatus, it.Status)
+		hitMax := -1.0
+		var real int64
+		for _, h := range it.Hits {
+			if strings.EqualFold(h.ReviewStatus, "False Positive") {
+				continue
+			}
+			real++
+			hitMax = highest(hitMax, h.MatchScore)
+			s.AMLPEP = s.AMLPEP || didit.Present(h.PEPMatches)
+			s.AMLSanction = s.AMLSanction || didit.Present(h.SanctionMatches)
+		}
+		if it.Hits != nil {
+			s.AMLHits += real
+		} else if it.TotalHits != nil && *it.TotalHits > 0 {
+			s.AMLHits += int64(*it.TotalHits)
+		}
+		if it.Score != nil {
+			s.AMLMaxScore = highest(s.AMLMaxScore, it.Score)
+		} else if hitMax >= 0 {
+			s.AMLMaxScore = math.Max(s.AMLMaxScore, hitMax)
+		}
+		x.warnings(policy.FeatureAML, it.Warnings)
+	}
+}
+
+func (x *extractor) ip(items []didit.IPAnalysis) {
+	if len(items) == 0 {
+		return
+	}
+	x.present(policy.FeatureIP)
+	s := x.s
+	var seen []string // fingerprints already hashed: one device often shows in several entries
+	for _, it := range items {
+		s.IPStatus = worstStatus(s.IPStatus, it.Status)
+		s.IPVPNOrTor = s.IPVPNOrTor || it.IsVPNOrTor
+		s.IPDataCenter = s.IPDataCenter || it.IsDataCenter
+		if c := strings.ToUpper(strings.TrimSpace(it.IPCountryCode)); c != "" {
+			s.IPCountry = first(s.IPCountry, c)
+			if !slices.Contains(s.IPCountries, c) {
+				s.IPCountries = append(s.IPCountries, c)
+			}
+		}
+		if x.hash != nil && it.DeviceFingerprint != "" && !slices.Contains(seen, it.DeviceFingerprint) {
+			seen = append(seen, it.DeviceFingerprint)
+			s.DeviceHashes = append(s.DeviceHashes, x.hash(it.DeviceFingerprint))
+		}
+		x.warnings(policy.FeatureIP, it.Warnings)
+	}
+	slices.Sort(s.DeviceHashes)
+	s.DeviceHashes = slices.Compact(s.DeviceHashes)
+}
+
+func (x *extractor) database(items []didit.DatabaseValidation) {
+	if len(items) == 0 {
+		return
+	}
+	x.present(policy.FeatureDatabase)
+	for _, it := range items {
+		x.s.DBStatus = worstStatus(x.s.DBStatus, it.Status)
+		if matchRank(it.MatchType) > matchRank(x.s.DBValidationMatch) {
+			x.s.DBValidationMatch = strings.ToLower(it.MatchType)
+		}
+		x.warnings(policy.FeatureDatabase, it.Warnings)
+	}
+}
+
+// derive recomputes the fields that combine features; Extract and Merge both end with it.
+func (s *Signals) derive() {
+	slices.Sort(s.FeaturesPresent)
+	s.FeaturesPresent = slices.Compact(s.FeaturesPresent)
+
+	slices.SortFunc(s.Warnings, func(a, b WarningSignal) int {
+		return cmp.Or(strings.Compare(a.Feature, b.Feature), strings.Compare(a.Risk, b.Risk), strings.Compare(a.LogType, b.LogType))
+	})
+	s.Warnings = slices.Compact(s.Warnings)
+	s.RiskCodes, s.RiskErrors, s.RiskWarnings = nil, nil, nil
+	if len(s.Warnings) > 0 {
+		s.RiskCodes = make([]string, 0, len(s.Warnings))
+	}
+	for _, w := range s.Warnings {
+		s.RiskCodes = append(s.RiskCodes, w.Risk)
+		switch w.LogType {
+		case didit.LogError:
+			s.RiskErrors = append(s.RiskErrors, w.Risk)
+		case didit.LogWarning:
+			s.RiskWarnings = append(s.RiskWarnings, w.Risk)
+		}
+	}
+	s.RiskCodes = sortedSet(s.RiskCodes)
+	s.RiskErrors = sortedSet(s.RiskErrors)
+	s.RiskWarnings = sortedSet(s.RiskWarnings)
+
+	s.IPCountryMismatch = false
+	if doc := Alpha2(s.DocumentCountry); doc != "" {
+		for _, c := range s.IPCountries {
+			if c != doc {
+				s.IPCountryMismatch = true
+			}
+		}
+	}
+	for _, w := range s.Warnings {
+		s.fold(w.Risk)
+	}
+
+	s.AgeGap = -1
+	if s.Age >= 0 && s.AgeEstimate >= 0 {
+		s.AgeGap = math.Round(math.Abs(s.AgeEstimate-float64(s.Age))*10) / 10
+	}
+}
+
+// fold makes a boolean signal agree with the warning Didit raised for the same fact, so that a
+// rule reads one signal whether the payload set the flag, the warning, or both.
+func (s *Signals) fold(code string) {
+	switch code {
+	case "DOCUMENT_EXPIRED":
+		s.DocumentExpired = true
+	case "SKIPPED_NFC_VALIDATION":
+		s.NFCSkipped = !s.NFCVerified
+	case "NFC_CHIP_NOT_VERIFIED":
+		s.NFCVerified = false
+	case "DISPOSABLE_NUMBER_DETECTED":
+		s.PhoneDisposable = true
+	case "VOIP_NUMBER_DETECTED":
+		s.PhoneVoIP = true
+	case "BREACHED_EMAIL_DETECTED":
+		s.EmailBreached = true
+	case "DISPOSABLE_EMAIL_DETECTED":
+		s.EmailDisposable = true
+	case "UNDELIVERABLE_EMAIL_DETECTED":
+		s.EmailUndeliverable = true
+	case "PRIVATE_NETWORK_DETECTED":
+		s.IPVPNOrTor = true
+	case "COUNTRY_FROM_DOCUMENT_DOES_NOT_MATCH_COUNTRY_FROM_IP":
+		s.IPCountryMismatch = true
+	case "DATABASE_VALIDATION_PARTIAL_MATCH":
+		if matchRank(s.DBValidationMatch) < matchRank("partial_match") {
+			s.DBValidationMatch = "partial_match"
+		}
+	case "DATABASE_VALIDATION_NO_MATCH":
+		s.DBValidationMatch = "no_match"
+	}
+}
+
+func sortedSet(xs []string) []string {
+	slices.Sort(xs)
+	return slices.Compact(xs)
+}
+
+// Has reports whether feature was present in the decision (or in any merged one).
+func (s *Signals) Has(feature string) bool { return slices.Contains(s.FeaturesPresent, feature) }
+
+// normalizeDocumentNumber keeps letters and digits, upper-cased, so that "x-123 456" and
+// "X123456" read from two sessions hash the same.
+func normalizeDocumentNumber(n string) string {
+	if isUpperAlnum(n) {
+		return n
+	}
+	var b strings.Builder
+	for _, r := range strings.ToUpper(n) {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// isDate checks the YYYY-MM-DD shape, which is all a string comparison of dates needs.
+func isUpperAlnum(s string) bool {
+	for i := range len(s) {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'A' || c > 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+func isDate(s string) bool {
+	if len(s) != 10 || s[4] != '-' || s[7] != '-' {
+		return false
+	}
+	for i, c := range []byte(s) {
+		if i != 4 && i != 7 && (c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
+}
+
+func first(cur, v string) string {
+	if cur != "" {
+		return cur
+	}
+	return v
+}
+
+func lowest(cur float64, v *didit.Num) float64 {
+	if v == nil || *v < 0 {
+		return cur
+	}
+	if cur < 0 || float64(*v) < cur {
+		return float64(*v)
+	}
+	return cur
+}
+
+func highest(cur float64, v *didit.Num) float64 {
+	if v == nil || *v < 0 {
+		return cur
+	}
+	return math.Max(cur, float64(*v))
+}
+
+// statusRank orders feature statuses from harmless to bad, so that several items of one feature
+// report the worst. Unknown strings rank with "not finished": neither good nor a verdict.
+func statusRank(s string) int {
+	switch s {
+	case "":
+		return 0
+	case "Approved":
+		return 1
+	case "Not Started":
+		return 2
+	case "Expired":
+		return 4
+	case "Resub Requested", "Resubmitted":
+		return 5
+	case "In Review":
+		return 6
+	case "Declined", "Rejected":
+		return 7
+	}
+	return 3
+}
+
+func worstStatus(cur, v string) string {
+	if statusRank(v) > statusRank(cur) {
+		return v
+	}
+	return cur
+}
+
+func matchRank(m string) int {
+	switch strings.ToLower(m) {
+	case "full_match":
+		return 1
+	case "partial_match":
+		return 2
+	case "no_match":
+		return 3
+	}
+	return 0
+}
