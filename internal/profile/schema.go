@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/riskwire/didit-risk/internal/scoring"
 )
 
 // SchemaVersion is bumped on any change product code must know about.
@@ -47,15 +49,14 @@ type Profile struct {
 	LastAssessmentID string                  `firestore:"last_assessment_id"`
 	ReviewState      string                  `firestore:"review_state"` // none, open: the operators' queue
 	Blocked          bool                    `firestore:"blocked"`
-	Sessions         map[string]SessionState `firestore:"sessions"` // by Didit session id
-	StepUps          map[string]StepUp       `firestore:"step_ups"` // by kind: nfc, phone, biometric, poa, ...
-	DocumentHashes   []string                `firestore:"document_hashes"`
+	Sessions         map[string]SessionState `firestore:"sessions"`        // by Didit session id
+	StepUps          map[string]StepUp       `firestore:"step_ups"`        // by kind: nfc, phone, biometric, poa, ...
+	DocumentHashes   []string                `firestore:"document_hashes"` // keyed hashes, never the numbers
 	DeviceHashes     []string                `firestore:"device_hashes"`
-	// Baseline holds the signals of the last primary (non step-up) assessment, so a step-up
-	// session's results can be laid over it and the user re-scored as a whole.
-	Baseline  map[string]any `firestore:"baseline_signals"`
-	CreatedAt time.Time      `firestore:"created_at"`
-	UpdatedAt time.Time      `firestore:"updated_at"`
+	EventsApplied    int                     `firestore:"events_applied"` // webhooks applied (duplicates excluded)
+	AssessmentsTotal int                     `firestore:"assessments_total"`
+	CreatedAt        time.Time               `firestore:"created_at"`
+	UpdatedAt        time.Time               `firestore:"updated_at"`
 }
 
 // Reason is one rule that counted towards the score.
@@ -72,7 +73,12 @@ type SessionState struct {
 	FirstSeen    time.Time `firestore:"first_seen"`
 	UpdatedAt    time.Time `firestore:"updated_at"`
 	AssessmentID string    `firestore:"assessment_id,omitempty"`
-	StepUpKind   string    `firestore:"step_up_kind,omitempty"` // set when this is a step-up session
+	Decided      bool      `firestore:"decided"`
+	// Signals are the session's derived signals (no personal data), kept so the verdict can be
+	// re-derived from facts whatever order webhooks arrive in, and step-up results laid over them.
+	Signals         *scoring.Signals `firestore:"signals,omitempty"`
+	StepUpKind      string           `firestore:"step_up_kind,omitempty"`      // set when this is a step-up session
+	OriginSessionID string           `firestore:"origin_session_id,omitempty"` // the session the step-up answers
 }
 
 // StepUp is the state of the latest step-up of one kind, as product code sees it.

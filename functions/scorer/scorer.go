@@ -1,0 +1,66 @@
+// Package scorer is the Cloud Run function Scorer, fed by a push subscription on the webhooks
+// topic: it scores each webhook into the user's risk profile.
+package scorer
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"cloud.google.com/go/firestore"
+	"cloud.google.com/go/pubsub/v2"
+	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
+	"github.com/cloudevents/sdk-go/v2/event"
+
+	"github.com/riskwire/didit-risk/internal/coldstart"
+	"github.com/riskwire/didit-risk/internal/config"
+	"github.com/riskwire/didit-risk/internal/logging"
+	"github.com/riskwire/didit-risk/internal/policy"
+	"github.com/riskwire/didit-risk/internal/profile"
+	"github.com/riskwire/didit-risk/internal/queue"
+	"github.com/riskwire/didit-risk/internal/scorer"
+	"github.com/riskwire/didit-risk/internal/scoring"
+)
+
+func init() {
+	functions.CloudEvent("Scorer", coldstart.CloudEvent("Scorer", os.Stderr, func() (func(context.Context, event.Event) error, error) {
+		fn, _, err := New(context.Background(), os.Getenv, os.Stdout)
+		return fn, err
+	}))
+}
+
+// New builds the scorer: the policy is compiled here, once, so an invalid policy stops the
+// start-up with an error naming the rule. close releases the clients.
+func New(ctx context.Context, getenv func(string) string, stdout io.Writer) (func(context.Context, event.Event) error, func(), error) {
+	cfg, err := config.LoadScorer(getenv)
+	if err != nil {
+		return nil, nil, err
+	}
+	pol := policy.Default()
+	if cfg.PolicyFile != "" {
+		if pol, err = policy.Load(cfg.PolicyFile); err != nil {
+			return nil, nil, err
+		}
+	}
+	fs, err := firestore.NewClientWithDatabase(ctx, cfg.Project, cfg.FirestoreDatabase)
+	if err != nil {
+		return nil, nil, fmt.Errorf("firestore client: %w", err)
+	}
+	ps, err := pubsub.NewClient(ctx, cfg.Project)
+	if err != nil {
+		_ = fs.Close()
+		return nil, nil, fmt.Errorf("pubsub client: %w", err)
+	}
+	decisions := queue.NewTopic(ps, cfg.DecisionsTopic, 10*time.Second)
+	h := &scorer.Handler{
+		Profiles:  profile.NewStore(fs),
+		Engine:    scoring.NewEngine(pol),
+		Hash:      scoring.NewHasher([]byte(cfg.HashKey)),
+		Decisions: decisions,
+		Log:       logging.New(stdout, cfg.LogFormat, cfg.LogLevel).With("policy_version", pol.Version),
+		Now:       time.Now,
+	}
+	return h.Handle, func() { decisions.Stop(); _ = ps.Close(); _ = fs.Close() }, nil
+}

@@ -1,0 +1,48 @@
+// Package coldstart builds a function's dependencies once, on the first call of an instance.
+// Functions register in init(), where nothing may fail; building lazily lets a bad deploy
+// surface as one clear error (every missing variable named) in the logs of every call, with a
+// status that makes Pub/Sub and Didit retry once the configuration is fixed.
+package coldstart
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+
+	"github.com/riskwire/didit-risk/internal/logging"
+)
+
+// HTTP returns an HTTP function that builds its handler on first use. While the build fails,
+// every request is answered 500 (Didit retries 5xx) and the error is logged.
+func HTTP(name string, stderr io.Writer, build func() (http.Handler, error)) func(http.ResponseWriter, *http.Request) {
+	once := sync.OnceValues(build)
+	log := logging.New(stderr, "json", "info")
+	return func(w http.ResponseWriter, r *http.Request) {
+		h, err := once()
+		if err != nil {
+			log.Error("cold start failed", "function", name, "error", err.Error())
+			http.Error(w, "function not configured", http.StatusInternalServerError)
+			return
+		}
+		h.ServeHTTP(w, r)
+	}
+}
+
+// CloudEvent returns an event function that builds its handler on first use. While the build
+// fails, every event is returned as an error, so Pub/Sub keeps it for a retry.
+func CloudEvent(name string, stderr io.Writer, build func() (func(context.Context, event.Event) error, error)) func(context.Context, event.Event) error {
+	once := sync.OnceValues(build)
+	log := logging.New(stderr, "json", "info")
+	return func(ctx context.Context, e event.Event) error {
+		fn, err := once()
+		if err != nil {
+			log.Error("cold start failed", "function", name, "error", err.Error())
+			return fmt.Errorf("%s cold start: %w", name, err)
+		}
+		return fn(ctx, e)
+	}
+}

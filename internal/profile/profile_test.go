@@ -1,0 +1,114 @@
+package profile
+
+import (
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/riskwire/didit-risk/internal/policy"
+	"github.com/riskwire/didit-risk/internal/scoring"
+)
+
+func TestDocID(t *testing.T) {
+	tests := []struct{ vendor, session, want string }{
+		{"user-42", "s", "user-42"},
+		{"", "s1", "session:s1"},
+		{"a/b", "s", "u:a%2Fb"},
+		{"u:a%2Fb", "s", "u:u:a%252Fb"}, // cannot collide with the escaped "a/b"
+		{"..", "s", "u:.."},
+		{"__x__", "s", "u:__x__"},
+		{"session:s1", "s", "u:session:s1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.vendor, func(t *testing.T) { assert.Equal(t, tt.want, DocID(tt.vendor, tt.session)) })
+	}
+}
+
+func TestSessionsOnlyMoveForward(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	cur := SessionState{Status: "Approved", EventTime: t0}
+	tests := []struct {
+		name   string
+		status string
+		at     time.Time
+		want   bool
+	}{
+		{"older", "In Progress", t0.Add(-time.Second), false},
+		{"newer reviewer decline", "Declined", t0.Add(time.Second), true},
+		{"same second, earlier stage", "In Progress", t0, false},
+		{"same second, same status (retry)", "Approved", t0, false},
+		{"same second, later stage", "Kyc Expired", t0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, moves(cur, Event{Status: tt.status, EventTime: tt.at}))
+		})
+	}
+}
+
+func TestStepUpNeverMovesBackwards(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	created := StepUp{AssessmentID: "a1", Status: StepCreated, CreatedAt: t0}
+	assert.False(t, supersedes(StepUp{AssessmentID: "a1", Status: StepPending, CreatedAt: t0}, created))
+	assert.True(t, supersedes(StepUp{AssessmentID: "a1", Status: StepCompleted, CreatedAt: t0}, created))
+	assert.True(t, supersedes(StepUp{AssessmentID: "a2", Status: StepPending, CreatedAt: t0.Add(time.Minute)}, created))
+	assert.False(t, supersedes(StepUp{AssessmentID: "a0", Status: StepCreated, CreatedAt: t0.Add(-time.Minute)}, created))
+}
+
+// TestVerdictIndependentOfOrder folds the same webhooks into a profile in many orders, with
+// duplicates, and expects the same verdict as the in-order run: the verdict is derived from
+// the facts, never from the arrival order.
+func TestVerdictIndependentOfOrder(t *testing.T) {
+	eng := scoring.NewEngine(policy.Default())
+	t0 := time.Unix(1767225600, 0).UTC()
+	sig := func(status string, liveness float64, doc string, codes ...string) scoring.Signals {
+		return scoring.Signals{DiditStatus: status, LivenessStatus: "Approved", LivenessScore: liveness, DocumentHash: doc,
+			RiskCodes: codes, FeaturesPresent: []string{"session", "liveness", "id"}}
+	}
+	events := []Event{
+		{Key: "e1", SessionID: "s1", Status: "In Progress", EventTime: t0},
+		{Key: "e2", SessionID: "s1", Status: "Approved", EventTime: t0.Add(time.Minute), HasDecision: true, Signals: sig("Approved", 95, "doc-a")},
+		{Key: "e3", SessionID: "s2", Status: "Declined", EventTime: t0.Add(time.Hour), HasDecision: true, Signals: sig("Declined", 30, "doc-b", "LOW_LIVENESS_SCORE")},
+		{Key: "e4", SessionID: "s3", Status: "Approved", EventTime: t0.Add(2 * time.Hour), HasDecision: true, Signals: sig("Approved", 70, "doc-c", "POSSIBLE_DUPLICATED_USER")},
+		{Key: "e5", SessionID: "s3", Status: "In Progress", EventTime: t0.Add(90 * time.Minute)},
+	}
+	fold := func(order []Event) Profile {
+		p := newProfile(Event{UserID: "u"}, t0)
+		seen := map[string]bool{}
+		for _, ev := range order {
+			if seen[ev.Key] {
+				continue // the marker document
+			}
+			seen[ev.Key] = true
+			if cur, ok := p.Sessions[ev.SessionID]; ok && !moves(cur, ev) {
+				continue
+			}
+			record(&p, ev, eng, t0)
+		}
+		return p
+	}
+	want := fold(events)
+	require.NotEmpty(t, want.Level)
+	require.Equal(t, "s3", want.LastSessionID)
+
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range 50 {
+		var order []Event
+		for range 3 {
+			order = append(order, events...)
+		}
+		rng.Shuffle(len(order), func(a, b int) { order[a], order[b] = order[b], order[a] })
+		got := fold(order)
+		assert.Equal(t, want.Score, got.Score, "order %d", i)
+		assert.Equal(t, want.Level, got.Level, "order %d", i)
+		assert.Equal(t, want.Action, got.Action, "order %d", i)
+		assert.Equal(t, want.Reasons, got.Reasons, "order %d", i)
+		assert.Equal(t, want.RequiredSteps, got.RequiredSteps, "order %d", i)
+		for id, s := range want.Sessions {
+			assert.Equal(t, s.Status, got.Sessions[id].Status, "order %d session %s", i, id)
+		}
+	}
+}
