@@ -1,0 +1,696 @@
+// Package diditsim is a Didit simulator: a real HTTP server speaking the parts of Didit's
+// verification API this project uses (create session, read decision, list sessions, blocklist),
+// with fault injection for tests, and a webhook sender that completes sessions by POSTing
+// Didit-shaped, Didit-signed status.updated webhooks to a receiver. It serves `make run` (in
+// process) and tests (behind httptest), so both exercise the real HTTP client and receiver.
+package diditsim
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Routes, as counted by Requests and matched by Fault.Route.
+const (
+	RouteCreateSession = "POST /v3/session/"
+	RouteDecision      = "GET /v3/session/{id}/decision/"
+	RouteListSessions  = "GET /v3/sessions/"
+	RouteBlocklist     = "POST /v3/blocklist/add/"
+)
+
+// Didit's answer to a missing or wrong x-api-key (shared/didit-api.md §5.3).
+const forbiddenDetail = "You do not have permission to perform this action."
+
+// Options configures a simulator. The zero value works: any API key is accepted, nothing is
+// signed with a real secret and Complete needs a WebhookURL (or SetWebhookURL) to deliver.
+type Options struct {
+	// APIKey is the x-api-key every /v3 call must carry; empty accepts any non-empty key.
+	APIKey string
+	// Secret signs webhooks (Didit's destination secret_shared_key).
+	Secret string
+	// WebhookURL receives the webhooks Complete and SendWebhook send.
+	WebhookURL string
+	// BaseURL is the simulator's public base, used in session URLs; empty means the Host of
+	// the request (right behind httptest) or, after Start, the listening address.
+	BaseURL string
+	// ApplicationID appears in webhooks as application_id.
+	ApplicationID string
+	// AutoComplete, when set, completes every created session by itself after a delay: the
+	// `make run` demo, where nobody walks through a hosted verification flow. Off by default.
+	AutoComplete *AutoComplete
+	// ListWithoutMetadata makes GET /v3/sessions/ items omit metadata, to exercise clients
+	// that must then read it from the decision (the real listing's item shape is unconfirmed).
+	ListWithoutMetadata bool
+	// HTTPClient sends webhooks; nil means a client with Didit's 5 s timeout.
+	HTTPClient *http.Client
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Log receives one line per webhook sent and per auto-completion error; nil discards.
+	Log *slog.Logger
+}
+
+// AutoComplete completes sessions without anyone acting on them.
+type AutoComplete struct {
+	Delay   time.Duration
+	Outcome Outcome
+}
+
+// Session is what the simulator remembers of a session it created. Values returned by the
+// simulator are copies; Metadata is shared and must not be modified.
+type Session struct {
+	ID         string
+	Number     int64
+	Token      string
+	URL        string
+	Status     string
+	WorkflowID string
+	VendorData string
+	Callback   string
+	Metadata   map[string]any
+	CreatedAt  time.Time
+	// Decision is the latest decision object, as GET /v3/session/{id}/decision/ returns it.
+	Decision map[string]any
+}
+
+// BlocklistEntry records one POST /v3/blocklist/add/.
+type BlocklistEntry struct {
+	SessionID string `json:"session_id"`
+	Face      bool   `json:"blocklist_face"`
+	Document  bool   `json:"blocklist_document"`
+	Phone     bool   `json:"blocklist_phone"`
+	Email     bool   `json:"blocklist_email"`
+}
+
+// Server is the simulator. It is an http.Handler; use it behind httptest.NewServer or Start.
+type Server struct {
+	opts Options
+	mux  *http.ServeMux
+	now  func() time.Time
+	log  *slog.Logger
+	hc   *http.Client
+
+	mu         sync.Mutex
+	sessions   map[string]*Session
+	order      []string // creation order
+	nextNumber int64
+	requests   map[string]int
+	faults     []*Fault
+	blocklist  []BlocklistEntry
+	webhookURL string
+	baseURL    string
+
+	srv       *http.Server
+	done      chan struct{}
+	closeOnce sync.Once
+	wg        sync.WaitGroup
+}
+
+// New returns a simulator.
+func New(opts Options) *Server {
+	s := &Server{
+		opts:       opts,
+		now:        opts.Now,
+		log:        opts.Log,
+		hc:         opts.HTTPClient,
+		sessions:   map[string]*Session{},
+		nextNumber: 1001,
+		requests:   map[string]int{},
+		webhookURL: opts.WebhookURL,
+		baseURL:    strings.TrimRight(opts.BaseURL, "/"),
+		done:       make(chan struct{}),
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.hc == nil {
+		s.hc = &http.Client{Timeout: 5 * time.Second}
+	}
+	mux := http.NewServeMux()
+	mux.Handle("POST /v3/session/{$}", s.api(RouteCreateSession, s.createSession))
+	mux.Handle("GET /v3/session/{id}/decision/{$}", s.api(RouteDecision, s.getDecision))
+	mux.Handle("GET /v3/sessions/{$}", s.api(RouteListSessions, s.listSessions))
+	mux.Handle("POST /v3/blocklist/add/{$}", s.api(RouteBlocklist, s.addBlocklist))
+	mux.HandleFunc("/v3/", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, map[string]any{"detail": "Not found."})
+	})
+	mux.HandleFunc("GET /session/{token}", s.sessionPage)
+	mux.HandleFunc("POST /_sim/faults", s.postFaults)
+	mux.HandleFunc("DELETE /_sim/faults", func(w http.ResponseWriter, r *http.Request) {
+		s.ClearFaults()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("GET /_sim/stats", s.getStats)
+	mux.HandleFunc("POST /_sim/reset", func(w http.ResponseWriter, r *http.Request) {
+		s.Reset()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("POST /_sim/sessions/{id}/complete", s.postComplete)
+	mux.HandleFunc("POST /_sim/webhook", s.postWebhook)
+	s.mux = mux
+	return s
+}
+
+// ServeHTTP serves the API, the hosted-flow stand-in and the /_sim control endpoints.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// Start serves on addr (e.g. "127.0.0.1:0") until Close and returns the base URL.
+func (s *Server) Start(addr string) (string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", fmt.Errorf("diditsim: listen %s: %w", addr, err)
+	}
+	base := "http://" + ln.Addr().String()
+	s.mu.Lock()
+	if s.baseURL == "" {
+		s.baseURL = base
+	}
+	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 5 * time.Second}
+	srv := s.srv
+	s.mu.Unlock()
+	go func() { _ = srv.Serve(ln) }()
+	return base, nil
+}
+
+// Close stops pending auto-completions and, after Start, the server.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() { close(s.done) })
+	s.wg.Wait()
+	s.mu.Lock()
+	srv := s.srv
+	s.mu.Unlock()
+	if srv != nil {
+		return srv.Close()
+	}
+	return nil
+}
+
+// SetWebhookURL points webhooks at a receiver started after the simulator.
+func (s *Server) SetWebhookURL(u string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.webhookURL = u
+}
+
+// CreatedSessions is the number of sessions created so far.
+func (s *Server) CreatedSessions() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.order)
+}
+
+// Requests is the number of requests seen on route (one of the Route constants), faulted
+// ones included.
+func (s *Server) Requests(route string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.requests[route]
+}
+
+// Sessions returns the created sessions in creation order.
+func (s *Server) Sessions() []Session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Session, 0, len(s.order))
+	for _, id := range s.order {
+		out = append(out, *s.sessions[id])
+	}
+	return out
+}
+
+// Session returns one session.
+func (s *Server) Session(id string) (Session, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ss, ok := s.sessions[id]
+	if !ok {
+		return Session{}, false
+	}
+	return *ss, true
+}
+
+// AddSession registers a session the simulator did not create through its API — say, the
+// assessed session of a fixture webhook — so that decision reads and blocklisting find it.
+// Empty fields are filled in as POST /v3/session/ would.
+func (s *Server) AddSession(ss Session) Session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return *s.storeLocked(ss, s.baseURL)
+}
+
+// Blocklist returns the blocklist additions seen, in order.
+func (s *Server) Blocklist() []BlocklistEntry {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.blocklist)
+}
+
+// Reset forgets sessions, counters, faults and the blocklist.
+func (s *Server) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sessions = map[string]*Session{}
+	s.order = nil
+	s.requests = map[string]int{}
+	s.faults = nil
+	s.blocklist = nil
+}
+
+// api wraps an API handler: count, inject faults, authenticate, then serve. A fault marked
+// AfterProcessing lets the handler act first and replaces only its answer, as when Didit did
+// the work but the answer was lost.
+func (s *Server) api(route string, h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Read the body now: once it is consumed the server notices a client that hangs up,
+		// which ends a delayed answer early.
+		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		s.mu.Lock()
+		s.requests[route]++
+		f := s.takeFaultLocked(route)
+		s.mu.Unlock()
+
+		serve := func(w http.ResponseWriter) {
+			if !s.authorized(r) {
+				writeJSON(w, http.StatusForbidden, map[string]any{"detail": forbiddenDetail})
+				return
+			}
+			h(w, r)
+		}
+		if f == nil {
+			serve(w)
+			return
+		}
+		var done *httptest.ResponseRecorder
+		if f.AfterProcessing {
+			done = httptest.NewRecorder()
+			serve(done)
+		}
+		if f.Delay > 0 {
+			t := time.NewTimer(f.Delay)
+			defer t.Stop()
+			select {
+			case <-t.C:
+			case <-r.Context().Done():
+				return // the client gave up; unless AfterProcessing, nothing happened
+			}
+		}
+		switch {
+		case f.Status == 0 && done != nil:
+			copyRecorded(w, done) // slow, but the answer the work produced
+		case f.Status == 0:
+			serve(w)
+		default:
+			if f.Status == http.StatusTooManyRequests || f.Status == http.StatusServiceUnavailable {
+				w.Header().Set("Retry-After", cmp.Or(f.RetryAfter, "1"))
+			}
+			writeJSON(w, f.Status, map[string]any{"detail": cmp.Or(f.Detail, faultDetail(f.Status))})
+		}
+	})
+}
+
+func copyRecorded(w http.ResponseWriter, rec *httptest.ResponseRecorder) {
+	for k, v := range rec.Header() {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(rec.Code)
+	_, _ = w.Write(rec.Body.Bytes())
+}
+
+func faultDetail(status int) string {
+	switch status {
+	case http.StatusTooManyRequests:
+		return "Request was throttled."
+	case http.StatusForbidden:
+		return forbiddenDetail
+	case http.StatusNotFound:
+		return "Not found."
+	}
+	return http.StatusText(status)
+}
+
+func (s *Server) authorized(r *http.Request) bool {
+	key := r.Header.Get("x-api-key")
+	if s.opts.APIKey == "" {
+		return key != ""
+	}
+	return key == s.opts.APIKey
+}
+
+// createRequest is POST /v3/session/'s body; numbers in metadata stay as written.
+type createRequest struct {
+	WorkflowID string         `json:"workflow_id"`
+	VendorData string         `json:"vendor_data"`
+	Callback   string         `json:"callback"`
+	Metadata   map[string]any `json:"metadata"`
+}
+
+func (s *Server) createSession(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]any{"detail": "Could not read the request body."})
+		return
+	}
+	var req createRequest
+	if err := unmarshalNumbers(body, &req); err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]any{"detail": "JSON parse error - " + err.Error()})
+		return
+	}
+	if strings.TrimSpace(req.WorkflowID) == "" {
+		writeJSON(w, http.StatusBadRequest, map[string]any{"workflow_id": []string{"This field is required."}})
+		return
+	}
+	s.mu.Lock()
+	base := s.baseURL
+	if base == "" {
+		base = "http://" + r.Host
+	}
+	ss := s.storeLocked(Session{WorkflowID: req.WorkflowID, VendorData: req.VendorData, Callback: req.Callback, Metadata: req.Metadata}, base)
+	created := createdJSON(ss)
+	cp := *ss
+	s.mu.Unlock()
+
+	if ac := s.opts.AutoComplete; ac != nil {
+		s.autoComplete(cp.ID, *ac)
+	}
+	writeJSON(w, http.StatusCreated, created)
+}
+
+// storeLocked fills in a session's generated fields and remembers it.
+func (s *Server) storeLocked(ss Session, base string) *Session {
+	if ss.ID == "" {
+		ss.ID = uuid.NewString()
+	}
+	if ss.Number == 0 {
+		ss.Number = s.nextNumber
+		s.nextNumber++
+	}
+	if ss.Token == "" {
+		ss.Token = token()
+	}
+	if ss.URL == "" && base != "" {
+		ss.URL = base + "/session/" + ss.Token
+	}
+	if ss.Status == "" {
+		ss.Status = "Not Started"
+	}
+	if ss.CreatedAt.IsZero() {
+		ss.CreatedAt = s.now()
+	}
+	p := &ss
+	if _, exists := s.sessions[ss.ID]; !exists {
+		s.order = append(s.order, ss.ID)
+	}
+	s.sessions[ss.ID] = p
+	return p
+}
+
+func createdJSON(ss *Session) map[string]any {
+	return map[string]any{
+		"session_id":       ss.ID,
+		"session_number":   ss.Number,
+		"session_token":    ss.Token,
+		"url":              ss.URL,
+		"status":           ss.Status,
+		"workflow_id":      ss.WorkflowID,
+		"workflow_version": 1,
+		"session_kind":     "user",
+		"vendor_data":      nullIfEmpty(ss.VendorData),
+		"metadata":         ss.Metadata,
+		"callback":         nullIfEmpty(ss.Callback),
+	}
+}
+
+func (s *Server) autoComplete(id string, ac AutoComplete) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		t := time.NewTimer(ac.Delay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-s.done:
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if _, err := s.Complete(ctx, id, ac.Outcome); err != nil {
+			s.log.Warn("diditsim: auto-complete failed", "session_id", id, "error", err.Error())
+		}
+	}()
+}
+
+func (s *Server) getDecision(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	ss, ok := s.sessions[r.PathValue("id")]
+	var d map[string]any
+	if ok {
+		d = s.decisionLocked(ss)
+	}
+	s.mu.Unlock()
+	if !ok {
+		writeJSON(w, http.StatusNotFound, map[string]any{"detail": "Not found."})
+		return
+	}
+	b, err := Marshal(d)
+	if err != nil {
+		writeJSON(w, http.StatusInternalServerError, map[string]any{"detail": err.Error()})
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(b)
+}
+
+// decisionLocked is the session's decision, or the empty shape of a session not yet finished.
+func (s *Server) decisionLocked(ss *Session) map[string]any {
+	if ss.Decision != nil {
+		return ss.Decision
+	}
+	return baseDecision(ss, ss.Status, nil)
+}
+
+func (s *Server) listSessions(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	offset, _ := strconv.Atoi(q.Get("offset"))
+	limit, err := strconv.Atoi(q.Get("limit"))
+	if err != nil || limit <= 0 || limit > 100 {
+		limit = 20
+	}
+	offset = max(offset, 0)
+	s.mu.Lock()
+	var matched []*Session
+	for i := len(s.order) - 1; i >= 0; i-- { // newest first
+		ss := s.sessions[s.order[i]]
+		if v := q.Get("vendor_data"); v != "" && ss.VendorData != v {
+			continue
+		}
+		if v := q.Get("workflow_id"); v != "" && ss.WorkflowID != v {
+			continue
+		}
+		if v := q.Get("status"); v != "" && ss.Status != v {
+			continue
+		}
+		matched = append(matched, ss)
+	}
+	results := []any{}
+	for i := offset; i < len(matched) && i < offset+limit; i++ {
+		ss := matched[i]
+		item := map[string]any{
+			"session_id":     ss.ID,
+			"session_number": ss.Number,
+			"session_url":    ss.URL,
+			"status":         ss.Status,
+			"vendor_data":    nullIfEmpty(ss.VendorData),
+			"workflow_id":    ss.WorkflowID,
+			"created_at":     ss.CreatedAt.UTC().Format(time.RFC3339Nano),
+		}
+		if !s.opts.ListWithoutMetadata {
+			item["metadata"] = ss.Metadata
+		}
+		results = append(results, item)
+	}
+	s.mu.Unlock()
+	page := func(off int) any {
+		if off < 0 || off >= len(matched) || (off == offset) {
+			return nil
+		}
+		u := *r.URL
+		qq := u.Query()
+		qq.Set("offset", strconv.Itoa(off))
+		qq.Set("limit", strconv.Itoa(limit))
+		u.RawQuery = qq.Encode()
+		return "http://" + r.Host + u.RequestURI()
+	}
+	var prev any
+	if offset > 0 {
+		prev = page(max(offset-limit, 0))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"count":    len(matched),
+		"next":     page(offset + limit),
+		"previous": prev,
+		"results":  results,
+	})
+}
+
+func (s *Server) addBlocklist(w http.ResponseWriter, r *http.Request) {
+	var e BlocklistEntry
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&e); err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]any{"detail": "JSON parse error - " + err.Error()})
+		return
+	}
+	if e.SessionID == "" {
+		writeJSON(w, http.StatusBadRequest, map[string]any{"session_id": []string{"This field is required."}})
+		return
+	}
+	s.mu.Lock()
+	_, ok := s.sessions[e.SessionID]
+	if ok {
+		s.blocklist = append(s.blocklist, e)
+	}
+	s.mu.Unlock()
+	if !ok {
+		writeJSON(w, http.StatusNotFound, map[string]any{"detail": "Not found."})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"detail": "Added to blocklist.", "session_id": e.SessionID})
+}
+
+var pageTmpl = template.Must(template.New("session").Parse(`<!doctype html>
+<title>Didit simulator · session {{.Number}}</title>
+<h1>Didit simulator</h1>
+<p>Session {{.Number}} ({{.ID}}) on workflow {{.WorkflowID}}: <b>{{.Status}}</b></p>
+<form method="post" action="/_sim/sessions/{{.ID}}/complete?status=Approved"><button>Approve</button></form>
+<form method="post" action="/_sim/sessions/{{.ID}}/complete?status=Declined"><button>Decline</button></form>
+`))
+
+// sessionPage stands in for Didit's hosted flow at the session URL.
+func (s *Server) sessionPage(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	var found *Session
+	for _, ss := range s.sessions {
+		if ss.Token == r.PathValue("token") {
+			cp := *ss
+			found = &cp
+		}
+	}
+	s.mu.Unlock()
+	if found == nil {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	_ = pageTmpl.Execute(w, found)
+}
+
+func (s *Server) getStats(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	stats := map[string]any{
+		"created_sessions": len(s.order),
+		"requests":         cloneCounts(s.requests),
+		"blocklist":        slices.Clone(s.blocklist),
+		"pending_faults":   len(s.faults),
+	}
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, stats)
+}
+
+func cloneCounts(m map[string]int) map[string]int {
+	out := make(map[string]int, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// postComplete completes a session over HTTP: the body (optional) is an Outcome; a status query
+// parameter is a shortcut for {"status": ...}.
+func (s *Server) postComplete(w http.ResponseWriter, r *http.Request) {
+	var o Outcome
+	if body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20)); len(strings.TrimSpace(string(body))) > 0 {
+		if err := json.Unmarshal(body, &o); err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]any{"detail": "outcome: " + err.Error()})
+			return
+		}
+	}
+	if st := r.URL.Query().Get("status"); st != "" {
+		o.Status = st
+	}
+	d, err := s.Complete(r.Context(), r.PathValue("id"), o)
+	if errors.Is(err, ErrUnknownSession) {
+		writeJSON(w, http.StatusNotFound, map[string]any{"detail": err.Error()})
+		return
+	}
+	resp := map[string]any{"event_id": d.EventID, "receiver_status": d.StatusCode}
+	if err != nil {
+		resp["error"] = err.Error()
+		writeJSON(w, http.StatusBadGateway, resp)
+		return
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// postWebhook signs the request body like Didit and sends it to the receiver.
+func (s *Server) postWebhook(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, 8<<20))
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]any{"detail": err.Error()})
+		return
+	}
+	d, err := s.SendWebhook(r.Context(), body)
+	resp := map[string]any{"receiver_status": d.StatusCode}
+	if err != nil {
+		resp["error"] = err.Error()
+		writeJSON(w, http.StatusBadGateway, resp)
+		return
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"detail":"encode error"}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+func nullIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// token is a session token like Didit's: 20 URL-safe characters.
+func token() string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, 20)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b)
+}

@@ -1,0 +1,78 @@
+// Package stepup is the Cloud Run function StepUp: it receives decision events (Pub/Sub pushes
+// of step_up decisions, and of block decisions when blocklisting is on) and creates the Didit
+// step-up sessions they ask for. The work is in internal/stepup; this package only wires it.
+package stepup
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"sync"
+
+	"cloud.google.com/go/firestore"
+	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
+	"github.com/cloudevents/sdk-go/v2/event"
+
+	"github.com/riskwire/didit-risk/internal/config"
+	"github.com/riskwire/didit-risk/internal/didit"
+	"github.com/riskwire/didit-risk/internal/logging"
+	"github.com/riskwire/didit-risk/internal/profile"
+	core "github.com/riskwire/didit-risk/internal/stepup"
+)
+
+func init() {
+	functions.CloudEvent("StepUp", lazy(func() (func(context.Context, event.Event) error, error) {
+		// The instance keeps its clients for its lifetime: the close function is not needed.
+		fn, _, err := New(context.Background(), os.Getenv, os.Stdout)
+		return fn, err
+	}, os.Stdout))
+}
+
+// lazy builds the handler on the first event, once. A build error (bad configuration) is logged
+// once at ERROR and returned for every event, so Pub/Sub keeps redelivering until a fixed deploy.
+func lazy(build func() (func(context.Context, event.Event) error, error), stdout io.Writer) func(context.Context, event.Event) error {
+	var (
+		once sync.Once
+		fn   func(context.Context, event.Event) error
+		err  error
+	)
+	return func(ctx context.Context, e event.Event) error {
+		once.Do(func() {
+			fn, err = build()
+			if err != nil {
+				logging.New(stdout, "json", "info").Error("StepUp cannot start", "error", err.Error())
+			}
+		})
+		if err != nil {
+			return fmt.Errorf("StepUp not configured: %w", err)
+		}
+		return fn(ctx, e)
+	}
+}
+
+// New builds the StepUp handler from configuration read through getenv, logging to stdout; close
+// releases its Firestore client. The local runner calls it directly. Google's Firestore client
+// finds the emulator through FIRESTORE_EMULATOR_HOST in the process environment.
+func New(ctx context.Context, getenv func(string) string, stdout io.Writer) (func(context.Context, event.Event) error, func(), error) {
+	cfg, err := config.LoadStepUp(getenv)
+	if err != nil {
+		return nil, nil, err
+	}
+	log := logging.New(stdout, cfg.LogFormat, cfg.LogLevel)
+	fs, err := firestore.NewClientWithDatabase(ctx, cfg.Project, cfg.FirestoreDatabase)
+	if err != nil {
+		return nil, nil, fmt.Errorf("firestore client: %w", err)
+	}
+	svc := &core.Service{
+		Didit:            didit.NewClient(cfg.DiditAPIURL, cfg.DiditAPIKey, &http.Client{Timeout: cfg.RequestTimeout}),
+		Claims:           core.NewClaimStore(fs),
+		Profiles:         profile.NewStore(fs),
+		Log:              log,
+		Workflows:        cfg.Workflows,
+		CallbackURL:      cfg.CallbackURL,
+		BlocklistOnBlock: cfg.BlocklistOnBlock,
+	}
+	return svc.HandleEvent, func() { _ = fs.Close() }, nil
+}
