@@ -1,0 +1,157 @@
+// Command local runs the whole pipeline on one machine: the Pub/Sub and Firestore emulators, the
+// same topology Terraform creates, the three functions behind the Functions Framework, and a
+// Didit simulator that plays Didit's API. Ctrl-C or SIGTERM stops everything it started.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"cloud.google.com/go/pubsub/v2"
+	"github.com/GoogleCloudPlatform/functions-framework-go/funcframework"
+	"github.com/cloudevents/sdk-go/v2/event"
+
+	"github.com/riskwire/didit-risk/emulator"
+	"github.com/riskwire/didit-risk/emulator/diditsim"
+	"github.com/riskwire/didit-risk/functions/scorer"
+	"github.com/riskwire/didit-risk/functions/stepup"
+	"github.com/riskwire/didit-risk/internal/config"
+	"github.com/riskwire/didit-risk/internal/logging"
+
+	_ "github.com/riskwire/didit-risk/functions/receiver" // registers Receiver at /Receiver
+)
+
+// Local defaults; every one can be overridden by the environment.
+var defaults = map[string]string{
+	"PORT":                    "8080",
+	"GOOGLE_CLOUD_PROJECT":    "riskwire-local",
+	"DIDIT_WEBHOOK_SECRET":    "whsec_local_development_only",
+	"PUBSUB_EMULATOR_HOST":    "127.0.0.1:8085",
+	"FIRESTORE_EMULATOR_HOST": "127.0.0.1:8086",
+	"DIDIT_SIM_PORT":          "8090",
+	"DIDIT_API_KEY":           "local-didit-api-key",
+	"HASH_KEY":                "local-hash-key",
+	"STEP_UP_WORKFLOWS":       "nfc=wf-nfc-local,phone=wf-phone-local,biometric=wf-biometric-local,poa=wf-poa-local,email=wf-email-local",
+	"LOG_FORMAT":              "text",
+	"PUBLISH_TIMEOUT":         "3s",
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Getenv, os.Setenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "local:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, getenv func(string) string, setenv func(string, string) error, stdout io.Writer) error {
+	// The process environment is the configuration of every function (as in the cloud), and
+	// Google's clients read the emulator hosts from it: fill in the local defaults.
+	for k, v := range defaults {
+		if getenv(k) == "" {
+			if err := setenv(k, v); err != nil {
+				return err
+			}
+		}
+	}
+	port, project := getenv("PORT"), getenv("GOOGLE_CLOUD_PROJECT")
+	simAddr := "127.0.0.1:" + getenv("DIDIT_SIM_PORT")
+	for k, v := range map[string]string{
+		"DIDIT_API_URL":      "http://" + simAddr,
+		"DIDIT_CALLBACK_URL": "http://127.0.0.1:" + port + "/done",
+	} {
+		if getenv(k) == "" {
+			_ = setenv(k, v)
+		}
+	}
+	log := logging.New(stdout, getenv("LOG_FORMAT"), getenv("LOG_LEVEL"))
+
+	if err := os.MkdirAll("build", 0o755); err != nil {
+		return err
+	}
+	emuLog, err := os.Create(filepath.Join("build", "emulators.log"))
+	if err != nil {
+		return err
+	}
+	defer emuLog.Close()
+	for _, k := range []emulator.Kind{emulator.PubSub, emulator.Firestore} {
+		e, err := emulator.Start(ctx, k, getenv(k.EnvVar()), emuLog)
+		if err != nil {
+			return err
+		}
+		defer e.Stop()
+		log.Info("emulator ready", "emulator", string(k), "host", e.Host)
+	}
+
+	ps, err := pubsub.NewClient(ctx, project)
+	if err != nil {
+		return fmt.Errorf("pubsub client: %w", err)
+	}
+	defer ps.Close()
+	base := "http://127.0.0.1:" + port
+	if err := emulator.DefaultTopology().Create(ctx, ps, project, emulator.Endpoints{Scorer: base, StepUp: base, Block: getenv("DIDIT_BLOCKLIST_ON_BLOCK") == "true"}); err != nil {
+		return err
+	}
+
+	// Scorer and step-up are built now, so a configuration error stops the start-up; they
+	// serve the push paths, where the Functions Framework turns pushes into CloudEvents.
+	scoreFn, closeScorer, err := scorer.New(ctx, getenv, stdout)
+	if err != nil {
+		return err
+	}
+	defer closeScorer()
+	stepFn, closeStepUp, err := stepup.New(ctx, getenv, stdout)
+	if err != nil {
+		return err
+	}
+	defer closeStepUp()
+	for path, fn := range map[string]func(context.Context, event.Event) error{
+		emulator.PushPath(project, config.DefaultWebhooksTopic):  scoreFn,
+		emulator.PushPath(project, config.DefaultDecisionsTopic): stepFn,
+	} {
+		if err := funcframework.RegisterCloudEventFunctionContext(ctx, path, fn); err != nil {
+			return err
+		}
+	}
+
+	sim := diditsim.New(diditsim.Options{
+		APIKey:     getenv("DIDIT_API_KEY"),
+		Secret:     strings.TrimSpace(strings.Split(getenv("DIDIT_WEBHOOK_SECRET"), ",")[0]),
+		WebhookURL: base + "/Receiver",
+		BaseURL:    "http://" + simAddr,
+	})
+	simSrv := &http.Server{Addr: simAddr, Handler: sim, ReadHeaderTimeout: 5 * time.Second}
+	simLn, err := net.Listen("tcp", simAddr)
+	if err != nil {
+		return fmt.Errorf("didit simulator: %w", err)
+	}
+	go func() { _ = simSrv.Serve(simLn) }()
+	defer simSrv.Close()
+
+	errc := make(chan error, 1)
+	go func() { errc <- funcframework.StartHostPort("127.0.0.1", port) }()
+	fmt.Fprintf(stdout, "\nwebhook URL: %s/Receiver\nwebhook secret: %s\nDidit simulator: http://%s\nFirestore emulator: %s  Pub/Sub emulator: %s  project: %s\nCtrl-C stops everything.\n\n",
+		base, getenv("DIDIT_WEBHOOK_SECRET"), simAddr, getenv("FIRESTORE_EMULATOR_HOST"), getenv("PUBSUB_EMULATOR_HOST"), project)
+
+	select {
+	case <-ctx.Done():
+		log.Info("stopping")
+		return nil
+	case err := <-errc:
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return fmt.Errorf("functions server: %w", err)
+	}
+}
