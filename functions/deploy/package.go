@@ -291,7 +291,7 @@ func relativeInside(root, p string) (string, error) {
 }
 
 func goCmd(dir string, args ...string) ([]byte, error) {
-	cmd := exec.Command("go", args...)
+	cmd := exec.Command("go", args...) // #nosec G204 -- the go tool with arguments fixed in this file
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "GOWORK=off")
 	var stderr bytes.Buffer
@@ -329,11 +329,11 @@ func writeZip(out string, entries map[string][]byte) (*Result, error) {
 		return nil, err
 	}
 
-	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(out), 0o750); err != nil {
 		return nil, err
 	}
 	tmp := out + ".tmp"
-	if err := os.WriteFile(tmp, buf.Bytes(), 0o644); err != nil {
+	if err := os.WriteFile(tmp, buf.Bytes(), 0o600); err != nil {
 		return nil, err
 	}
 	if err := os.Rename(tmp, out); err != nil {

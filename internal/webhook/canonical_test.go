@@ -142,7 +142,7 @@ func TestAppendPyFloat(t *testing.T) {
 		want string
 	}{
 		{0.1, "0.1"},
-		{-0.0, "0"},
+		{math.Copysign(0, -1), "0"}, // negative zero: a whole float, so an int
 		{1e16, "10000000000000000"},
 		{1e-5, "1e-05"},
 		{1.5e-300, "1.5e-300"},

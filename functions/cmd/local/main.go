@@ -31,8 +31,9 @@ import (
 	_ "github.com/riskwire/didit-risk/functions/receiver" // registers Receiver at /Receiver
 )
 
-// Local defaults; every one can be overridden by the environment.
-var defaults = map[string]string{
+// Local defaults; every one can be overridden by the environment. The secrets here only ever
+// protect emulators on loopback and are printed at start-up.
+var defaults = map[string]string{ // #nosec G101 -- local-only development values
 	"PORT":                    "8080",
 	"GOOGLE_CLOUD_PROJECT":    "riskwire-local",
 	"DIDIT_WEBHOOK_SECRET":    "whsec_local_development_only",
@@ -77,7 +78,7 @@ func run(ctx context.Context, getenv func(string) string, setenv func(string, st
 	}
 	log := logging.New(stdout, getenv("LOG_FORMAT"), getenv("LOG_LEVEL"))
 
-	if err := os.MkdirAll("build", 0o755); err != nil {
+	if err := os.MkdirAll("build", 0o750); err != nil {
 		return err
 	}
 	emuLog, err := os.Create(filepath.Join("build", "emulators.log"))
