@@ -41,13 +41,16 @@ func cloudAttrs(groups []string, a slog.Attr) slog.Attr {
 	if len(groups) > 0 {
 		return a
 	}
+	// Only slog's own attributes are renamed: a caller's attribute that happens to be called
+	// "level" (a risk level, say) must not overwrite the severity.
 	switch a.Key {
 	case slog.MessageKey:
-		a.Key = "message"
+		if a.Value.Kind() == slog.KindString {
+			a.Key = "message"
+		}
 	case slog.LevelKey:
-		a.Key = "severity"
 		if lvl, ok := a.Value.Any().(slog.Level); ok {
-			a.Value = slog.StringValue(severity(lvl))
+			a.Key, a.Value = "severity", slog.StringValue(severity(lvl))
 		}
 	}
 	return a

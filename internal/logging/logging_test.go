@@ -55,3 +55,12 @@ func TestSeverity(t *testing.T) {
 		assert.Equal(t, want, severity(lvl))
 	}
 }
+
+func TestCallerLevelAttributeKeepsSeverity(t *testing.T) {
+	var buf bytes.Buffer
+	New(&buf, "json", "info").Info("webhook scored", slog.String("level", "low"))
+	var line map[string]any
+	require.NoError(t, json.Unmarshal(buf.Bytes(), &line))
+	assert.Equal(t, "INFO", line["severity"])
+	assert.Equal(t, "low", line["level"])
+}
