@@ -9,12 +9,12 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"sync"
 
 	"cloud.google.com/go/firestore"
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 	"github.com/cloudevents/sdk-go/v2/event"
 
+	"github.com/riskwire/didit-risk/internal/coldstart"
 	"github.com/riskwire/didit-risk/internal/config"
 	"github.com/riskwire/didit-risk/internal/didit"
 	"github.com/riskwire/didit-risk/internal/logging"
@@ -23,33 +23,11 @@ import (
 )
 
 func init() {
-	functions.CloudEvent("StepUp", lazy(func() (func(context.Context, event.Event) error, error) {
+	functions.CloudEvent("StepUp", coldstart.CloudEvent("StepUp", os.Stderr, func() (func(context.Context, event.Event) error, error) {
 		// The instance keeps its clients for its lifetime: the close function is not needed.
 		fn, _, err := New(context.Background(), os.Getenv, os.Stdout)
 		return fn, err
-	}, os.Stdout))
-}
-
-// lazy builds the handler on the first event, once. A build error (bad configuration) is logged
-// once at ERROR and returned for every event, so Pub/Sub keeps redelivering until a fixed deploy.
-func lazy(build func() (func(context.Context, event.Event) error, error), stdout io.Writer) func(context.Context, event.Event) error {
-	var (
-		once sync.Once
-		fn   func(context.Context, event.Event) error
-		err  error
-	)
-	return func(ctx context.Context, e event.Event) error {
-		once.Do(func() {
-			fn, err = build()
-			if err != nil {
-				logging.New(stdout, "json", "info").Error("StepUp cannot start", "error", err.Error())
-			}
-		})
-		if err != nil {
-			return fmt.Errorf("StepUp not configured: %w", err)
-		}
-		return fn(ctx, e)
-	}
+	}))
 }
 
 // New builds the StepUp handler from configuration read through getenv, logging to stdout; close

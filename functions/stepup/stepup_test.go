@@ -3,8 +3,6 @@ package stepup
 import (
 	"bytes"
 	"context"
-	"errors"
-	"strings"
 	"testing"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -48,36 +46,4 @@ func TestNewBuildsHandler(t *testing.T) {
 	assert.True(t, failure.Permanent(err), "an undecodable event is returned for the dead-letter topic")
 	assert.Contains(t, out.String(), `"severity":"ERROR"`)
 	assert.NotContains(t, out.String(), "k-secret")
-}
-
-// A configuration error is logged once and returned on every call; the build runs once.
-func TestLazyBuildsOnce(t *testing.T) {
-	t.Run("error", func(t *testing.T) {
-		var out bytes.Buffer
-		builds := 0
-		fn := lazy(func() (func(context.Context, event.Event) error, error) {
-			builds++
-			return nil, errors.New("step-up configuration: missing DIDIT_API_KEY, GOOGLE_CLOUD_PROJECT")
-		}, &out)
-		for range 3 {
-			err := fn(context.Background(), event.New())
-			require.Error(t, err)
-			assert.Contains(t, err.Error(), "DIDIT_API_KEY")
-		}
-		assert.Equal(t, 1, builds)
-		assert.Equal(t, 1, strings.Count(out.String(), `"severity":"ERROR"`))
-		assert.Contains(t, out.String(), "GOOGLE_CLOUD_PROJECT")
-	})
-	t.Run("ok", func(t *testing.T) {
-		builds, calls := 0, 0
-		fn := lazy(func() (func(context.Context, event.Event) error, error) {
-			builds++
-			return func(context.Context, event.Event) error { calls++; return nil }, nil
-		}, &bytes.Buffer{})
-		for range 3 {
-			require.NoError(t, fn(context.Background(), event.New()))
-		}
-		assert.Equal(t, 1, builds)
-		assert.Equal(t, 3, calls)
-	})
 }

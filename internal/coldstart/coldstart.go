@@ -1,7 +1,7 @@
 // Package coldstart builds a function's dependencies once, on the first call of an instance.
 // Functions register in init(), where nothing may fail; building lazily lets a bad deploy
-// surface as one clear error (every missing variable named) in the logs of every call, with a
-// status that makes Pub/Sub and Didit retry once the configuration is fixed.
+// surface as one clear error (every missing variable named) in the logs, with a status that
+// makes Pub/Sub and Didit retry once the configuration is fixed.
 package coldstart
 
 import (
@@ -16,15 +16,24 @@ import (
 	"github.com/riskwire/didit-risk/internal/logging"
 )
 
-// HTTP returns an HTTP function that builds its handler on first use. While the build fails,
-// every request is answered 500 (Didit retries 5xx) and the error is logged.
-func HTTP(name string, stderr io.Writer, build func() (http.Handler, error)) func(http.ResponseWriter, *http.Request) {
-	once := sync.OnceValues(build)
-	log := logging.New(stderr, "json", "info")
-	return func(w http.ResponseWriter, r *http.Request) {
-		h, err := once()
+// once runs build the first time and logs its error, once, at ERROR.
+func once[T any](name string, stderr io.Writer, build func() (T, error)) func() (T, error) {
+	return sync.OnceValues(func() (T, error) {
+		v, err := build()
 		if err != nil {
-			log.Error("cold start failed", "function", name, "error", err.Error())
+			logging.New(stderr, "json", "info").Error("cold start failed", "function", name, "error", err.Error())
+		}
+		return v, err
+	})
+}
+
+// HTTP returns an HTTP function that builds its handler on first use. While the build fails,
+// every request is answered 500 (Didit retries 5xx).
+func HTTP(name string, stderr io.Writer, build func() (http.Handler, error)) func(http.ResponseWriter, *http.Request) {
+	get := once(name, stderr, build)
+	return func(w http.ResponseWriter, r *http.Request) {
+		h, err := get()
+		if err != nil {
 			http.Error(w, "function not configured", http.StatusInternalServerError)
 			return
 		}
@@ -35,13 +44,11 @@ func HTTP(name string, stderr io.Writer, build func() (http.Handler, error)) fun
 // CloudEvent returns an event function that builds its handler on first use. While the build
 // fails, every event is returned as an error, so Pub/Sub keeps it for a retry.
 func CloudEvent(name string, stderr io.Writer, build func() (func(context.Context, event.Event) error, error)) func(context.Context, event.Event) error {
-	once := sync.OnceValues(build)
-	log := logging.New(stderr, "json", "info")
+	get := once(name, stderr, build)
 	return func(ctx context.Context, e event.Event) error {
-		fn, err := once()
+		fn, err := get()
 		if err != nil {
-			log.Error("cold start failed", "function", name, "error", err.Error())
-			return fmt.Errorf("%s cold start: %w", name, err)
+			return fmt.Errorf("%s not configured: %w", name, err)
 		}
 		return fn(ctx, e)
 	}
