@@ -41,6 +41,9 @@ type Emulator struct {
 	Kind Kind
 	Host string // host:port the emulator listens on
 	Log  io.Writer
+	// Args are extra launch arguments, used by every start, Restart included: a test sets,
+	// say, Firestore's --import-data=FILE before Restart to bring an export's documents back.
+	Args []string
 
 	cmd  *exec.Cmd
 	done chan struct{}
@@ -129,6 +132,7 @@ func (e *Emulator) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	cmd.Args = append(cmd.Args, e.Args...)
 	if e.Log == nil {
 		e.Log = io.Discard
 	}

@@ -137,6 +137,18 @@ func (s *Store) Apply(ctx context.Context, ev Event, eng Evaluator, now time.Tim
 		if cur, ok := p.Sessions[ev.SessionID]; ok && !moves(cur, ev) {
 			res.Outcome = Stale
 			markerDoc["outcome"] = Stale.String()
+			// The session's state stays, but an older event can still tell when the session
+			// began, which the history windows count from: keep that fact order-independent.
+			if ev.EventTime.Before(cur.FirstSeen) {
+				cur.FirstSeen = ev.EventTime
+				p.Sessions[ev.SessionID] = cur
+				p.UpdatedAt = now
+				applyVerdict(&p, eng)
+				res.Profile = p
+				if err := tx.Set(pref, p); err != nil {
+					return err
+				}
+			}
 			return tx.Set(marker, markerDoc)
 		}
 
@@ -226,22 +238,9 @@ func record(p *Profile, ev Event, eng Evaluator, now time.Time) *Assessment {
 	p.UpdatedAt = now
 	p.SchemaVersion = SchemaVersion
 
-	v := derive(p, eng)
-	if v == nil {
-		return nil // nothing decided yet: the session's state is all there is to keep
-	}
-	p.Score, p.Level, p.Action = v.a.Score, string(v.a.Level), string(v.a.Action)
-	p.Reasons, p.RequiredSteps, p.PolicyVersion = reasons(v.a.Reasons), v.a.RequiredSteps, v.a.PolicyVersion
-	p.LastSessionID = v.session
-	p.Blocked = p.Action == "block"
-	switch {
-	case p.Action == "review":
-		p.ReviewState = ReviewOpen
-	case p.ReviewState == "":
-		p.ReviewState = ReviewNone
-	}
-	if !ev.HasDecision {
-		return nil
+	v := applyVerdict(p, eng)
+	if v == nil || !ev.HasDecision {
+		return nil // nothing (new) decided: the session's state is all there is to keep
 	}
 	p.LastAssessmentID = ev.Key
 	p.AssessmentsTotal++
@@ -252,6 +251,28 @@ func record(p *Profile, ev Event, eng Evaluator, now time.Time) *Assessment {
 		PolicyVersion: v.a.PolicyVersion, Signals: v.a.Signals, History: v.history, Trusted: ev.Trusted,
 		EventTime: ev.EventTime, CreatedAt: now,
 	}
+}
+
+// applyVerdict re-derives the profile's verdict from its facts and sets the verdict fields.
+// Everything it sets is a function of the facts, never of the order they arrived in: the review
+// state, too, follows the current verdict.
+func applyVerdict(p *Profile, eng Evaluator) *verdict {
+	v := derive(p, eng)
+	if v == nil {
+		if p.ReviewState == "" {
+			p.ReviewState = ReviewNone
+		}
+		return nil
+	}
+	p.Score, p.Level, p.Action = v.a.Score, string(v.a.Level), string(v.a.Action)
+	p.Reasons, p.RequiredSteps, p.PolicyVersion = reasons(v.a.Reasons), v.a.RequiredSteps, v.a.PolicyVersion
+	p.LastSessionID = v.session
+	p.Blocked = p.Action == "block"
+	p.ReviewState = ReviewNone
+	if p.Action == "review" {
+		p.ReviewState = ReviewOpen
+	}
+	return v
 }
 
 // completeStepUp records a step-up session's outcome on the step it answers.

@@ -84,6 +84,11 @@ func TestVerdictIndependentOfOrder(t *testing.T) {
 			}
 			seen[ev.Key] = true
 			if cur, ok := p.Sessions[ev.SessionID]; ok && !moves(cur, ev) {
+				if ev.EventTime.Before(cur.FirstSeen) { // as Apply does for a stale event
+					cur.FirstSeen = ev.EventTime
+					p.Sessions[ev.SessionID] = cur
+					applyVerdict(&p, eng)
+				}
 				continue
 			}
 			record(&p, ev, eng, t0)
@@ -107,8 +112,10 @@ func TestVerdictIndependentOfOrder(t *testing.T) {
 		assert.Equal(t, want.Action, got.Action, "order %d", i)
 		assert.Equal(t, want.Reasons, got.Reasons, "order %d", i)
 		assert.Equal(t, want.RequiredSteps, got.RequiredSteps, "order %d", i)
+		assert.Equal(t, want.ReviewState, got.ReviewState, "order %d", i)
 		for id, s := range want.Sessions {
 			assert.Equal(t, s.Status, got.Sessions[id].Status, "order %d session %s", i, id)
+			assert.Equal(t, s.FirstSeen, got.Sessions[id].FirstSeen, "order %d session %s", i, id)
 		}
 	}
 }

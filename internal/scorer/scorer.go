@@ -34,11 +34,20 @@ type Handler struct {
 	Decisions queue.Publisher
 	Log       *slog.Logger
 	Now       func() time.Time
+	// Timeout bounds one message's work, so a Firestore or Pub/Sub outage fails the push (and
+	// Pub/Sub retries) instead of holding it until the function's own deadline. 0: 30 s.
+	Timeout time.Duration
 }
 
 // Handle is the CloudEvent function.
 func (h *Handler) Handle(ctx context.Context, e event.Event) error {
 	start := h.Now()
+	timeout := h.Timeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	attrs := []slog.Attr{slog.String("message_id", e.ID())}
 	res, ev, err := h.handle(ctx, e)
 	if ev.Key != "" {

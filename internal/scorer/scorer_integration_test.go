@@ -149,10 +149,21 @@ func TestOlderEventNeverOverwritesNewer(t *testing.T) {
 	require.NoError(t, h.Handle(context.Background(), pushEvent(t, older, nil)))
 	after := getProfile(t, fs, "user-1001")
 
-	assert.Equal(t, before, after, "the older webhook changed nothing")
-	for _, s := range after.Sessions {
+	// The session's state and the verdict stay; only the session's start moves back to the
+	// older event's time, which history windows count from.
+	require.Len(t, after.Sessions, 1)
+	for id, s := range after.Sessions {
 		assert.Equal(t, "Approved", s.Status)
+		assert.Equal(t, before.Sessions[id].EventTime, s.EventTime)
+		assert.True(t, s.FirstSeen.Before(before.Sessions[id].FirstSeen), "first_seen moved back to the older event")
+		assert.Equal(t, before.Sessions[id].Signals, s.Signals)
 	}
+	assert.Equal(t, before.Action, after.Action)
+	assert.Equal(t, before.Score, after.Score)
+	assert.Equal(t, before.Reasons, after.Reasons)
+	assert.Equal(t, before.LastAssessmentID, after.LastAssessmentID)
+	assert.Equal(t, before.EventsApplied, after.EventsApplied, "a stale event is not applied")
+	assert.Equal(t, 1, count(t, fs, "user-1001", profile.Assessments))
 	assert.Equal(t, "approve", after.Action)
 }
 
