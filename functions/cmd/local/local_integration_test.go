@@ -63,7 +63,18 @@ func TestWholeSystem(t *testing.T) {
 	var logs bytes.Buffer
 	cmd.Stderr = &logs
 	require.NoError(t, cmd.Start())
-	t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	// However the test ends, stop the stack the way a user does (SIGTERM), so that it stops its
+	// emulators: they run in process groups of their own, which a SIGKILL of the stack would orphan.
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(30 * time.Second):
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		}
+	})
 
 	ready := make(chan string, 1)
 	go func() {
@@ -115,10 +126,8 @@ func TestWholeSystem(t *testing.T) {
 
 	// SIGTERM stops everything make run started: the process and both emulators.
 	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
 	select {
-	case <-done:
+	case <-exited:
 	case <-time.After(30 * time.Second):
 		t.Fatal("make run did not stop on SIGTERM")
 	}
