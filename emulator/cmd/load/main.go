@@ -87,7 +87,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, setenv 
 	}
 	u, err := url.Parse(*target)
 	if err != nil || u.Scheme != "http" {
-		return 2, fmt.Errorf("-url %q: want http://127.0.0.1:PORT/...", *target)
+		return 2, fmt.Errorf("-url %q: want an http://127.0.0.1:PORT address", *target)
 	}
 	for _, hp := range []string{u.Host, *psHost, *fsHost} {
 		if err := loopback(hp); err != nil {
