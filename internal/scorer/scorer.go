@@ -9,13 +9,13 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"strconv"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/riskwire/didit-risk/internal/didit"
 	"github.com/riskwire/didit-risk/internal/failure"
+	"github.com/riskwire/didit-risk/internal/message"
 	"github.com/riskwire/didit-risk/internal/profile"
 	"github.com/riskwire/didit-risk/internal/queue"
 	"github.com/riskwire/didit-risk/internal/scoring"
@@ -116,7 +116,7 @@ func (h *Handler) event(w *didit.Webhook, attrs map[string]string) profile.Event
 	}
 	key := attrs["event_id"]
 	if key == "" {
-		key = didit.EventKey(w.EventID, w.SessionID, w.WebhookType, string(w.Status), strconv.FormatInt(w.Timestamp, 10))
+		key = didit.KeyOf(w)
 	}
 	ev := profile.Event{
 		Key: key, UserID: w.VendorData, SessionID: w.SessionID, Status: string(w.Status), EventTime: ts,
@@ -140,10 +140,14 @@ func (h *Handler) event(w *didit.Webhook, attrs map[string]string) profile.Event
 }
 
 func (h *Handler) publish(ctx context.Context, ev profile.Event, a *profile.Assessment) error {
-	d := profile.Decision{
+	reasons := make([]message.Reason, len(a.Reasons))
+	for i, r := range a.Reasons {
+		reasons[i] = message.Reason(r)
+	}
+	d := message.Decision{
 		ProfileID: ev.ProfileID, UserID: ev.UserID, AssessmentID: a.ID, SessionID: a.VerdictSession,
 		Score: a.Score, Level: a.Level, Action: a.Action, RequiredSteps: a.RequiredSteps,
-		PolicyVersion: a.PolicyVersion, Reasons: a.Reasons, StepUpKind: a.StepUpKind,
+		PolicyVersion: a.PolicyVersion, Reasons: reasons, StepUpKind: a.StepUpKind,
 		DecidedAt: a.CreatedAt, DecisionTrusted: a.Trusted,
 	}
 	data, err := json.Marshal(d)
