@@ -136,7 +136,7 @@ var literals = [...]string{kindNull: "null", kindFalse: "false", kindTrue: "true
 type canonicalizer struct {
 	b     []byte
 	tape  []node
-	keys  []int32  // stack of object member indices being emitted
+	keys  []int32 // stack of object member indices being emitted
 	stack []frame // open containers while parsing
 	arena []byte  // decoded escaped keys
 }
