@@ -341,10 +341,49 @@ func appendNumber(dst, lit []byte, k kind) []byte {
 	if k == kindInt {
 		return append(dst, '0') // int("-0") is 0
 	}
+	if out, ok := appendShortDecimal(dst, lit); ok {
+		return out
+	}
 	// ParseFloat does not fail on a valid literal, except with ErrRange and a
 	// correctly signed infinity or zero; the conversion does not escape.
 	f, _ := strconv.ParseFloat(string(lit), 64)
 	return appendPyFloat(dst, f)
+}
+
+// appendShortDecimal writes a positional float literal of few digits without
+// parsing it: with its trailing zeros dropped it is Python's repr (see
+// reprLike), or, when nothing is left of the fraction, the whole number that
+// shorten_floats makes of it. This keeps bodies of many such literals (95.0,
+// 1.10) cheap to canonicalise, forged ones included. It reports false for any
+// other literal.
+func appendShortDecimal(dst, lit []byte) ([]byte, bool) {
+	neg := lit[0] == '-'
+	if neg {
+		lit = lit[1:]
+	}
+	dot := bytes.IndexByte(lit, '.')
+	if dot < 0 || bytes.IndexAny(lit, "eE") >= 0 {
+		return dst, false
+	}
+	intPart, frac := lit[:dot], bytes.TrimRight(lit[dot+1:], "0")
+	if len(frac) == 0 {
+		if len(intPart) > 15 { // may not survive the trip through a double
+			return dst, false
+		}
+		if neg && string(intPart) != "0" { // int(-0.0) is 0
+			dst = append(dst, '-')
+		}
+		return append(dst, intPart...), true
+	}
+	if !reprLike(intPart, frac) {
+		return dst, false
+	}
+	if neg {
+		dst = append(dst, '-')
+	}
+	dst = append(dst, intPart...)
+	dst = append(dst, '.')
+	return append(dst, frac...), true
 }
 
 // lowSurrogate reports the low surrogate escape that pairs with r at the start
