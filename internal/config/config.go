@@ -37,6 +37,9 @@ type Scorer struct {
 	DecisionsTopic    string // DECISIONS_TOPIC
 	PolicyFile        string // POLICY_FILE: empty means the embedded default policy
 	HashKey           string // HASH_KEY: HMAC key for document and device hashes
+	// DecisionPublishTimeout bounds one decision publish, retries included: past it the
+	// message is retried rather than held until the function's own deadline.
+	DecisionPublishTimeout time.Duration // DECISION_PUBLISH_TIMEOUT
 }
 
 // StepUp configures the step-up function.
@@ -86,6 +89,8 @@ func LoadScorer(getenv func(string) string) (Scorer, error) {
 		DecisionsTopic:    r.str("DECISIONS_TOPIC", DefaultDecisionsTopic),
 		PolicyFile:        r.str("POLICY_FILE", ""),
 		HashKey:           r.required("HASH_KEY"),
+
+		DecisionPublishTimeout: r.duration("DECISION_PUBLISH_TIMEOUT", DefaultPublishTimeout),
 	}
 	return c, r.err("scorer")
 }
