@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"reflect"
 	"strings"
 	"sync"
@@ -24,7 +23,6 @@ import (
 	"github.com/riskwire/didit-risk/internal/logging"
 	"github.com/riskwire/didit-risk/internal/policy"
 	"github.com/riskwire/didit-risk/internal/profile"
-	"github.com/riskwire/didit-risk/internal/queue"
 	"github.com/riskwire/didit-risk/internal/scoring"
 )
 
@@ -65,35 +63,14 @@ func setup(t *testing.T) (*Handler, *firestore.Client, *decisions) {
 	}, fs, dec
 }
 
-// pushEvent wraps a webhook body the way the Functions Framework hands a Pub/Sub push over.
+// pushEvent wraps a signature-covered webhook body the way the Functions Framework hands a
+// Pub/Sub push over; nil attributes are those of a body the receiver authenticated.
 func pushEvent(t testing.TB, body []byte, attrs map[string]string) event.Event {
 	t.Helper()
-	data, err := json.Marshal(queue.MessagePublished{Message: queue.Message{Data: body, Attributes: attrs, ID: "m"}, Subscription: "projects/p/subscriptions/s"})
-	require.NoError(t, err)
-	e := event.New()
-	e.SetID("m")
-	e.SetType("google.cloud.pubsub.topic.v1.messagePublished")
-	e.SetSource("//pubsub.googleapis.com/projects/p/topics/didit-webhooks")
-	require.NoError(t, e.SetData("application/json", data))
-	return e
-}
-
-func fixture(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile("../../testdata/webhooks/" + name)
-	require.NoError(t, err)
-	return b
-}
-
-// mutate rewrites a webhook: a new session, event or status for the same user.
-func mutate(t testing.TB, body []byte, f func(m map[string]any)) []byte {
-	t.Helper()
-	var m map[string]any
-	require.NoError(t, json.Unmarshal(body, &m))
-	f(m)
-	out, err := json.Marshal(m)
-	require.NoError(t, err)
-	return out
+	if attrs == nil {
+		attrs = authenticated("")
+	}
+	return push(t, body, attrs)
 }
 
 func getProfile(t *testing.T, fs *firestore.Client, id string) profile.Profile {
