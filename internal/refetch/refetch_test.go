@@ -62,7 +62,7 @@ func diditDecision(sessionID, status string) json.RawMessage {
 	b, _ := json.Marshal(map[string]any{
 		"session_id": sessionID, "session_kind": "user", "status": status, "vendor_data": "user-from-didit",
 		"workflow_id": "wf-didit", "metadata": map[string]any{"origin": "didit"},
-		"features": []string{"ID_VERIFICATION"},
+		"features":         []string{"ID_VERIFICATION"},
 		"id_verifications": []any{map[string]any{"status": status, "document_number": "X1", "warnings": []any{}}},
 	})
 	return b
@@ -74,7 +74,7 @@ func simpleBody(t testing.TB) []byte {
 	b, err := json.Marshal(map[string]any{
 		"session_id": sessionID, "status": "Approved", "webhook_type": "status.updated", "timestamp": 1767225607,
 		"event_id": "forged-event-id", "vendor_data": "forged-user", "metadata": map[string]any{"forged": true},
-		"decision": map[string]any{"session_id": sessionID, "status": "Approved", "features": []string{}},
+		"decision":    map[string]any{"session_id": sessionID, "status": "Approved", "features": []string{}},
 		"workflow_id": "forged-workflow", "created_at": 1,
 	})
 	require.NoError(t, err)
