@@ -3,63 +3,29 @@ package profile
 import (
 	"encoding/json"
 	"fmt"
-	"time"
 
-	"github.com/riskwire/didit-risk/internal/failure"
+	"github.com/riskwire/didit-risk/internal/message"
 )
 
-// Decision is the event published to the decisions topic after each assessment, for the
-// step-up function and for product consumers. It carries no personal data.
-type Decision struct {
-	ProfileID       string    `json:"profile_id"`
-	UserID          string    `json:"user_id,omitempty"` // vendor_data
-	AssessmentID    string    `json:"assessment_id"`
-	SessionID       string    `json:"session_id"`
-	Score           int       `json:"score"`
-	Level           string    `json:"level"`
-	Action          string    `json:"action"`
-	RequiredSteps   []string  `json:"required_steps,omitempty"`
-	PolicyVersion   string    `json:"policy_version"`
-	Reasons         []Reason  `json:"reasons,omitempty"`
-	StepUpKind      string    `json:"step_up_kind,omitempty"` // when the assessed session was itself a step-up
-	DecidedAt       time.Time `json:"decided_at"`
-	DecisionTrusted bool      `json:"decision_trusted"` // false when the webhook's decision was not signature-covered
-}
+// The decision message moved to internal/message, its one home. These aliases keep the
+// step-up function and the load tools compiling until they import message directly.
+//
+// Deprecated: use message.Decision, message.Attr*, message.DecodeDecision.
+type Decision = message.Decision
 
-// Decision attributes: the step-up subscription filters on action.
+// Deprecated: use the message package's constants.
 const (
-	AttrAction       = "action"
-	AttrLevel        = "level"
-	AttrUser         = "user"
-	AttrProfile      = "profile_id"
-	AttrAssessmentID = "assessment_id"
+	AttrAction       = message.AttrAction
+	AttrLevel        = message.AttrLevel
+	AttrUser         = message.AttrUser
+	AttrProfile      = message.AttrProfile
+	AttrAssessmentID = message.AttrAssessmentID
 )
 
-// Attributes returns the message attributes of the decision event.
-func (d Decision) Attributes() map[string]string {
-	a := map[string]string{
-		AttrAction:       d.Action,
-		AttrLevel:        d.Level,
-		AttrProfile:      d.ProfileID,
-		AttrAssessmentID: d.AssessmentID,
-	}
-	if d.UserID != "" && len(d.UserID) <= 1024 {
-		a[AttrUser] = d.UserID
-	}
-	return a
-}
-
-// DecodeDecision parses a decision event. A malformed one is Invalid: retrying cannot fix it.
-func DecodeDecision(data []byte) (Decision, error) {
-	var d Decision
-	if err := json.Unmarshal(data, &d); err != nil {
-		return d, failure.Errorf(failure.Invalid, "decode decision: %w", err)
-	}
-	if d.ProfileID == "" || d.AssessmentID == "" || d.Action == "" {
-		return d, failure.Errorf(failure.Invalid, "decision lacks profile_id, assessment_id or action")
-	}
-	return d, nil
-}
+// DecodeDecision parses a decision message.
+//
+// Deprecated: use message.DecodeDecision.
+func DecodeDecision(data []byte) (Decision, error) { return message.DecodeDecision(data) }
 
 // StepUpMetadataKey is the key under which a step-up session's Didit metadata links it back to
 // the assessment that asked for it; Didit echoes metadata in the session's webhooks.

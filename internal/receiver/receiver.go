@@ -5,36 +5,35 @@ package receiver
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/riskwire/didit-risk/internal/didit"
 	"github.com/riskwire/didit-risk/internal/failure"
 	"github.com/riskwire/didit-risk/internal/logging"
+	"github.com/riskwire/didit-risk/internal/message"
 	"github.com/riskwire/didit-risk/internal/queue"
 	"github.com/riskwire/didit-risk/internal/webhook"
 )
 
-// Message attributes, so consumers can route, filter and deduplicate without decoding.
+// Message attributes, kept for callers that have not moved to package message.
+//
+// Deprecated: use the message package's constants.
 const (
-	AttrEventID       = "event_id"
-	AttrSessionID     = "session_id"
-	AttrVendorData    = "vendor_data"
-	AttrWebhookType   = "webhook_type"
-	AttrStatus        = "status"
-	AttrTimestamp     = "timestamp"
-	AttrScheme        = "signature"
-	AttrAuthenticated = "decision_authenticated"
+	AttrEventID       = message.AttrEventID
+	AttrSessionID     = message.AttrSessionID
+	AttrVendorData    = message.AttrVendorData
+	AttrWebhookType   = message.AttrWebhookType
+	AttrStatus        = message.AttrStatus
+	AttrTimestamp     = message.AttrTimestamp
+	AttrScheme        = message.AttrSignature
+	AttrAuthenticated = message.AttrDecisionAuthenticated
 )
-
-// maxAttr is Pub/Sub's limit on an attribute value.
-const maxAttr = 1024
 
 // Verification is what authentication established about a webhook.
 type Verification struct {
@@ -67,16 +66,6 @@ type Handler struct {
 	MaxBodyBytes   int64
 	PublishTimeout time.Duration
 	Project        string // for trace links in logs
-}
-
-// envelope holds the top-level fields the receiver needs; the decision stays opaque.
-type envelope struct {
-	EventID     string          `json:"event_id"`
-	SessionID   string          `json:"session_id"`
-	Status      string          `json:"status"`
-	WebhookType string          `json:"webhook_type"`
-	VendorData  string          `json:"vendor_data"`
-	Timestamp   json.RawMessage `json:"timestamp"`
 }
 
 // outcome is what one request ended in, for the single log line.
@@ -124,16 +113,24 @@ func (h *Handler) handle(r *http.Request) outcome {
 	}
 	o.scheme = v.Scheme
 
-	env, err := decodeEnvelope(body)
-	o.sessionID, o.eventID = env.SessionID, eventKey(env)
+	in, err := didit.DecodeStrict(body)
 	if err != nil {
-		o.err = err
+		o.err = failure.New(failure.Invalid, err)
 		return o
 	}
+	attrs := message.WebhookAttrs{
+		EventKey: didit.KeyOf(in.Webhook), SessionID: in.SessionID, VendorData: in.VendorData,
+		WebhookType: in.WebhookType, Status: string(in.Status), Signature: v.Scheme,
+		Class: classify(in), DecisionAuthenticated: v.DecisionAuthenticated,
+	}
+	if in.Timestamp != 0 {
+		attrs.Timestamp = strconv.FormatInt(in.Timestamp, 10)
+	}
+	o.sessionID, o.eventID = in.SessionID, attrs.EventKey
 
 	ctx, cancel := context.WithTimeout(r.Context(), h.PublishTimeout)
 	defer cancel()
-	o.messageID, o.err = h.Publisher.Publish(ctx, body, attributes(env, o.eventID, v))
+	o.messageID, o.err = h.Publisher.Publish(ctx, body, attrs.Attributes())
 	return o
 }
 
@@ -153,61 +150,19 @@ func (h *Handler) readBody(r *http.Request) ([]byte, error) {
 	return body, nil
 }
 
-var errMissingField = errors.New("missing required field")
-
-func decodeEnvelope(body []byte) (envelope, error) {
-	var env envelope
-	if err := json.Unmarshal(body, &env); err != nil {
-		return env, failure.Errorf(failure.Invalid, "decode webhook: %w", err)
+// classify says what an authentic webhook is about; only ClassSession is ever scored.
+func classify(in didit.Strict) message.EventClass {
+	switch {
+	case in.Business:
+		return message.ClassBusiness
+	case in.SessionID == "":
+		return message.ClassOther
+	case in.WebhookType == didit.TypeStatusUpdated || in.WebhookType == didit.TypeDataUpdated:
+		return message.ClassSession
+	case strings.HasPrefix(in.WebhookType, "business."):
+		return message.ClassBusiness
 	}
-	for name, v := range map[string]string{"session_id": env.SessionID, "status": env.Status, "webhook_type": env.WebhookType} {
-		if v == "" {
-			return env, failure.Errorf(failure.Invalid, "%w %s", errMissingField, name)
-		}
-	}
-	return env, nil
-}
-
-// eventKey is the dedupe key downstream consumers use (see didit.EventKey).
-func eventKey(env envelope) string {
-	if env.EventID == "" && env.SessionID == "" {
-		return ""
-	}
-	return didit.EventKey(env.EventID, env.SessionID, env.WebhookType, env.Status, timestamp(env))
-}
-
-func timestamp(env envelope) string {
-	ts := string(env.Timestamp)
-	if unq, err := strconv.Unquote(ts); err == nil {
-		return unq
-	}
-	if ts == "null" {
-		return ""
-	}
-	return ts
-}
-
-func attributes(env envelope, key string, v Verification) map[string]string {
-	a := map[string]string{
-		AttrEventID:       key,
-		AttrSessionID:     env.SessionID,
-		AttrWebhookType:   env.WebhookType,
-		AttrStatus:        env.Status,
-		AttrScheme:        v.Scheme,
-		AttrAuthenticated: strconv.FormatBool(v.DecisionAuthenticated),
-	}
-	if ts := timestamp(env); ts != "" {
-		a[AttrTimestamp] = ts
-	}
-	if env.VendorData != "" {
-		a[AttrVendorData] = env.VendorData
-	}
-	for k, val := range a {
-		if len(val) > maxAttr {
-			delete(a, k) // consumers fall back to the body, which always has it
-		}
-	}
-	return a
+	return message.ClassOther
 }
 
 func responseBody(status int) string {

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/riskwire/didit-risk/internal/didit"
 	"github.com/riskwire/didit-risk/internal/failure"
 	"github.com/riskwire/didit-risk/internal/logging"
 	"github.com/riskwire/didit-risk/internal/webhook"
@@ -194,16 +195,7 @@ func TestRefusals(t *testing.T) {
 			r := simpleOnly(t, valid)
 			return r
 		}, nil, false, http.StatusUnauthorized, ""},
-		{"signed but not JSON", func(t *testing.T) *http.Request { return signed(t, []byte(`{"session_id":`), now) }, nil, false, http.StatusBadRequest, "decode webhook"},
-		{"no session_id", func(t *testing.T) *http.Request {
-			return signed(t, []byte(`{"status":"Approved","webhook_type":"status.updated"}`), now)
-		}, nil, false, http.StatusBadRequest, "session_id"},
-		{"no status", func(t *testing.T) *http.Request {
-			return signed(t, []byte(`{"session_id":"s","webhook_type":"status.updated"}`), now)
-		}, nil, false, http.StatusBadRequest, "status"},
-		{"no webhook_type", func(t *testing.T) *http.Request {
-			return signed(t, []byte(`{"session_id":"s","status":"Approved"}`), now)
-		}, nil, false, http.StatusBadRequest, "webhook_type"},
+		{"signed but not JSON", func(t *testing.T) *http.Request { return signed(t, []byte(`{"session_id":`), now) }, nil, false, http.StatusBadRequest, "not valid JSON"},
 		{"publish fails", func(t *testing.T) *http.Request { return signed(t, valid, now) },
 			func(context.Context) (string, error) {
 				return "", failure.New(failure.Transient, errors.New("pubsub down"))
@@ -244,10 +236,10 @@ func simpleOnly(t testing.TB, body []byte) *http.Request {
 	t.Helper()
 	r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
 	r.Header.Set("X-Timestamp", strconv.FormatInt(now.Unix(), 10))
-	env, err := decodeEnvelope(body)
+	w, err := didit.DecodeWebhook(body)
 	require.NoError(t, err)
-	ts := timestamp(env)
-	r.Header.Set("X-Signature-Simple", webhook.Sign([]byte(secret), []byte(webhook.SimpleMessage(ts, env.SessionID, env.Status, env.WebhookType))))
+	ts := strconv.FormatInt(w.Timestamp, 10)
+	r.Header.Set("X-Signature-Simple", webhook.Sign([]byte(secret), []byte(webhook.SimpleMessage(ts, w.SessionID, string(w.Status), w.WebhookType))))
 	return r
 }
 
@@ -260,14 +252,4 @@ func TestSimpleWhenAllowedIsMarkedUnauthenticated(t *testing.T) {
 	require.Len(t, pub.got, 1)
 	assert.Equal(t, "simple", pub.got[0].attrs[AttrScheme])
 	assert.Equal(t, "false", pub.got[0].attrs[AttrAuthenticated])
-}
-
-func TestEventKey(t *testing.T) {
-	a := envelope{SessionID: "s", WebhookType: "status.updated", Status: "Approved", Timestamp: []byte("1767225607")}
-	b := a
-	b.Status = "Declined"
-	assert.Equal(t, "e-1", eventKey(envelope{EventID: "e-1", SessionID: "s"}))
-	assert.Equal(t, eventKey(a), eventKey(a), "stable across retries")
-	assert.NotEqual(t, eventKey(a), eventKey(b))
-	assert.True(t, strings.HasPrefix(eventKey(a), "derived-"))
 }

@@ -20,12 +20,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/riskwire/didit-risk/internal/didit"
 	"github.com/riskwire/didit-risk/internal/failure"
+	"github.com/riskwire/didit-risk/internal/message"
 	"github.com/riskwire/didit-risk/internal/queue"
 )
 
@@ -33,6 +35,11 @@ import (
 type Decisions interface {
 	GetDecision(ctx context.Context, sessionID string) (json.RawMessage, error)
 }
+
+// SignatureDiditAPI is the republished message's signature attribute (next to the receiver's
+// raw, v2 and simple): its content came from Didit's API, read with our API key, not from a
+// webhook body.
+const SignatureDiditAPI = "didit_api"
 
 // DefaultTimeout bounds one message's work when Handler.Timeout is zero.
 const DefaultTimeout = 30 * time.Second
@@ -100,18 +107,19 @@ func (h *Handler) fetch(ctx context.Context, m queue.Message) (result, error) {
 	ctx, cancel := context.WithTimeout(ctx, orDefault(h.Timeout, DefaultTimeout))
 	defer cancel()
 
-	in, err := readInbound(m)
-	if err != nil {
-		return r, err
-	}
-	if in.authenticated {
+	in := message.ParseWebhookAttrs(m.Attributes)
+	if in.DecisionAuthenticated {
 		// Covered by a signature, or already republished by this handler: never loop.
 		r.outcome = notNeeded
 		return r, nil
 	}
-	s := in.signed
-	r.key, r.sessionID, r.signedStatus, r.webhookType = in.key, s.SessionID, s.Status, s.WebhookType
-	if s.SessionID == "" || !in.sessionEvent {
+	s, err := readSigned(m.Data)
+	if err != nil {
+		return r, err
+	}
+	r.key, r.sessionID, r.signedStatus, r.webhookType = s.key(), s.SessionID, s.Status, s.WebhookType
+	if s.SessionID == "" || in.Class != message.ClassSession {
+		// Nothing to fetch (KYB, other event types, console tests): the scorer acks those too.
 		r.outcome = notSessionEvent
 		return r, nil
 	}
@@ -133,21 +141,57 @@ func (h *Handler) fetch(ctx context.Context, m queue.Message) (result, error) {
 	if d.SessionID != s.SessionID {
 		return r, failure.Recorded(failure.Errorf(failure.Invalid, "asked for session %s, got %q: %w", s.SessionID, d.SessionID, ErrOtherSession))
 	}
-	body, err := buildBody(s, d)
-	if err != nil {
-		return r, err
-	}
+	body := buildBody(s, d)
 	r.status = body.Status
 	data, err := json.Marshal(body)
 	if err != nil {
 		return r, failure.Errorf(failure.Internal, "encode republished webhook: %w", err)
 	}
-	id, err := h.Publisher.Publish(ctx, data, republishAttributes(in, body))
+	id, err := h.Publisher.Publish(ctx, data, attributes(s, body))
 	if err != nil {
 		return r, failure.New(failure.Transient, fmt.Errorf("republish session %s: %w", s.SessionID, err))
 	}
 	r.outcome, r.publishedID = republished, id
 	return r, nil
+}
+
+// signed holds the four fields X-Signature-Simple covers, as the receiver read them when it
+// verified the signature (the same strict decoder: exact keys, no repeats).
+type signed struct {
+	SessionID, Status, WebhookType string
+	Timestamp                      int64
+}
+
+func readSigned(body []byte) (signed, error) {
+	w, err := didit.DecodeWebhookStrict(body)
+	if err != nil {
+		return signed{}, failure.New(failure.Invalid, err)
+	}
+	return signed{SessionID: w.SessionID, Status: string(w.Status), WebhookType: w.WebhookType, Timestamp: w.Timestamp}, nil
+}
+
+// key is the dedupe key from the signed fields alone: event_id is not among them.
+func (s signed) key() string {
+	return didit.EventKey("", s.SessionID, s.WebhookType, s.Status, s.Timestamp)
+}
+
+// attributes are the republished message's: authenticated, by Didit's API, under the key of
+// the signed fields.
+func attributes(s signed, b webhookBody) map[string]string {
+	a := message.WebhookAttrs{
+		EventKey: s.key(), SessionID: b.SessionID, WebhookType: b.WebhookType, Status: b.Status,
+		Signature: SignatureDiditAPI, Class: message.ClassSession, DecisionAuthenticated: true,
+	}
+	if b.VendorData != nil {
+		a.VendorData = *b.VendorData
+	}
+	if b.SessionKind == didit.SessionKindBusiness {
+		a.Class = message.ClassBusiness
+	}
+	if s.Timestamp != 0 {
+		a.Timestamp = strconv.FormatInt(s.Timestamp, 10)
+	}
+	return a.Attributes()
 }
 
 // decision is what the republished body takes from Didit's answer; the decision itself goes
@@ -177,7 +221,7 @@ type webhookBody struct {
 	SessionID   string          `json:"session_id"`
 	Status      string          `json:"status"`
 	WebhookType string          `json:"webhook_type,omitempty"`
-	Timestamp   json.RawMessage `json:"timestamp,omitempty"`
+	Timestamp   int64           `json:"timestamp,omitempty"`
 	SessionKind string          `json:"session_kind,omitempty"`
 	VendorData  *string         `json:"vendor_data,omitempty"`
 	WorkflowID  *string         `json:"workflow_id,omitempty"`
@@ -185,7 +229,7 @@ type webhookBody struct {
 	Decision    json.RawMessage `json:"decision"`
 }
 
-func buildBody(s signed, d decision) (webhookBody, error) {
+func buildBody(s signed, d decision) webhookBody {
 	b := webhookBody{
 		SessionID: d.SessionID, Status: d.Status, WebhookType: s.WebhookType, Timestamp: s.Timestamp,
 		SessionKind: d.SessionKind, VendorData: d.VendorData, WorkflowID: d.WorkflowID, Decision: d.raw,
@@ -198,7 +242,7 @@ func buildBody(s signed, d decision) (webhookBody, error) {
 		// not, the signed status is the only authentic one there is.
 		b.Status = s.Status
 	}
-	return b, nil
+	return b
 }
 
 func (h *Handler) logEnd(ctx context.Context, r result, err error) {
@@ -230,6 +274,9 @@ func (h *Handler) logEnd(ctx context.Context, r result, err error) {
 	}
 	h.Log.LogAttrs(ctx, o.Level, msg, attrs...)
 }
+
+// logKey is the correlation key's log attribute, as in the receiver's and the scorer's logs.
+const logKey = "event_key"
 
 func orDefault(d, def time.Duration) time.Duration {
 	if d > 0 {

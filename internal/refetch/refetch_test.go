@@ -16,6 +16,7 @@ import (
 	"github.com/riskwire/didit-risk/internal/didit"
 	"github.com/riskwire/didit-risk/internal/failure"
 	"github.com/riskwire/didit-risk/internal/logging"
+	"github.com/riskwire/didit-risk/internal/message"
 	"github.com/riskwire/didit-risk/internal/queue"
 )
 
@@ -112,6 +113,10 @@ func TestRepublishesWhatDiditReturnsUnderTheSignedKey(t *testing.T) {
 		assert.NotContains(t, got, k, "nothing unsigned from the original body")
 	}
 	assert.NotContains(t, string(pub.got[0].data), "forged")
+	s, err := didit.DecodeStrict(pub.got[0].data)
+	require.NoError(t, err, "the scorer's strict decoder reads it")
+	assert.False(t, s.Business)
+	assert.Equal(t, "user-from-didit", s.VendorData)
 
 	a := pub.got[0].attrs
 	assertRepublishedAttrs(t, a, signedKey(t, body))
@@ -119,16 +124,25 @@ func TestRepublishesWhatDiditReturnsUnderTheSignedKey(t *testing.T) {
 	assert.Contains(t, logs.String(), `"event_key":"`+signedKey(t, body)+`"`)
 }
 
-func TestCaseVariantKeysAreNotTheSignedFields(t *testing.T) {
-	h, dec, pub, _ := newHandler(t)
-	body := []byte(`{"Session_ID":"other-session","session_id":"` + sessionID + `","STATUS":"Approved","status":"In Review",` +
-		`"webhook_type":"status.updated","TIMESTAMP":1,"timestamp":1767225607}`)
-	require.NoError(t, h.Handle(context.Background(), queue.Message{ID: "m1", Data: body, Attributes: simpleAttrs(t, body)}))
-	assert.Equal(t, []string{sessionID}, dec.asked, "only the exact key is signed")
-	require.Len(t, pub.got, 1)
-	var got map[string]any
-	require.NoError(t, json.Unmarshal(pub.got[0].data, &got))
-	assert.EqualValues(t, 1767225607, got["timestamp"])
+func TestBodiesTheSignatureDoesNotPinAreRefused(t *testing.T) {
+	tests := []struct {
+		name string
+		body string
+	}{
+		{"case-variant keys", `{"Session_ID":"other-session","session_id":"` + sessionID + `","STATUS":"Approved","status":"In Review","webhook_type":"status.updated","timestamp":1767225607}`},
+		{"repeated key", `{"session_id":"other-session","session_id":"` + sessionID + `","status":"Approved","webhook_type":"status.updated","timestamp":1767225607}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, dec, pub, _ := newHandler(t)
+			body := []byte(tt.body)
+			err := h.Handle(context.Background(), queue.Message{ID: "m1", Data: body, Attributes: simpleAttrs(t, body)})
+			require.Error(t, err)
+			assert.Equal(t, failure.DeadLetter, failure.EventOutcome(err), "the receiver refuses these; one that got here is dead-lettered")
+			assert.Empty(t, dec.asked)
+			assert.Empty(t, pub.got)
+		})
+	}
 }
 
 func TestAckOrRetry(t *testing.T) {
@@ -183,6 +197,9 @@ func TestAckOrRetry(t *testing.T) {
 func TestNothingToFetch(t *testing.T) {
 	transaction := []byte(`{"webhook_type":"transaction.created","timestamp":1767225607,"transaction_id":"t1"}`)
 	full := simpleBody(t)
+	classed := func(c message.EventClass) func(testing.TB, []byte) map[string]string {
+		return func(testing.TB, []byte) map[string]string { return webhookAttrs(c, false, "simple") }
+	}
 	tests := []struct {
 		name  string
 		body  []byte
@@ -190,7 +207,14 @@ func TestNothingToFetch(t *testing.T) {
 	}{
 		{"signature-covered decision", full, authenticatedAttrs},
 		{"already republished by this handler: no loop", full, republishedAttrs},
-		{"not a session event", transaction, simpleAttrs},
+		{"not a session event", transaction, classed(message.ClassOther)},
+		{"KYB session", full, classed(message.ClassBusiness)},
+		{"console test delivery", full, classed(message.ClassTest)},
+		{"no class (fail closed)", full, func(testing.TB, []byte) map[string]string {
+			a := simpleAttrs(t, nil)
+			delete(a, message.AttrEventClass)
+			return a
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -15,7 +15,6 @@ package scorer
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"time"
 
@@ -23,6 +22,7 @@ import (
 
 	"github.com/riskwire/didit-risk/internal/didit"
 	"github.com/riskwire/didit-risk/internal/failure"
+	"github.com/riskwire/didit-risk/internal/message"
 	"github.com/riskwire/didit-risk/internal/profile"
 	"github.com/riskwire/didit-risk/internal/queue"
 	"github.com/riskwire/didit-risk/internal/scoring"
@@ -63,13 +63,18 @@ const (
 	skipNotKYCSession   skip = "not a KYC session event"
 )
 
+// logKey is the correlation key's log attribute: the dedupe key, under the same name in the
+// logs of all three functions.
+const logKey = "event_key"
+
 // handled is what one message came to, for its single log line.
 type handled struct {
-	key, class, webhookType string
-	skip                    skip
-	ev                      profile.Event
-	res                     profile.Result
-	published               bool
+	key, webhookType string
+	class            message.EventClass
+	skip             skip
+	ev               profile.Event
+	res              profile.Result
+	published        bool
 }
 
 // Handle is the CloudEvent function.
@@ -88,23 +93,31 @@ func (h *Handler) handle(ctx context.Context, e event.Event) (handled, error) {
 	if err != nil {
 		return out, err
 	}
-	in := readMessage(m.Message)
-	out.key, out.class, out.webhookType = in.key, in.class, in.webhookType
-	if !in.kycSession {
+	in := message.ParseWebhookAttrs(m.Message.Attributes)
+	out.key, out.class, out.webhookType = in.EventKey, in.Class, in.WebhookType
+	switch {
+	case in.Class != message.ClassSession:
+		// Other event types, KYB sessions, console test deliveries, and (fail closed) a
+		// message without a class: acked here, kept on the topic for other consumers.
 		out.skip = skipNotKYCSession
 		return out, nil
-	}
-	if !in.authenticated {
+	case !in.DecisionAuthenticated:
 		// No state moves on data no signature covered: the step-up function fetches this
 		// session's decision from Didit and publishes it again, authenticated.
 		out.skip = skipUnauthenticated
 		return out, nil
 	}
-	w, err := didit.DecodeWebhook(m.Message.Data)
+	// Read exactly what the signature covered: the receiver decoded the same bytes the same way.
+	s, err := didit.DecodeStrict(m.Message.Data)
 	if err != nil {
 		return out, failure.New(failure.Invalid, err)
 	}
-	out.ev = h.event(w, in.key)
+	if s.Business {
+		out.skip = skipNotKYCSession
+		return out, nil
+	}
+	out.ev = h.event(s.Webhook, in.EventKey)
+	out.webhookType = s.WebhookType
 	out.key = out.ev.Key
 	if out.ev.SessionID == "" {
 		return out, failure.Errorf(failure.Invalid, "session webhook has no session_id")
@@ -132,7 +145,7 @@ func (h *Handler) event(w *didit.Webhook, key string) profile.Event {
 		ts = time.Unix(w.CreatedAt, 0).UTC()
 	}
 	if key == "" {
-		key = derivedKey(w)
+		key = didit.KeyOf(w)
 	}
 	ev := profile.Event{
 		Key: key, UserID: w.VendorData, SessionID: w.SessionID, Status: string(w.Status), EventTime: ts,
@@ -154,15 +167,19 @@ func (h *Handler) event(w *didit.Webhook, key string) profile.Event {
 }
 
 func (h *Handler) publish(ctx context.Context, ev profile.Event, a *profile.Assessment) error {
-	d := profile.Decision{
+	reasons := make([]message.Reason, len(a.Reasons))
+	for i, r := range a.Reasons {
+		reasons[i] = message.Reason(r)
+	}
+	d := message.Decision{
 		ProfileID: ev.ProfileID, UserID: ev.UserID, AssessmentID: a.ID, SessionID: a.VerdictSession,
 		Score: a.Score, Level: a.Level, Action: a.Action, RequiredSteps: a.RequiredSteps,
-		PolicyVersion: a.PolicyVersion, Reasons: a.Reasons, StepUpKind: a.StepUpKind,
+		PolicyVersion: a.PolicyVersion, Reasons: reasons, StepUpKind: a.StepUpKind,
 		DecidedAt: a.CreatedAt, DecisionTrusted: a.Trusted,
 	}
-	data, err := json.Marshal(d)
+	data, err := d.Encode()
 	if err != nil {
-		return failure.Errorf(failure.Internal, "encode decision: %w", err)
+		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, orDefault(h.PublishTimeout, DefaultPublishTimeout))
 	defer cancel()
@@ -178,7 +195,7 @@ func (h *Handler) log(ctx context.Context, e event.Event, out handled, err error
 	msg := "webhook scored"
 	attrs := []slog.Attr{slog.String("message_id", e.ID())}
 	if out.key != "" {
-		attrs = append(attrs, slog.String(attrEventKeyLog, out.key))
+		attrs = append(attrs, slog.String(logKey, out.key))
 	}
 	switch {
 	case err != nil:
@@ -186,11 +203,11 @@ func (h *Handler) log(ctx context.Context, e event.Event, out handled, err error
 		attrs = append(attrs, slog.String("error", err.Error()), slog.String("error_kind", failure.KindOf(err).String()))
 	case out.skip != skipNone:
 		msg = "webhook acked, not scored: " + string(out.skip)
-		attrs = append(attrs, slog.String("event_class", out.class), slog.String("webhook_type", out.webhookType))
+		attrs = append(attrs, slog.String("event_class", string(out.class)), slog.String("webhook_type", out.webhookType))
 	}
 	if ev := out.ev; ev.SessionID != "" {
 		attrs = append(attrs, slog.String("session_id", ev.SessionID), slog.String("profile_id", ev.ProfileID),
-			slog.String("didit_status", ev.Status))
+			slog.String("webhook_type", out.webhookType), slog.String("didit_status", ev.Status))
 		if ev.StepUp != nil {
 			attrs = append(attrs, slog.String("step_up_kind", ev.StepUp.Kind))
 		}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/riskwire/didit-risk/internal/failure"
 	"github.com/riskwire/didit-risk/internal/logging"
+	"github.com/riskwire/didit-risk/internal/message"
 	"github.com/riskwire/didit-risk/internal/profile"
 	"github.com/riskwire/didit-risk/internal/queue"
 	"github.com/riskwire/didit-risk/internal/scoring"
@@ -69,13 +70,13 @@ func (f *fakePublisher) Publish(ctx context.Context, data []byte, attrs map[stri
 	return "d", nil
 }
 
-func (f *fakePublisher) decisions(t *testing.T) []profile.Decision {
+func (f *fakePublisher) decisions(t *testing.T) []message.Decision {
 	t.Helper()
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	out := make([]profile.Decision, len(f.data))
+	out := make([]message.Decision, len(f.data))
 	for i, b := range f.data {
-		d, err := profile.DecodeDecision(b)
+		d, err := message.DecodeDecision(b)
 		require.NoError(t, err)
 		out[i] = d
 	}
@@ -279,7 +280,7 @@ func TestDecisionPublishedAfterApply(t *testing.T) {
 	assert.Equal(t, "user-4242", d.ProfileID)
 	assert.Equal(t, "user-4242", d.UserID)
 	assert.True(t, d.DecisionTrusted)
-	assert.Equal(t, "step_up", pub.attrs[0][profile.AttrAction], "the step-up subscription filters on it")
+	assert.Equal(t, "step_up", pub.attrs[0][message.AttrAction], "the step-up subscription filters on it")
 	require.Len(t, pub.deadline, 1)
 	assert.LessOrEqual(t, pub.deadline[0], 250*time.Millisecond, "the publish runs under PublishTimeout")
 }
@@ -321,4 +322,76 @@ func TestNoAssessmentNoDecision(t *testing.T) {
 	require.Len(t, evs, 1)
 	assert.False(t, evs[0].HasDecision, "a progress notice moves state, scores nothing")
 	assert.Empty(t, pub.data)
+}
+
+func TestOnlyKYCSessionEventsReachAProfile(t *testing.T) {
+	body := fixture(t, "full_v3.json")
+	kyb := mutate(t, body, func(m map[string]any) { m["session_kind"] = "business" })
+	transaction := []byte(`{"webhook_type":"transaction.created","timestamp":1767225607,"transaction_id":"t1"}`)
+	tests := []struct {
+		name        string
+		body        []byte
+		attrs       map[string]string
+		webhookType string
+	}{
+		{"KYB business session", body, attrs("k", message.ClassBusiness, true, "v2"), ""},
+		{"other event type", transaction, attrs("k", message.ClassOther, true, "v2"), ""},
+		{"console test delivery", body, attrs("k", message.ClassTest, true, "v2"), ""},
+		{"no class (fail closed)", body, func() map[string]string {
+			a := authenticated("k")
+			delete(a, message.AttrEventClass)
+			return a
+		}(), ""},
+		{"unknown class (fail closed)", body, func() map[string]string {
+			a := authenticated("k")
+			a[message.AttrEventClass] = "Session"
+			return a
+		}(), ""},
+		{"classed session, but the body says business", kyb, authenticated("k"), "status.updated"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, app, pub, logs := newHandler(t)
+			require.NoError(t, h.Handle(context.Background(), push(t, tt.body, tt.attrs)), "acked")
+			assert.Empty(t, app.events(), "never folded into a profile")
+			assert.Empty(t, pub.data)
+			assert.Contains(t, logs.String(), `"severity":"INFO"`)
+			assert.Contains(t, logs.String(), "not a KYC session event")
+			assert.Contains(t, logs.String(), `"event_class":`)
+		})
+	}
+}
+
+func TestUntypedSessionWebhookCountsAsStatusUpdated(t *testing.T) {
+	body := mutate(t, fixture(t, "full_v3.json"), func(m map[string]any) {
+		delete(m, "webhook_type")
+		delete(m, "event_id")
+	})
+	h, app, _, logs := newHandler(t)
+	require.NoError(t, h.Handle(context.Background(), push(t, body, authenticated(""))))
+	evs := app.events()
+	require.Len(t, evs, 1)
+	typed := mutate(t, body, func(m map[string]any) { m["webhook_type"] = "status.updated" })
+	assert.Equal(t, receiverKey(t, typed), evs[0].Key, "the key of the same webhook as status.updated")
+	assert.Contains(t, logs.String(), `"webhook_type":"status.updated"`)
+}
+
+func TestScoresOnlyWhatTheSignatureCovers(t *testing.T) {
+	body := fixture(t, "full_v3.json")
+	tests := []struct {
+		name string
+		body []byte
+	}{
+		{"repeated key", append([]byte(`{"decision":{"status":"Approved"},`), body[1:]...)},
+		{"case-variant key", append([]byte(`{"STATUS":"Approved",`), body[1:]...)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, app, _, _ := newHandler(t)
+			err := h.Handle(context.Background(), push(t, tt.body, authenticated("k")))
+			require.Error(t, err, "retried, then dead-lettered: never scored, never lost")
+			assert.Equal(t, failure.DeadLetter, failure.EventOutcome(err))
+			assert.Empty(t, app.events())
+		})
+	}
 }
