@@ -8,18 +8,20 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestLoadScorerTimeouts(t *testing.T) {
+func TestLoadScorerDurations(t *testing.T) {
 	base := map[string]string{"GOOGLE_CLOUD_PROJECT": "p", "HASH_KEY": "k"}
 	tests := []struct {
 		name    string
 		env     map[string]string
 		publish time.Duration
+		horizon time.Duration
 		wantErr string
 	}{
-		{"default", nil, 3 * time.Second, ""},
-		{"set", map[string]string{"DECISION_PUBLISH_TIMEOUT": "750ms"}, 750 * time.Millisecond, ""},
-		{"malformed", map[string]string{"DECISION_PUBLISH_TIMEOUT": "soon"}, 0, "DECISION_PUBLISH_TIMEOUT"},
-		{"not positive", map[string]string{"DECISION_PUBLISH_TIMEOUT": "0s"}, 0, "DECISION_PUBLISH_TIMEOUT"},
+		{"defaults", nil, 3 * time.Second, 168 * time.Hour, ""},
+		{"set", map[string]string{"DECISION_PUBLISH_TIMEOUT": "750ms", "REPLAY_HORIZON": "720h"}, 750 * time.Millisecond, 720 * time.Hour, ""},
+		{"malformed timeout", map[string]string{"DECISION_PUBLISH_TIMEOUT": "soon"}, 0, 0, "DECISION_PUBLISH_TIMEOUT"},
+		{"timeout not positive", map[string]string{"DECISION_PUBLISH_TIMEOUT": "0s"}, 0, 0, "DECISION_PUBLISH_TIMEOUT"},
+		{"malformed horizon", map[string]string{"REPLAY_HORIZON": "a week"}, 0, 0, "REPLAY_HORIZON"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -37,6 +39,7 @@ func TestLoadScorerTimeouts(t *testing.T) {
 			}
 			require.NoError(t, err)
 			assert.Equal(t, tt.publish, c.DecisionPublishTimeout)
+			assert.Equal(t, tt.horizon, c.ReplayHorizon)
 		})
 	}
 }
