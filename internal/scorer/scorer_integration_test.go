@@ -18,9 +18,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/api/iterator"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/riskwire/didit-risk/emulator/emulatortest"
 	"github.com/riskwire/didit-risk/internal/logging"
+	"github.com/riskwire/didit-risk/internal/message"
 	"github.com/riskwire/didit-risk/internal/policy"
 	"github.com/riskwire/didit-risk/internal/profile"
 	"github.com/riskwire/didit-risk/internal/scoring"
@@ -29,16 +32,16 @@ import (
 // decisions records published decision events.
 type decisions struct {
 	mu  sync.Mutex
-	got []profile.Decision
+	got []message.Decision
 }
 
 func (d *decisions) Publish(_ context.Context, data []byte, attrs map[string]string) (string, error) {
-	var dec profile.Decision
+	var dec message.Decision
 	if err := json.Unmarshal(data, &dec); err != nil {
 		return "", err
 	}
-	if attrs["action"] != dec.Action {
-		return "", fmt.Errorf("attribute action %q != %q", attrs["action"], dec.Action)
+	if attrs[message.AttrAction] != dec.Action {
+		return "", fmt.Errorf("attribute action %q != %q", attrs[message.AttrAction], dec.Action)
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -46,10 +49,10 @@ func (d *decisions) Publish(_ context.Context, data []byte, attrs map[string]str
 	return "d", nil
 }
 
-func (d *decisions) all() []profile.Decision {
+func (d *decisions) all() []message.Decision {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return append([]profile.Decision(nil), d.got...)
+	return append([]message.Decision(nil), d.got...)
 }
 
 func setup(t *testing.T) (*Handler, *firestore.Client, *decisions) {
@@ -274,4 +277,29 @@ func TestUndecodableMessageIsRefusedLoudly(t *testing.T) {
 	err := h.Handle(context.Background(), pushEvent(t, []byte("not json"), nil))
 	require.Error(t, err, "returned, so Pub/Sub dead-letters it after the configured attempts")
 	assert.Contains(t, logs.String(), `"severity":"ERROR"`)
+}
+
+// TestUncoveredOrForeignMessagesLeaveFirestoreUntouched: a decision no signature covered, and
+// events that are not KYC user sessions, are acked and write nothing at all.
+func TestUncoveredOrForeignMessagesLeaveFirestoreUntouched(t *testing.T) {
+	body := fixture(t, "full_v3.json")
+	tests := []struct {
+		name  string
+		attrs map[string]string
+	}{
+		{"X-Signature-Simple only", unauthenticated("")},
+		{"KYB business session", attrs("", message.ClassBusiness, true, "v2")},
+		{"console test delivery", attrs("", message.ClassTest, true, "v2")},
+		{"other event type", attrs("", message.ClassOther, true, "v2")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, fs, dec := setup(t)
+			require.NoError(t, h.Handle(context.Background(), pushEvent(t, body, tt.attrs)))
+			_, err := fs.Collection(profile.Profiles).Doc("user-4242").Get(context.Background())
+			require.Error(t, err)
+			assert.Equal(t, codes.NotFound, status.Code(err), "no profile created or changed")
+			assert.Empty(t, dec.all())
+		})
+	}
 }
