@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -222,6 +223,35 @@ func TestNothingToFetch(t *testing.T) {
 			require.NoError(t, h.Handle(context.Background(), queue.Message{ID: "m1", Data: tt.body, Attributes: tt.attrs(t, tt.body)}))
 			assert.Empty(t, dec.asked)
 			assert.Empty(t, pub.got)
+		})
+	}
+}
+
+func TestHandleEvent(t *testing.T) {
+	body := simpleBody(t)
+	good, err := json.Marshal(queue.MessagePublished{Message: queue.Message{ID: "m1", Data: body, Attributes: simpleAttrs(t, body)}})
+	require.NoError(t, err)
+	tests := []struct {
+		name      string
+		data      []byte
+		retry     bool
+		published int
+	}{
+		{"a push of a Simple webhook is fetched and republished", good, false, 1},
+		{"a push without a message is retried, then dead-lettered", []byte(`{"message":{}}`), true, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, _, pub, logs := newHandler(t)
+			e := event.New()
+			e.SetID("e1")
+			e.SetType("google.cloud.pubsub.topic.v1.messagePublished")
+			e.SetSource("//pubsub.googleapis.com/projects/p/topics/didit-webhooks")
+			require.NoError(t, e.SetData("application/json", tt.data))
+			err := h.HandleEvent(context.Background(), e)
+			assert.Equal(t, tt.retry, err != nil)
+			assert.Len(t, pub.got, tt.published)
+			assert.Equal(t, 1, strings.Count(logs.String(), "\n"), "one line per message")
 		})
 	}
 }

@@ -213,7 +213,7 @@ func (h *Handler) log(ctx context.Context, e event.Event, out handled, err error
 		}
 	}
 	if err == nil && out.skip == skipNone {
-		attrs = append(attrs, slog.String("outcome", out.res.Outcome.String()))
+		attrs = append(attrs, slog.String("outcome", out.res.Outcome.String()), slog.Bool("decision_published", out.published))
 		if a := out.res.Assessment; a != nil {
 			rules := make([]string, len(a.Reasons))
 			for i, r := range a.Reasons {
