@@ -54,7 +54,7 @@ type Handler struct {
 	Timeout time.Duration
 }
 
-// Errors Handle returns, classified for failure.EventOutcome.
+// Errors of permanent outcomes, logged by Handle (and acked: they are recorded in the log).
 var (
 	// ErrUnknownSession: Didit answered 404 for the session. Permanent and recorded (logged):
 	// there is nothing to score.
@@ -80,7 +80,7 @@ func (h *Handler) HandleEvent(ctx context.Context, e event.Event) error {
 	if err == nil {
 		return h.Handle(ctx, m.Message)
 	}
-	h.logEnd(ctx, result{messageID: e.ID(), outcome: failed}, err)
+	h.logEnd(ctx, result{messageID: e.ID(), outcome: failed}, err, 0)
 	return failure.Resolve(err)
 }
 
@@ -88,9 +88,17 @@ func (h *Handler) HandleEvent(ctx context.Context, e event.Event) error {
 // It returns what an event function returns: nil to ack, an error to retry — failure.Resolve
 // already applied, so a caller that resolves again gets the same answer.
 func (h *Handler) Handle(ctx context.Context, m queue.Message) error {
+	start := h.now()
 	r, err := h.fetch(ctx, m)
-	h.logEnd(ctx, r, err)
+	h.logEnd(ctx, r, err, h.now().Sub(start))
 	return failure.Resolve(err)
+}
+
+func (h *Handler) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
 }
 
 // result is what one message came to.
@@ -245,7 +253,7 @@ func buildBody(s signed, d decision) webhookBody {
 	return b
 }
 
-func (h *Handler) logEnd(ctx context.Context, r result, err error) {
+func (h *Handler) logEnd(ctx context.Context, r result, err error, took time.Duration) {
 	o := failure.EventOutcome(err)
 	attrs := []slog.Attr{slog.String("message_id", r.messageID), slog.String("outcome", string(r.outcome))}
 	if r.key != "" {
@@ -261,6 +269,7 @@ func (h *Handler) logEnd(ctx context.Context, r result, err error) {
 	if r.publishedID != "" {
 		attrs = append(attrs, slog.String("published_message_id", r.publishedID))
 	}
+	attrs = append(attrs, slog.Float64("latency_ms", float64(took.Microseconds())/1000))
 	msg := "webhook decision fetched from Didit and republished"
 	switch {
 	case err != nil:

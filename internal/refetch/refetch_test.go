@@ -255,3 +255,19 @@ func TestHandleEvent(t *testing.T) {
 		})
 	}
 }
+
+func TestBusinessSessionIsRepublishedAsBusiness(t *testing.T) {
+	h, dec, pub, _ := newHandler(t)
+	dec.get = func(id string) (json.RawMessage, error) {
+		return json.RawMessage(`{"session_id":"` + id + `","session_kind":"business","status":"Approved"}`), nil
+	}
+	body := simpleBody(t)
+	require.NoError(t, h.Handle(context.Background(), queue.Message{ID: "m1", Data: body, Attributes: simpleAttrs(t, body)}))
+	require.Len(t, pub.got, 1)
+	a := message.ParseWebhookAttrs(pub.got[0].attrs)
+	assert.Equal(t, message.ClassBusiness, a.Class, "Didit says KYB: never scored as a user")
+	assert.False(t, a.Scorable())
+	s, err := didit.DecodeStrict(pub.got[0].data)
+	require.NoError(t, err)
+	assert.True(t, s.Business)
+}
