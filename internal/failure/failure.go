@@ -9,6 +9,16 @@
 //     other failure is retried, so that a message that can never be processed reaches the
 //     dead-letter topic after the subscription's max attempts instead of being dropped.
 //
+// An event function ends like this (the scorer and refetch.Handler do; the step-up should):
+//
+//	err := handle(ctx, msg)              // classified errors, wrapped freely
+//	o := failure.EventOutcome(err)
+//	log.LogAttrs(ctx, o.Level, "decision "+o.Message, ...)
+//	return failure.Resolve(err)          // nil: ack; err: Pub/Sub retries
+//
+// A refusal that is already stored (a step-up Didit refused for good, recorded failed) is
+// returned as failure.Recorded(failure.Errorf(failure.Invalid, ...)) to be acked.
+//
 // Errors are classified where they are made (failure.New, failure.Errorf) and wrapped freely
 // on the way up: KindOf finds the outermost kind in the chain.
 package failure
