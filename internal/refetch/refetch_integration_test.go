@@ -21,6 +21,7 @@ import (
 	"github.com/riskwire/didit-risk/emulator/diditsim"
 	"github.com/riskwire/didit-risk/emulator/emulatortest"
 	"github.com/riskwire/didit-risk/internal/didit"
+	"github.com/riskwire/didit-risk/internal/failure"
 	"github.com/riskwire/didit-risk/internal/logging"
 	"github.com/riskwire/didit-risk/internal/policy"
 	"github.com/riskwire/didit-risk/internal/profile"
@@ -34,6 +35,7 @@ const apiKey = "test-api-key"
 // stack is the Didit simulator over real HTTP and a webhooks topic on the Pub/Sub emulator.
 type stack struct {
 	sim     *diditsim.Server
+	url     string
 	client  *didit.Client
 	ps      *pubsub.Client
 	sub     string
@@ -55,7 +57,7 @@ func newStack(t *testing.T) *stack {
 	sub := emulatortest.Topic(t, ps, project, "didit-webhooks")
 	topic := queue.NewTopic(ps, "didit-webhooks", 5*time.Second)
 	t.Cleanup(topic.Stop)
-	return &stack{sim: sim, client: client, ps: ps, sub: sub, project: project, topic: topic}
+	return &stack{sim: sim, url: srv.URL, client: client, ps: ps, sub: sub, project: project, topic: topic}
 }
 
 // fixtureDecision is full_v3.json's decision, the one Didit holds for its session.
@@ -117,22 +119,37 @@ func TestSimpleWebhookIsScoredFromDiditsDecision(t *testing.T) {
 }
 
 func TestDiditUnavailableIsRetriedThenRepublished(t *testing.T) {
-	st := newStack(t)
-	dec, sessionID := fixtureDecision(t)
-	st.sim.AddSession(diditsim.Session{ID: sessionID, Status: "Approved", VendorData: "user-4242", Decision: dec})
-	st.sim.InjectFault(diditsim.Fault{Route: diditsim.RouteDecision, Status: http.StatusServiceUnavailable, RetryAfter: "0", Times: 2})
+	tests := []struct {
+		name  string
+		fault diditsim.Fault
+	}{
+		{"503", diditsim.Fault{Route: diditsim.RouteDecision, Status: http.StatusServiceUnavailable, RetryAfter: "0", Times: 2}},
+		{"429", diditsim.Fault{Route: diditsim.RouteDecision, Status: http.StatusTooManyRequests, RetryAfter: "0", Times: 2}},
+		{"timeout", diditsim.Fault{Route: diditsim.RouteDecision, Delay: 2 * time.Second, Times: 2}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := newStack(t)
+			st.client = didit.NewClient(st.url, apiKey, &http.Client{Timeout: 300 * time.Millisecond})
+			st.client.Retry = didit.RetryPolicy{MaxAttempts: 2, BaseDelay: 10 * time.Millisecond, MaxDelay: 20 * time.Millisecond}
+			dec, sessionID := fixtureDecision(t)
+			st.sim.AddSession(diditsim.Session{ID: sessionID, Status: "Approved", VendorData: "user-4242", Decision: dec})
+			st.sim.InjectFault(tt.fault)
 
-	h := &Handler{Decisions: st.client, Publisher: st.topic, Log: logging.New(io.Discard, "json", "info"), Now: time.Now}
-	body := forgedSimple(t, sessionID)
-	msg := queue.Message{ID: "m1", Data: body, Attributes: simpleAttrs(t, body)}
-	err := h.Handle(context.Background(), msg)
-	require.Error(t, err, "Didit's 503s are retried by Pub/Sub, not acked")
-	assert.Equal(t, 2, st.sim.Requests(diditsim.RouteDecision))
+			h := &Handler{Decisions: st.client, Publisher: st.topic, Log: logging.New(io.Discard, "json", "info"), Now: time.Now}
+			body := forgedSimple(t, sessionID)
+			msg := queue.Message{ID: "m1", Data: body, Attributes: simpleAttrs(t, body)}
+			err := h.Handle(context.Background(), msg)
+			require.Error(t, err, "retried by Pub/Sub, not acked")
+			assert.Equal(t, failure.Retry, failure.EventOutcome(err))
+			assert.Equal(t, 2, st.sim.Requests(diditsim.RouteDecision))
 
-	require.NoError(t, h.Handle(context.Background(), msg), "the redelivery succeeds")
-	msgs := emulatortest.Pull(t, st.ps, st.sub, 1, 20*time.Second)
-	require.Len(t, msgs, 1)
-	assertRepublishedAttrs(t, msgs[0].Attributes, signedKey(t, body))
+			require.NoError(t, h.Handle(context.Background(), msg), "the redelivery succeeds")
+			msgs := emulatortest.Pull(t, st.ps, st.sub, 1, 20*time.Second)
+			require.Len(t, msgs, 1)
+			assertRepublishedAttrs(t, msgs[0].Attributes, signedKey(t, body))
+		})
+	}
 }
 
 func TestUnknownSessionIsAckedWithoutPublishing(t *testing.T) {
