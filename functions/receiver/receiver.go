@@ -48,13 +48,14 @@ func New(ctx context.Context, getenv func(string) string, stdout io.Writer) (htt
 	}
 	topic := queue.NewTopic(ps, cfg.WebhooksTopic, cfg.PublishTimeout)
 	h := &receiver.Handler{
-		Verify:         receiver.WebhookVerifier(v),
-		Publisher:      topic,
-		Log:            logging.New(stdout, cfg.LogFormat, cfg.LogLevel),
-		Now:            time.Now,
-		MaxBodyBytes:   cfg.MaxBodyBytes,
-		PublishTimeout: cfg.PublishTimeout,
-		Project:        cfg.Project,
+		Verify:           v,
+		Publisher:        topic, // enforces PUBLISH_TIMEOUT
+		Log:              logging.New(stdout, cfg.LogFormat, cfg.LogLevel),
+		Now:              time.Now,
+		MaxBodyBytes:     cfg.MaxBodyBytes,
+		ReplayHorizon:    cfg.ReplayHorizon,
+		DropTestWebhooks: cfg.TestWebhooks == config.TestWebhooksDrop,
+		Project:          cfg.Project,
 	}
 	return h, func() { topic.Stop(); _ = ps.Close() }, nil
 }

@@ -2,6 +2,11 @@
 // Functions register in init(), where nothing may fail; building lazily lets a bad deploy
 // surface as one clear error (every missing variable named) in the logs, with a status that
 // makes Pub/Sub and Didit retry once the configuration is fixed.
+//
+// A failed build is cached for the instance's life: it is not retried on the next call, so a
+// fix (a new secret version, a corrected variable) takes effect only on new instances, that is,
+// after a redeploy or once the platform replaces the instance. Until then every call fails the
+// same way, which keeps a broken instance from half-working.
 package coldstart
 
 import (

@@ -28,7 +28,17 @@ type Receiver struct {
 	TimestampTolerance time.Duration // TIMESTAMP_TOLERANCE
 	AllowSimple        bool          // ALLOW_SIMPLE_SIGNATURE: accept X-Signature-Simple (decision unauthenticated)
 	PublishTimeout     time.Duration // PUBLISH_TIMEOUT: bounded well under Didit's 5 s delivery timeout
+	ReplayHorizon      time.Duration // REPLAY_HORIZON: a signed body timestamp older than this is a replay
+	TestWebhooks       TestWebhooks  // TEST_WEBHOOKS: publish (marked event_class=test) or drop console test deliveries
 }
+
+// TestWebhooks says what the receiver does with Didit's console test deliveries.
+type TestWebhooks string
+
+const (
+	TestWebhooksPublish TestWebhooks = "publish" // acknowledge and publish, marked so that no profile changes
+	TestWebhooksDrop    TestWebhooks = "drop"    // acknowledge and log only
+)
 
 // Scorer configures the scoring function.
 type Scorer struct {
@@ -62,7 +72,13 @@ type StepUp struct {
 const (
 	DefaultWebhooksTopic  = "didit-webhooks"
 	DefaultDecisionsTopic = "risk-decisions"
-	DefaultMaxBodyBytes   = 2 << 20
+	// DefaultMaxBodyBytes is 256 KiB: seven times the largest real Didit body seen (36 KB, a
+	// decision with every feature), while a forged request at the limit costs about a
+	// millisecond of CPU to refuse (BenchmarkForgedV2AtDefaultLimit in internal/receiver).
+	DefaultMaxBodyBytes = 256 << 10
+	// DefaultReplayHorizon bounds how old a signed body timestamp may be. Dedupe markers must
+	// outlive it, so that a replay within the horizon is a duplicate and one beyond it refused.
+	DefaultReplayHorizon  = 7 * 24 * time.Hour
 	DefaultTolerance      = 300 * time.Second
 	DefaultPublishTimeout = 3 * time.Second
 	DefaultDiditAPIURL    = "https://verification.didit.me"
@@ -83,6 +99,8 @@ func LoadReceiver(getenv func(string) string) (Receiver, error) {
 		TimestampTolerance: r.duration("TIMESTAMP_TOLERANCE", DefaultTolerance),
 		AllowSimple:        r.bool("ALLOW_SIMPLE_SIGNATURE", false),
 		PublishTimeout:     r.duration("PUBLISH_TIMEOUT", DefaultPublishTimeout),
+		ReplayHorizon:      r.duration("REPLAY_HORIZON", DefaultReplayHorizon),
+		TestWebhooks:       TestWebhooks(r.oneOf("TEST_WEBHOOKS", string(TestWebhooksPublish), string(TestWebhooksPublish), string(TestWebhooksDrop))),
 	}
 	return c, r.err("receiver")
 }
@@ -200,6 +218,20 @@ func (r *reader) duration(key string, def time.Duration) time.Duration {
 		return def
 	}
 	return d
+}
+
+func (r *reader) oneOf(key, def string, allowed ...string) string {
+	s := strings.TrimSpace(r.getenv(key))
+	if s == "" {
+		return def
+	}
+	for _, a := range allowed {
+		if s == a {
+			return s
+		}
+	}
+	r.bad = append(r.bad, fmt.Sprintf("%s (%q is not one of %s)", key, s, strings.Join(allowed, ", ")))
+	return def
 }
 
 func (r *reader) bool(key string, def bool) bool {

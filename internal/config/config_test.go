@@ -23,6 +23,18 @@ func TestLoadReceiver(t *testing.T) {
 	assert.Equal(t, int64(DefaultMaxBodyBytes), c.MaxBodyBytes)
 	assert.False(t, c.AllowSimple)
 	assert.Equal(t, "json", c.LogFormat)
+	assert.Equal(t, int64(256<<10), c.MaxBodyBytes, "fit to Didit's bodies (36 KB at most seen)")
+	assert.Equal(t, 168*time.Hour, c.ReplayHorizon)
+	assert.Equal(t, TestWebhooksPublish, c.TestWebhooks)
+}
+
+func TestLoadReceiverReplayAndTestDeliveries(t *testing.T) {
+	c, err := LoadReceiver(env(map[string]string{
+		"GOOGLE_CLOUD_PROJECT": "p", "DIDIT_WEBHOOK_SECRET": "s", "REPLAY_HORIZON": "48h", "TEST_WEBHOOKS": "drop",
+	}))
+	require.NoError(t, err)
+	assert.Equal(t, 48*time.Hour, c.ReplayHorizon)
+	assert.Equal(t, TestWebhooksDrop, c.TestWebhooks)
 }
 
 func TestErrorsNameEveryVariable(t *testing.T) {
@@ -35,8 +47,9 @@ func TestErrorsNameEveryVariable(t *testing.T) {
 		{"receiver empty", func(g func(string) string) error { _, err := LoadReceiver(g); return err },
 			nil, []string{"missing DIDIT_WEBHOOK_SECRET, GOOGLE_CLOUD_PROJECT"}},
 		{"receiver malformed", func(g func(string) string) error { _, err := LoadReceiver(g); return err },
-			map[string]string{"GOOGLE_CLOUD_PROJECT": "p", "DIDIT_WEBHOOK_SECRET": "s", "MAX_BODY_BYTES": "-1", "ALLOW_SIMPLE_SIGNATURE": "maybe", "PUBLISH_TIMEOUT": "3"},
-			[]string{"MAX_BODY_BYTES", "ALLOW_SIMPLE_SIGNATURE", "PUBLISH_TIMEOUT"}},
+			map[string]string{"GOOGLE_CLOUD_PROJECT": "p", "DIDIT_WEBHOOK_SECRET": "s", "MAX_BODY_BYTES": "-1", "ALLOW_SIMPLE_SIGNATURE": "maybe", "PUBLISH_TIMEOUT": "3",
+				"REPLAY_HORIZON": "7d", "TEST_WEBHOOKS": "keep"},
+			[]string{"MAX_BODY_BYTES", "ALLOW_SIMPLE_SIGNATURE", "PUBLISH_TIMEOUT", "REPLAY_HORIZON", `TEST_WEBHOOKS ("keep" is not one of publish, drop)`}},
 		{"scorer", func(g func(string) string) error { _, err := LoadScorer(g); return err },
 			nil, []string{"missing GOOGLE_CLOUD_PROJECT, HASH_KEY"}},
 		{"step-up", func(g func(string) string) error { _, err := LoadStepUp(g); return err },

@@ -7,11 +7,17 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"regexp"
 	"strings"
 )
 
 // TraceKey is the field Cloud Logging reads to group log lines by trace.
 const TraceKey = "logging.googleapis.com/trace"
+
+// KeyEvent is the log attribute holding a webhook's dedupe key (didit.EventKey): the receiver,
+// the scorer and the step-up function all log it under this name, so one query follows a
+// webhook through the three functions.
+const KeyEvent = "event_key"
 
 // New returns a logger writing to w. format is "json" (default) or "text"; level is
 // "debug", "info" (default), "warn" or "error".
@@ -80,16 +86,24 @@ func Trace(project string, h http.Header) slog.Attr {
 	return slog.String(TraceKey, "projects/"+project+"/traces/"+id)
 }
 
+// Trace headers, as specified: W3C traceparent (version-traceid-spanid-flags, lowercase hex)
+// and Google's TRACE_ID[/SPAN_ID][;o=OPTIONS] with a decimal span id.
+var (
+	traceparent  = regexp.MustCompile(`^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$`)
+	cloudContext = regexp.MustCompile(`^([0-9a-fA-F]{32})(?:/[0-9]{1,20})?(?:;o=[0-9])?$`)
+)
+
+// traceID returns the request's trace id when a header carries a well-formed one (32 hex
+// digits, not all zeros). Anything else is ignored, so that a caller cannot write arbitrary
+// text into every log line.
 func traceID(h http.Header) string {
-	if tp := h.Get("traceparent"); tp != "" {
-		// version-traceid-spanid-flags
-		if parts := strings.Split(tp, "-"); len(parts) == 4 && len(parts[1]) == 32 {
-			return parts[1]
-		}
+	if m := traceparent.FindStringSubmatch(h.Get("traceparent")); m != nil && nonZero(m[1]) {
+		return m[1]
 	}
-	if xc := h.Get("X-Cloud-Trace-Context"); xc != "" {
-		id, _, _ := strings.Cut(xc, "/")
-		return id
+	if m := cloudContext.FindStringSubmatch(h.Get("X-Cloud-Trace-Context")); m != nil && nonZero(m[1]) {
+		return strings.ToLower(m[1])
 	}
 	return ""
 }
+
+func nonZero(id string) bool { return strings.Trim(id, "0") != "" }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -29,14 +30,25 @@ func TestJSONUsesCloudLoggingKeys(t *testing.T) {
 }
 
 func TestTrace(t *testing.T) {
+	const tid = "4bf92f3577b34da6a3ce929d0e0e4736"
 	tests := []struct {
 		name string
 		h    http.Header
 		want string
 	}{
 		{"none", http.Header{}, ""},
-		{"cloud header", http.Header{"X-Cloud-Trace-Context": {"abc123/1;o=1"}}, "projects/p/traces/abc123"},
-		{"malformed traceparent falls back", http.Header{"Traceparent": {"junk"}, "X-Cloud-Trace-Context": {"def"}}, "projects/p/traces/def"},
+		{"cloud header", http.Header{"X-Cloud-Trace-Context": {tid + "/1;o=1"}}, "projects/p/traces/" + tid},
+		{"cloud header, id only", http.Header{"X-Cloud-Trace-Context": {tid}}, "projects/p/traces/" + tid},
+		{"cloud header, upper case", http.Header{"X-Cloud-Trace-Context": {strings.ToUpper(tid) + "/99"}}, "projects/p/traces/" + tid},
+		{"traceparent", http.Header{"Traceparent": {"00-" + tid + "-00f067aa0ba902b7-01"}}, "projects/p/traces/" + tid},
+		{"malformed traceparent falls back", http.Header{"Traceparent": {"junk"}, "X-Cloud-Trace-Context": {tid}}, "projects/p/traces/" + tid},
+		{"short id", http.Header{"X-Cloud-Trace-Context": {"abc123/1;o=1"}}, ""},
+		{"all zeros", http.Header{"X-Cloud-Trace-Context": {strings.Repeat("0", 32)}}, ""},
+		{"zero traceparent", http.Header{"Traceparent": {"00-" + strings.Repeat("0", 32) + "-00f067aa0ba902b7-01"}}, ""},
+		{"injected text", http.Header{"X-Cloud-Trace-Context": {tid + `/1;o=1","severity":"ERROR`}}, ""},
+		{"non-hex", http.Header{"X-Cloud-Trace-Context": {strings.Repeat("g", 32)}}, ""},
+		{"span not decimal", http.Header{"X-Cloud-Trace-Context": {tid + "/abc"}}, ""},
+		{"newline", http.Header{"X-Cloud-Trace-Context": {tid + "\n"}}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -23,12 +23,15 @@ type Publisher interface {
 
 // Topic publishes to one Pub/Sub topic.
 type Topic struct {
-	p *pubsub.Publisher
+	p       *pubsub.Publisher
+	timeout time.Duration
 }
 
 // NewTopic returns a publisher for topic (an id or a full name) with latency-first settings:
 // batches close after 1 ms (default 10 ms); concurrent requests still share batches, which is
-// what keeps throughput up under load. timeout bounds each publish, retries included.
+// what keeps throughput up under load. timeout bounds each publish, retries included; this is
+// the one place a publish is bounded (callers pass their request's context, not a deadline of
+// their own): the client gives up retrying after it, and Publish stops waiting after it.
 func NewTopic(c *pubsub.Client, topic string, timeout time.Duration) *Topic {
 	p := c.Publisher(topic)
 	p.PublishSettings.DelayThreshold = time.Millisecond
@@ -36,12 +39,17 @@ func NewTopic(c *pubsub.Client, topic string, timeout time.Duration) *Topic {
 	if timeout > 0 {
 		p.PublishSettings.Timeout = timeout
 	}
-	return &Topic{p: p}
+	return &Topic{p: p, timeout: timeout}
 }
 
 // Publish waits for the server's confirmation. Any failure is Transient: the caller should
 // answer 503 or return an error so that the sender retries.
 func (t *Topic) Publish(ctx context.Context, data []byte, attrs map[string]string) (string, error) {
+	if t.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, t.timeout)
+		defer cancel()
+	}
 	id, err := t.p.Publish(ctx, &pubsub.Message{Data: data, Attributes: attrs}).Get(ctx)
 	if err != nil {
 		return "", failure.New(failure.Transient, fmt.Errorf("publish to %s: %w", t.p.ID(), err))

@@ -21,7 +21,9 @@ import (
 	"github.com/riskwire/didit-risk/internal/failure"
 )
 
-func fakeTopic(t *testing.T) (*pstest.Server, *Topic) {
+func fakeTopic(t *testing.T) (*pstest.Server, *Topic) { return fakeTopicTimeout(t, 2*time.Second) }
+
+func fakeTopicTimeout(t *testing.T, timeout time.Duration) (*pstest.Server, *Topic) {
 	t.Helper()
 	srv := pstest.NewServer()
 	t.Cleanup(func() { srv.Close() })
@@ -33,7 +35,7 @@ func fakeTopic(t *testing.T) (*pstest.Server, *Topic) {
 	t.Cleanup(func() { c.Close() })
 	_, err = c.TopicAdminClient.CreateTopic(ctx, &pubsubpb.Topic{Name: "projects/p/topics/t"})
 	require.NoError(t, err)
-	top := NewTopic(c, "t", 2*time.Second)
+	top := NewTopic(c, "t", timeout)
 	t.Cleanup(top.Stop)
 	return srv, top
 }
@@ -55,6 +57,18 @@ func TestPublishFailureIsTransient(t *testing.T) {
 	_, err := top.Publish(context.Background(), []byte("x"), nil)
 	require.Error(t, err)
 	assert.Equal(t, failure.Transient, failure.KindOf(err))
+}
+
+// The topic's timeout bounds the publish by itself: callers pass their request's context.
+func TestPublishTimeoutIsTheTopics(t *testing.T) {
+	srv, top := fakeTopicTimeout(t, 150*time.Millisecond)
+	srv.SetAutoPublishResponse(false) // the server never confirms
+	start := time.Now()
+	_, err := top.Publish(context.Background(), []byte("x"), nil)
+	require.Error(t, err)
+	assert.Equal(t, failure.Transient, failure.KindOf(err))
+	assert.Less(t, time.Since(start), 2*time.Second, "bounded by the topic's timeout, not the caller's context")
+	srv.AddPublishResponse(&pubsubpb.PublishResponse{MessageIds: []string{"late"}}, nil) // let Stop flush
 }
 
 func TestDecode(t *testing.T) {

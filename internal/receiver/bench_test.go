@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/riskwire/didit-risk/internal/config"
 	"github.com/riskwire/didit-risk/internal/logging"
 	"github.com/riskwire/didit-risk/internal/queue"
 	"github.com/riskwire/didit-risk/internal/webhook"
@@ -74,6 +75,62 @@ func BenchmarkHandler(b *testing.B) {
 			})
 			b.StopTimer()
 			srv.ClearMessages() // pstest keeps every message: free them between runs
+		})
+	}
+}
+
+// BenchmarkForgedV2AtDefaultLimit is the cost of refusing a forged request that passes every
+// header check (fresh X-Timestamp, a 64-hex X-Signature-V2 that is wrong) with a body of the
+// full default limit, so that it must be read and canonicalised before it can be refused.
+// Bodies: Didit-like content, and the worst shapes for the canonicaliser (floats it must
+// rewrite, unsorted keys it must sort).
+func BenchmarkForgedV2AtDefaultLimit(b *testing.B) {
+	limit := int(config.DefaultMaxBodyBytes)
+	fill := func(prefix, item, sep, suffix string) []byte {
+		var buf bytes.Buffer
+		buf.WriteString(prefix)
+		for buf.Len()+len(item)+len(sep)+len(suffix) <= limit {
+			if buf.Len() > len(prefix) {
+				buf.WriteString(sep)
+			}
+			buf.WriteString(item)
+		}
+		buf.WriteString(suffix)
+		for buf.Len() < limit { // whitespace up to the exact limit
+			buf.WriteByte(' ')
+		}
+		return buf.Bytes()
+	}
+	full := fixture(b, "full_v3.json")
+	bodies := map[string][]byte{
+		"didit-like":      fill(`{"copies":[`, string(full), ",", `]}`),
+		"floats":          fill(`{"a":[`, "1.10", ",", `]}`),
+		"unsorted-keys":   fill(`[`, `{"b":1,"a":2}`, ",", `]`),
+		"escaped-strings": fill(`{"a":[`, `"\u00e9\u00e8\/"`, ",", `]}`),
+	}
+	for name, body := range bodies {
+		b.Run(name, func(b *testing.B) {
+			if len(body) != limit {
+				b.Fatalf("body of %d bytes, want %d", len(body), limit)
+			}
+			v, err := webhook.NewVerifier(webhook.Config{Secrets: [][]byte{[]byte(secret)}})
+			require.NoError(b, err)
+			h := &Handler{Verify: v, Publisher: &fakePublisher{}, Log: logging.New(io.Discard, "json", "info"),
+				Now: time.Now, MaxBodyBytes: config.DefaultMaxBodyBytes}
+			hdr := http.Header{}
+			hdr.Set("X-Signature-V2", webhook.Sign([]byte("not the secret"), body))
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				hdr.Set("X-Timestamp", strconv.FormatInt(time.Now().Unix(), 10))
+				r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
+				r.Header = hdr
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, r)
+				if w.Code != http.StatusUnauthorized {
+					b.Fatalf("status %d", w.Code)
+				}
+			}
 		})
 	}
 }

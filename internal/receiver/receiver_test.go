@@ -18,9 +18,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/riskwire/didit-risk/internal/didit"
 	"github.com/riskwire/didit-risk/internal/failure"
 	"github.com/riskwire/didit-risk/internal/logging"
+	"github.com/riskwire/didit-risk/internal/message"
 	"github.com/riskwire/didit-risk/internal/webhook"
 )
 
@@ -61,11 +61,17 @@ func (f *fakePublisher) record(data []byte, attrs map[string]string) {
 
 func newHandler(t *testing.T, pub *fakePublisher, logs io.Writer, simple bool) *Handler {
 	t.Helper()
-	v, err := webhook.NewVerifier(webhook.Config{Secrets: [][]byte{[]byte(secret)}, AllowSimple: simple, Now: func() time.Time { return now }})
+	return newHandlerWith(t, pub, logs, webhook.Config{Secrets: [][]byte{[]byte(secret)}, AllowSimple: simple})
+}
+
+func newHandlerWith(t *testing.T, pub *fakePublisher, logs io.Writer, cfg webhook.Config) *Handler {
+	t.Helper()
+	cfg.Now = func() time.Time { return now }
+	v, err := webhook.NewVerifier(cfg)
 	require.NoError(t, err)
 	return &Handler{
-		Verify: WebhookVerifier(v), Publisher: pub, Log: logging.New(logs, "json", "info"),
-		Now: time.Now, MaxBodyBytes: 64 << 10, PublishTimeout: 200 * time.Millisecond, Project: "p",
+		Verify: v, Publisher: pub, Log: logging.New(logs, "json", "info"),
+		Now: func() time.Time { return now }, MaxBodyBytes: 64 << 10, Project: "p",
 	}
 }
 
@@ -110,6 +116,9 @@ func TestAcceptedWebhookIsPublishedWithAttributes(t *testing.T) {
 	assert.NotEmpty(t, a[AttrSessionID])
 	assert.NotEmpty(t, a[AttrStatus])
 	assert.NotEmpty(t, a[AttrTimestamp])
+	assert.Equal(t, "webhook", a[message.AttrMessageType])
+	assert.Equal(t, "session", a[message.AttrEventClass])
+	assert.True(t, message.ParseWebhookAttrs(a).Scorable())
 
 	// One log line, with ids and no personal data or signatures.
 	line := logs.String()
@@ -119,6 +128,8 @@ func TestAcceptedWebhookIsPublishedWithAttributes(t *testing.T) {
 	}
 	assert.Contains(t, line, `"signature":"raw"`)
 	assert.Contains(t, line, `"latency_ms"`)
+	assert.Contains(t, line, `"event_key":"`+a[AttrEventID]+`"`)
+	assert.Contains(t, line, `"secret_index":0`)
 }
 
 func TestV2SurvivesReencodingProxy(t *testing.T) {
@@ -200,11 +211,29 @@ func TestRefusals(t *testing.T) {
 			func(context.Context) (string, error) {
 				return "", failure.New(failure.Transient, errors.New("pubsub down"))
 			}, false, http.StatusServiceUnavailable, "pubsub down"},
-		{"publish too slow", func(t *testing.T) *http.Request { return signed(t, valid, now) },
+		{"publish timed out", func(t *testing.T) *http.Request { return signed(t, valid, now) },
 			func(ctx context.Context) (string, error) {
-				<-ctx.Done()
-				return "", failure.New(failure.Transient, ctx.Err())
+				return "", failure.New(failure.Transient, context.DeadlineExceeded)
 			}, false, http.StatusServiceUnavailable, "deadline"},
+		{"signature not hex", func(t *testing.T) *http.Request {
+			r := signed(t, valid, now)
+			r.Header.Set("X-Signature", strings.Repeat("z", 64))
+			r.Header.Del("X-Signature-V2")
+			return r
+		}, nil, false, http.StatusUnauthorized, `"reason":"signature_malformed"`},
+		{"replayed", func(t *testing.T) *http.Request {
+			return signed(t, withTimestamp(t, valid, now.Add(-8*24*time.Hour).Unix()), now)
+		}, nil, false, http.StatusUnauthorized, `"reason":"replay"`},
+		{"repeated key", func(t *testing.T) *http.Request {
+			return signed(t, append([]byte(`{"decision":{"status":"Approved"},`), valid[1:]...), now)
+		}, nil, false, http.StatusBadRequest, `"reason":"duplicate_key"`},
+		{"case variant key", func(t *testing.T) *http.Request {
+			return signed(t, append([]byte(`{"STATUS":"Approved",`), valid[1:]...), now)
+		}, nil, false, http.StatusBadRequest, `"reason":"key_case_variant"`},
+		{"lone surrogate", func(t *testing.T) *http.Request {
+			return signed(t, append([]byte(`{"x":"\ud800",`), valid[1:]...), now)
+		}, nil, false, http.StatusBadRequest, `"reason":"lone_surrogate"`},
+		{"not an object", func(t *testing.T) *http.Request { return signed(t, []byte(`[1]`), now) }, nil, false, http.StatusBadRequest, `"reason":"not_object"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -218,7 +247,10 @@ func TestRefusals(t *testing.T) {
 			assert.Empty(t, pub.got, "a refused webhook is never published")
 			if tt.status == http.StatusUnauthorized {
 				assert.JSONEq(t, `{"error":"unauthorized"}`, rec.Body.String(), "401 says nothing of why")
-				assert.Contains(t, logs.String(), `"reason":"webhook:`, "the reason goes to the log")
+				assert.Contains(t, logs.String(), `"error":"`, "the reason goes to the log")
+				if tt.name != "replayed" { // a replay is authentic: its secret matched
+					assert.Contains(t, logs.String(), `"secret_index":-1`)
+				}
 			}
 			if tt.reason != "" {
 				assert.Contains(t, logs.String(), tt.reason)
@@ -236,10 +268,9 @@ func simpleOnly(t testing.TB, body []byte) *http.Request {
 	t.Helper()
 	r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
 	r.Header.Set("X-Timestamp", strconv.FormatInt(now.Unix(), 10))
-	w, err := didit.DecodeWebhook(body)
+	f, err := webhook.Envelope(body) // what Didit signs: exact keys, Python's reading
 	require.NoError(t, err)
-	ts := strconv.FormatInt(w.Timestamp, 10)
-	r.Header.Set("X-Signature-Simple", webhook.Sign([]byte(secret), []byte(webhook.SimpleMessage(ts, w.SessionID, string(w.Status), w.WebhookType))))
+	r.Header.Set("X-Signature-Simple", webhook.Sign([]byte(secret), []byte(webhook.SimpleMessage(f.Timestamp, f.SessionID, f.Status, f.WebhookType))))
 	return r
 }
 

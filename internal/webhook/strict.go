@@ -21,8 +21,9 @@ var (
 	// ErrKeyFold: Go matches a struct field's key case-insensitively (with Unicode folding),
 	// Python only exactly.
 	ErrKeyFold = &Error{"key_case_variant", "key differs from a field name only in case"}
-	// ErrNumberRange: a number where Go reads an integer that it would truncate or drop.
-	ErrNumberRange = &Error{"number_range", "number is not an integer Go reads exactly"}
+	// ErrNumberRange: a number where Go reads an integer that it would truncate or drop, or a
+	// non-finite number, which Python reads and Go refuses.
+	ErrNumberRange = &Error{"number_range", "number out of the range Go reads exactly"}
 )
 
 // maxExactInt bounds the integers an integer field accepts. It is below 2^53, so every value is
@@ -139,7 +140,7 @@ func addFields(s *shape, t reflect.Type, d int, depth map[string]int, seen map[r
 // a repeated key in any object, a key in an object decoding into a struct that is not a field
 // name but equals one under case folding ("STATUS", "ſtatus"), an unpaired surrogate in any
 // string (Go reads U+FFFD, Python keeps it), a non-integer or out-of-range number in an integer
-// field. Invalid JSON and UTF-8, nesting beyond MaxDepth and over-long integers fail the parse.
+// field, a non-finite number anywhere (NaN, Infinity, 1e400). Invalid JSON and UTF-8, nesting beyond MaxDepth and over-long integers fail the parse.
 // Errors carry byte offsets, never content.
 func (s *Schema) Check(body []byte) error {
 	c := canonPool.Get().(*canonicalizer)
@@ -167,10 +168,13 @@ func (c *canonicalizer) check(i int32, sh *shape) (int32, error) {
 		}
 		return i + 1, nil
 	case kindInt, kindFloat:
-		if sh != nil && sh.kind == shapeInt && !exactInt(c.b[n.start:n.end]) {
+		lit := c.b[n.start:n.end]
+		if sh != nil && sh.kind == shapeInt && !exactInt(lit) || n.kind() == kindFloat && !finite(lit) {
 			return 0, fmt.Errorf("%w at offset %d", ErrNumberRange, n.start)
 		}
 		return i + 1, nil
+	case kindNaN, kindInf, kindNegInf: // Python reads them, Go's encoding/json does not
+		return 0, fmt.Errorf("%w at offset %d", ErrNumberRange, n.start)
 	case kindArray:
 		var elem *shape
 		if sh != nil && sh.kind == shapeList {
@@ -286,6 +290,12 @@ func (c *canonicalizer) intString(n *node) bool {
 		return true // not a number at all: the decoder refuses it itself
 	}
 	return exactInt(raw)
+}
+
+// finite reports whether a float literal stays finite (1e400 is Python's inf, Go's error).
+func finite(lit []byte) bool {
+	f, err := strconv.ParseFloat(string(lit), 64)
+	return err == nil && !math.IsInf(f, 0)
 }
 
 // exactInt reports whether a number literal is a whole value of magnitude below maxExactInt.

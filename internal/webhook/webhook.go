@@ -53,6 +53,7 @@ var (
 	ErrNoSignature        = &Error{"no_signature", "no signature header"}
 	ErrSimpleNotAllowed   = &Error{"simple_not_allowed", "only X-Signature-Simple is present and the simple scheme is disabled"}
 	ErrSignatureMismatch  = &Error{"signature_mismatch", "no signature matches"}
+	ErrSignatureMalformed = &Error{"signature_malformed", "no signature header is well-formed"}
 )
 
 // Reason returns the reason code of the first *Error in err's chain, or "" if none.
@@ -158,6 +159,32 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 		return st
 	}
 	return v, nil
+}
+
+// Precheck refuses, from the headers alone, a delivery that Verify would refuse whatever its
+// body: an X-Timestamp outside the window, no signature header, or no signature header that is
+// usable (64 hex digits; X-Signature-Simple only when allowed). A caller runs it before reading
+// the body, so a request that cannot be genuine costs no body read and no canonicalisation.
+func (v *Verifier) Precheck(h http.Header) error {
+	if _, err := v.timestamp(h.Get(HeaderTimestamp)); err != nil {
+		return err
+	}
+	raw, v2, simple := h.Get(HeaderSignature), h.Get(HeaderSignatureV2), h.Get(HeaderSignatureSimple)
+	switch {
+	case raw == "" && v2 == "" && simple == "":
+		return ErrNoSignature
+	case raw == "" && v2 == "" && !v.allowSimple:
+		return ErrSimpleNotAllowed
+	}
+	if isHexSig(raw) || isHexSig(v2) || v.allowSimple && isHexSig(simple) {
+		return nil
+	}
+	return fmt.Errorf("%w (no signature header is %d hex digits)", ErrSignatureMalformed, 2*sha256.Size)
+}
+
+func isHexSig(s string) bool {
+	var buf [sha256.Size]byte
+	return decodeHex(buf[:], s)
 }
 
 // Verify authenticates a delivery from its headers and exact body bytes.
@@ -299,6 +326,10 @@ func Sign(secret, msg []byte) string {
 func SimpleMessage(timestamp, sessionID, status, webhookType string) string {
 	return timestamp + ":" + sessionID + ":" + status + ":" + webhookType
 }
+
+// Envelope reads timestamp, session_id, status and webhook_type from a body as Python does
+// (exact keys, the last of repeated keys), for routing a body no typed decoder reads.
+func Envelope(body []byte) (SimpleFields, error) { return extractSimple(body) }
 
 // extractSimple reads the four top-level fields X-Signature-Simple covers with
 // Python's semantics (exact key match, last duplicate wins). Strings are
