@@ -47,6 +47,13 @@ type Scorer struct {
 	DecisionsTopic    string // DECISIONS_TOPIC
 	PolicyFile        string // POLICY_FILE: empty means the embedded default policy
 	HashKey           string // HASH_KEY: HMAC key for document and device hashes
+	// DecisionPublishTimeout bounds one decision publish, retries included: past it the
+	// message is retried rather than held until the function's own deadline.
+	DecisionPublishTimeout time.Duration // DECISION_PUBLISH_TIMEOUT
+	// ReplayHorizon is the receiver's replay horizon (the same variable and default): the
+	// scorer's dedupe markers must live at least that long, or a replay the receiver still
+	// accepts would be applied again.
+	ReplayHorizon time.Duration // REPLAY_HORIZON
 }
 
 // StepUp configures the step-up function.
@@ -76,6 +83,9 @@ const (
 	DefaultPublishTimeout = 3 * time.Second
 	DefaultDiditAPIURL    = "https://verification.didit.me"
 	DefaultDatabase       = "(default)"
+	// DefaultReplayHorizon: a webhook whose signed timestamp is older is refused as a replay,
+	// and dedupe markers outlive it.
+	DefaultReplayHorizon = 168 * time.Hour
 )
 
 // LoadReceiver reads the receiver's configuration.
@@ -104,6 +114,9 @@ func LoadScorer(getenv func(string) string) (Scorer, error) {
 		DecisionsTopic:    r.str("DECISIONS_TOPIC", DefaultDecisionsTopic),
 		PolicyFile:        r.str("POLICY_FILE", ""),
 		HashKey:           r.required("HASH_KEY"),
+
+		DecisionPublishTimeout: r.duration("DECISION_PUBLISH_TIMEOUT", DefaultPublishTimeout),
+		ReplayHorizon:          r.duration("REPLAY_HORIZON", DefaultReplayHorizon),
 	}
 	return c, r.err("scorer")
 }

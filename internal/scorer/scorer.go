@@ -1,13 +1,20 @@
 // Package scorer turns one verified Didit webhook, delivered by Pub/Sub, into an assessment on
-// the user's risk profile and a decision event. It acks (returns nil) once both are durable and
-// asks for a retry (returns an error) otherwise; a message that can never be processed is
-// logged at ERROR and returned as an error too, so that Pub/Sub dead-letters it after the
-// subscription's attempts instead of dropping it.
+// the user's risk profile and a decision event.
+//
+// What it folds into a profile is only what a signature (or Didit's own API) covered: a
+// message whose decision is not authenticated (only X-Signature-Simple verified it) is acked
+// untouched, because the step-up function fetches that session's decision from Didit and
+// publishes it again, authenticated, under the same dedupe key. Events that are not KYC user
+// sessions (other event types, KYB business sessions, console test deliveries) are acked and
+// never folded into a profile; they stay on the topic for other consumers.
+//
+// Ack or retry is failure.EventOutcome's decision, from the error alone: a message that can
+// never be processed is retried and so dead-lettered after the subscription's attempts, never
+// dropped.
 package scorer
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"time"
 
@@ -26,6 +33,12 @@ type Applier interface {
 	Apply(ctx context.Context, ev profile.Event, eng profile.Evaluator, now time.Time) (profile.Result, error)
 }
 
+// Defaults for Handler's zero durations.
+const (
+	DefaultTimeout        = 30 * time.Second
+	DefaultPublishTimeout = 3 * time.Second
+)
+
 // Handler scores webhooks.
 type Handler struct {
 	Profiles  Applier
@@ -37,93 +50,107 @@ type Handler struct {
 	// Timeout bounds one message's work, so a Firestore or Pub/Sub outage fails the push (and
 	// Pub/Sub retries) instead of holding it until the function's own deadline. 0: 30 s.
 	Timeout time.Duration
+	// PublishTimeout bounds the decision publish (DECISION_PUBLISH_TIMEOUT). 0: 3 s.
+	PublishTimeout time.Duration
+}
+
+// skip is why a message was acked without being folded into a profile.
+type skip string
+
+const (
+	skipNone            skip = ""
+	skipUnauthenticated skip = "awaiting Didit's decision"
+	skipNotKYCSession   skip = "not a KYC session event"
+)
+
+// logKey is the correlation key's log attribute: the dedupe key, under the same name in the
+// logs of all three functions.
+const logKey = "event_key"
+
+// handled is what one message came to, for its single log line.
+type handled struct {
+	key, webhookType string
+	class            message.EventClass
+	skip             skip
+	ev               profile.Event
+	res              profile.Result
+	published        bool
 }
 
 // Handle is the CloudEvent function.
 func (h *Handler) Handle(ctx context.Context, e event.Event) error {
 	start := h.Now()
-	timeout := h.Timeout
-	if timeout <= 0 {
-		timeout = 30 * time.Second
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := context.WithTimeout(ctx, orDefault(h.Timeout, DefaultTimeout))
 	defer cancel()
-	attrs := []slog.Attr{slog.String("message_id", e.ID())}
-	res, ev, err := h.handle(ctx, e)
-	if ev.Key != "" {
-		attrs = append(attrs, slog.String("event_key", ev.Key), slog.String("session_id", ev.SessionID),
-			slog.String("profile_id", ev.ProfileID), slog.String("didit_status", ev.Status))
-	}
-	if ev.StepUp != nil {
-		attrs = append(attrs, slog.String("step_up_kind", ev.StepUp.Kind))
-	}
-	attrs = append(attrs, slog.Float64("latency_ms", float64(h.Now().Sub(start).Microseconds())/1000))
-	if err != nil {
-		attrs = append(attrs, slog.String("error", err.Error()), slog.String("kind", failure.KindOf(err).String()))
-		if failure.Permanent(err) {
-			// Retrying cannot help: say so loudly; Pub/Sub dead-letters it after the configured attempts.
-			h.Log.LogAttrs(ctx, slog.LevelError, "webhook cannot be processed", attrs...)
-		} else {
-			h.Log.LogAttrs(ctx, slog.LevelWarn, "webhook will be retried", attrs...)
-		}
-		return err
-	}
-	attrs = append(attrs, slog.String("outcome", res.Outcome.String()))
-	if a := res.Assessment; a != nil {
-		rules := make([]string, len(a.Reasons))
-		for i, r := range a.Reasons {
-			rules[i] = r.Rule
-		}
-		attrs = append(attrs, slog.String("assessment_id", a.ID), slog.Int("score", a.Score), slog.String("level", a.Level),
-			slog.String("action", a.Action), slog.Any("rules", rules), slog.Any("required_steps", a.RequiredSteps))
-	}
-	h.Log.LogAttrs(ctx, slog.LevelInfo, "webhook scored", attrs...)
-	return nil
+	out, err := h.handle(ctx, e)
+	h.log(ctx, e, out, err, h.Now().Sub(start))
+	return failure.Resolve(err)
 }
 
-func (h *Handler) handle(ctx context.Context, e event.Event) (profile.Result, profile.Event, error) {
+func (h *Handler) handle(ctx context.Context, e event.Event) (handled, error) {
+	var out handled
 	m, err := queue.Decode(e)
 	if err != nil {
-		return profile.Result{}, profile.Event{}, err
+		return out, err
 	}
-	w, err := didit.DecodeWebhook(m.Message.Data)
+	in := message.ParseWebhookAttrs(m.Message.Attributes)
+	out.key, out.class, out.webhookType = in.EventKey, in.Class, in.WebhookType
+	switch {
+	case in.Class != message.ClassSession:
+		// Other event types, KYB sessions, console test deliveries, and (fail closed) a
+		// message without a class: acked here, kept on the topic for other consumers.
+		out.skip = skipNotKYCSession
+		return out, nil
+	case !in.DecisionAuthenticated:
+		// No state moves on data no signature covered: the step-up function fetches this
+		// session's decision from Didit and publishes it again, authenticated.
+		out.skip = skipUnauthenticated
+		return out, nil
+	}
+	// Read exactly what the signature covered: the receiver decoded the same bytes the same way.
+	s, err := didit.DecodeStrict(m.Message.Data)
 	if err != nil {
-		return profile.Result{}, profile.Event{}, failure.New(failure.Invalid, err)
+		return out, failure.New(failure.Invalid, err)
 	}
-	ev := h.event(w, m.Message.Attributes)
-	if ev.SessionID == "" {
-		return profile.Result{}, ev, failure.Errorf(failure.Invalid, "webhook has no session_id")
+	if s.Business {
+		out.skip = skipNotKYCSession
+		return out, nil
 	}
-	res, err := h.Profiles.Apply(ctx, ev, h.Engine, h.Now())
+	out.ev = h.event(s.Webhook, in.EventKey)
+	out.webhookType = s.WebhookType
+	out.key = out.ev.Key
+	if out.ev.SessionID == "" {
+		return out, failure.Errorf(failure.Invalid, "session webhook has no session_id")
+	}
+	out.res, err = h.Profiles.Apply(ctx, out.ev, h.Engine, h.Now())
 	if err != nil {
-		return res, ev, err
+		return out, err
 	}
 	// A duplicate publishes its decision again: the first delivery may have been stored but
 	// not announced. Consumers deduplicate on assessment_id.
-	if res.Assessment != nil {
-		if err := h.publish(ctx, ev, res.Assessment); err != nil {
-			return res, ev, err
+	if out.res.Assessment != nil {
+		if err := h.publish(ctx, out.ev, out.res.Assessment); err != nil {
+			return out, err
 		}
+		out.published = true
 	}
-	return res, ev, nil
+	return out, nil
 }
 
-// event reduces a decoded webhook to what the profile keeps: ids, state, derived signals.
-func (h *Handler) event(w *didit.Webhook, attrs map[string]string) profile.Event {
+// event reduces an authenticated webhook to what the profile keeps: ids, state, derived
+// signals. key is the message's dedupe key; empty derives the receiver's from the body.
+func (h *Handler) event(w *didit.Webhook, key string) profile.Event {
 	ts := time.Unix(w.Timestamp, 0).UTC()
 	if w.Timestamp == 0 {
 		ts = time.Unix(w.CreatedAt, 0).UTC()
 	}
-	key := attrs["event_id"]
 	if key == "" {
 		key = didit.KeyOf(w)
 	}
 	ev := profile.Event{
 		Key: key, UserID: w.VendorData, SessionID: w.SessionID, Status: string(w.Status), EventTime: ts,
 		ProfileID: profile.DocID(w.VendorData, w.SessionID),
-		// Only X-Signature-Simple leaves the decision unauthenticated: such a webhook moves the
-		// session's state but its decision is not scored.
-		Trusted: attrs["decision_authenticated"] != "false",
+		Trusted:   true, // only authenticated decisions get this far
 	}
 	if link, ok := profile.ParseStepUpLink(w.Metadata); ok {
 		ev.StepUp = &link
@@ -131,7 +158,7 @@ func (h *Handler) event(w *didit.Webhook, attrs map[string]string) profile.Event
 			ev.ProfileID = link.ProfileID
 		}
 	}
-	if w.Status.HasDecision() && w.Decision != nil && ev.Trusted {
+	if w.Status.HasDecision() && w.Decision != nil {
 		ev.HasDecision = true
 		ev.Signals = scoring.Extract(w, h.Hash)
 		ev.DocumentHash, ev.DeviceHashes = ev.Signals.DocumentHash, ev.Signals.DeviceHashes
@@ -150,12 +177,59 @@ func (h *Handler) publish(ctx context.Context, ev profile.Event, a *profile.Asse
 		PolicyVersion: a.PolicyVersion, Reasons: reasons, StepUpKind: a.StepUpKind,
 		DecidedAt: a.CreatedAt, DecisionTrusted: a.Trusted,
 	}
-	data, err := json.Marshal(d)
+	data, err := d.Encode()
 	if err != nil {
-		return failure.Errorf(failure.Internal, "encode decision: %w", err)
-	}
-	if _, err := h.Decisions.Publish(ctx, data, d.Attributes()); err != nil {
 		return err
 	}
+	ctx, cancel := context.WithTimeout(ctx, orDefault(h.PublishTimeout, DefaultPublishTimeout))
+	defer cancel()
+	if _, err := h.Decisions.Publish(ctx, data, d.Attributes()); err != nil {
+		return failure.New(failure.Transient, err)
+	}
 	return nil
+}
+
+// log writes the message's one line, at the level failure.EventOutcome gives its error.
+func (h *Handler) log(ctx context.Context, e event.Event, out handled, err error, took time.Duration) {
+	o := failure.EventOutcome(err)
+	msg := "webhook scored"
+	attrs := []slog.Attr{slog.String("message_id", e.ID())}
+	if out.key != "" {
+		attrs = append(attrs, slog.String(logKey, out.key))
+	}
+	switch {
+	case err != nil:
+		msg = "webhook " + o.Message
+		attrs = append(attrs, slog.String("error", err.Error()), slog.String("error_kind", failure.KindOf(err).String()))
+	case out.skip != skipNone:
+		msg = "webhook acked, not scored: " + string(out.skip)
+		attrs = append(attrs, slog.String("event_class", string(out.class)), slog.String("webhook_type", out.webhookType))
+	}
+	if ev := out.ev; ev.SessionID != "" {
+		attrs = append(attrs, slog.String("session_id", ev.SessionID), slog.String("profile_id", ev.ProfileID),
+			slog.String("webhook_type", out.webhookType), slog.String("didit_status", ev.Status))
+		if ev.StepUp != nil {
+			attrs = append(attrs, slog.String("step_up_kind", ev.StepUp.Kind))
+		}
+	}
+	if err == nil && out.skip == skipNone {
+		attrs = append(attrs, slog.String("outcome", out.res.Outcome.String()), slog.Bool("decision_published", out.published))
+		if a := out.res.Assessment; a != nil {
+			rules := make([]string, len(a.Reasons))
+			for i, r := range a.Reasons {
+				rules[i] = r.Rule
+			}
+			attrs = append(attrs, slog.String("assessment_id", a.ID), slog.Int("score", a.Score), slog.String("level", a.Level),
+				slog.String("action", a.Action), slog.Any("rules", rules), slog.Any("required_steps", a.RequiredSteps))
+		}
+	}
+	attrs = append(attrs, slog.Float64("latency_ms", float64(took.Microseconds())/1000))
+	h.Log.LogAttrs(ctx, o.Level, msg, attrs...)
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
 }

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"reflect"
 	"strings"
 	"sync"
@@ -19,28 +18,30 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/api/iterator"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/riskwire/didit-risk/emulator/emulatortest"
 	"github.com/riskwire/didit-risk/internal/logging"
+	"github.com/riskwire/didit-risk/internal/message"
 	"github.com/riskwire/didit-risk/internal/policy"
 	"github.com/riskwire/didit-risk/internal/profile"
-	"github.com/riskwire/didit-risk/internal/queue"
 	"github.com/riskwire/didit-risk/internal/scoring"
 )
 
 // decisions records published decision events.
 type decisions struct {
 	mu  sync.Mutex
-	got []profile.Decision
+	got []message.Decision
 }
 
 func (d *decisions) Publish(_ context.Context, data []byte, attrs map[string]string) (string, error) {
-	var dec profile.Decision
+	var dec message.Decision
 	if err := json.Unmarshal(data, &dec); err != nil {
 		return "", err
 	}
-	if attrs["action"] != dec.Action {
-		return "", fmt.Errorf("attribute action %q != %q", attrs["action"], dec.Action)
+	if attrs[message.AttrAction] != dec.Action {
+		return "", fmt.Errorf("attribute action %q != %q", attrs[message.AttrAction], dec.Action)
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -48,10 +49,10 @@ func (d *decisions) Publish(_ context.Context, data []byte, attrs map[string]str
 	return "d", nil
 }
 
-func (d *decisions) all() []profile.Decision {
+func (d *decisions) all() []message.Decision {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return append([]profile.Decision(nil), d.got...)
+	return append([]message.Decision(nil), d.got...)
 }
 
 func setup(t *testing.T) (*Handler, *firestore.Client, *decisions) {
@@ -65,35 +66,14 @@ func setup(t *testing.T) (*Handler, *firestore.Client, *decisions) {
 	}, fs, dec
 }
 
-// pushEvent wraps a webhook body the way the Functions Framework hands a Pub/Sub push over.
+// pushEvent wraps a signature-covered webhook body the way the Functions Framework hands a
+// Pub/Sub push over; nil attributes are those of a body the receiver authenticated.
 func pushEvent(t testing.TB, body []byte, attrs map[string]string) event.Event {
 	t.Helper()
-	data, err := json.Marshal(queue.MessagePublished{Message: queue.Message{Data: body, Attributes: attrs, ID: "m"}, Subscription: "projects/p/subscriptions/s"})
-	require.NoError(t, err)
-	e := event.New()
-	e.SetID("m")
-	e.SetType("google.cloud.pubsub.topic.v1.messagePublished")
-	e.SetSource("//pubsub.googleapis.com/projects/p/topics/didit-webhooks")
-	require.NoError(t, e.SetData("application/json", data))
-	return e
-}
-
-func fixture(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile("../../testdata/webhooks/" + name)
-	require.NoError(t, err)
-	return b
-}
-
-// mutate rewrites a webhook: a new session, event or status for the same user.
-func mutate(t testing.TB, body []byte, f func(m map[string]any)) []byte {
-	t.Helper()
-	var m map[string]any
-	require.NoError(t, json.Unmarshal(body, &m))
-	f(m)
-	out, err := json.Marshal(m)
-	require.NoError(t, err)
-	return out
+	if attrs == nil {
+		attrs = authenticated("")
+	}
+	return push(t, body, attrs)
 }
 
 func getProfile(t *testing.T, fs *firestore.Client, id string) profile.Profile {
@@ -297,4 +277,29 @@ func TestUndecodableMessageIsRefusedLoudly(t *testing.T) {
 	err := h.Handle(context.Background(), pushEvent(t, []byte("not json"), nil))
 	require.Error(t, err, "returned, so Pub/Sub dead-letters it after the configured attempts")
 	assert.Contains(t, logs.String(), `"severity":"ERROR"`)
+}
+
+// TestUncoveredOrForeignMessagesLeaveFirestoreUntouched: a decision no signature covered, and
+// events that are not KYC user sessions, are acked and write nothing at all.
+func TestUncoveredOrForeignMessagesLeaveFirestoreUntouched(t *testing.T) {
+	body := fixture(t, "full_v3.json")
+	tests := []struct {
+		name  string
+		attrs map[string]string
+	}{
+		{"X-Signature-Simple only", unauthenticated("")},
+		{"KYB business session", attrs("", message.ClassBusiness, true, "v2")},
+		{"console test delivery", attrs("", message.ClassTest, true, "v2")},
+		{"other event type", attrs("", message.ClassOther, true, "v2")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, fs, dec := setup(t)
+			require.NoError(t, h.Handle(context.Background(), pushEvent(t, body, tt.attrs)))
+			_, err := fs.Collection(profile.Profiles).Doc("user-4242").Get(context.Background())
+			require.Error(t, err)
+			assert.Equal(t, codes.NotFound, status.Code(err), "no profile created or changed")
+			assert.Empty(t, dec.all())
+		})
+	}
 }

@@ -1,0 +1,45 @@
+package config
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestLoadScorerDurations(t *testing.T) {
+	base := map[string]string{"GOOGLE_CLOUD_PROJECT": "p", "HASH_KEY": "k"}
+	tests := []struct {
+		name    string
+		env     map[string]string
+		publish time.Duration
+		horizon time.Duration
+		wantErr string
+	}{
+		{"defaults", nil, 3 * time.Second, 168 * time.Hour, ""},
+		{"set", map[string]string{"DECISION_PUBLISH_TIMEOUT": "750ms", "REPLAY_HORIZON": "720h"}, 750 * time.Millisecond, 720 * time.Hour, ""},
+		{"malformed timeout", map[string]string{"DECISION_PUBLISH_TIMEOUT": "soon"}, 0, 0, "DECISION_PUBLISH_TIMEOUT"},
+		{"timeout not positive", map[string]string{"DECISION_PUBLISH_TIMEOUT": "0s"}, 0, 0, "DECISION_PUBLISH_TIMEOUT"},
+		{"malformed horizon", map[string]string{"REPLAY_HORIZON": "a week"}, 0, 0, "REPLAY_HORIZON"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			get := func(k string) string {
+				if v, ok := tt.env[k]; ok {
+					return v
+				}
+				return base[k]
+			}
+			c, err := LoadScorer(get)
+			if tt.wantErr != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.publish, c.DecisionPublishTimeout)
+			assert.Equal(t, tt.horizon, c.ReplayHorizon)
+		})
+	}
+}
