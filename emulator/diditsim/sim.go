@@ -38,6 +38,7 @@ const (
 	RouteDecision      = "GET /v3/session/{id}/decision/"
 	RouteListSessions  = "GET /v3/sessions/"
 	RouteBlocklist     = "POST /v3/blocklist/add/"
+	RouteFaceSearch    = "POST /v3/face-search/"
 )
 
 // Didit's answer to a missing or wrong x-api-key (shared/didit-api.md §5.3).
@@ -137,6 +138,10 @@ type Server struct {
 	nextNumber int64
 	reused     int
 	versions   map[string]int // workflow_id → latest version; absent means 1
+
+	faces        []faceEntry
+	faceImages   map[[32]byte][]byte
+	faceSearches []FaceSearchCall
 	requests   map[string]int
 	faults     []*Fault
 	blocklist  []BlocklistEntry
@@ -158,6 +163,7 @@ func New(opts Options) *Server {
 		hc:         opts.HTTPClient,
 		sessions:   map[string]*Session{},
 		versions:   map[string]int{},
+		faceImages: map[[32]byte][]byte{},
 		nextNumber: 1001,
 		requests:   map[string]int{},
 		webhookURL: opts.WebhookURL,
@@ -178,7 +184,12 @@ func New(opts Options) *Server {
 	mux.Handle("GET /v3/session/{id}/decision/{$}", s.api(RouteDecision, s.getDecision))
 	mux.Handle("GET /v3/sessions/{$}", s.api(RouteListSessions, s.listSessions))
 	mux.Handle("POST /v3/blocklist/add/{$}", s.api(RouteBlocklist, s.addBlocklist))
+	mux.Handle("POST /v3/face-search/{$}", s.api(RouteFaceSearch, s.faceSearch))
 	mux.HandleFunc("/v3/", func(w http.ResponseWriter, r *http.Request) {
+		if !s.authorized(r) {
+			writeJSON(w, http.StatusForbidden, map[string]any{"detail": forbiddenDetail})
+			return
+		}
 		writeJSON(w, http.StatusNotFound, map[string]any{"detail": "Not found."})
 	})
 	mux.HandleFunc("GET /session/{token}", s.sessionPage)
@@ -317,6 +328,10 @@ func (s *Server) Reset() {
 	s.requests = map[string]int{}
 	s.faults = nil
 	s.blocklist = nil
+	s.reused = 0
+	s.faces = nil
+	s.faceImages = map[[32]byte][]byte{}
+	s.faceSearches = nil
 }
 
 // api wraps an API handler: count, inject faults, authenticate, then serve. A fault marked
@@ -326,7 +341,7 @@ func (s *Server) api(route string, h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Read the body now: once it is consumed the server notices a client that hangs up,
 		// which ends a delayed answer early.
-		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		body, _ := io.ReadAll(io.LimitReader(r.Body, 10<<20))
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		s.mu.Lock()
 		s.requests[route]++
@@ -840,26 +855,41 @@ func (s *Server) decisionLocked(ss *Session) map[string]any {
 }
 
 func (s *Server) addBlocklist(w http.ResponseWriter, r *http.Request) {
-	var e BlocklistEntry
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&e); err != nil {
+	var raw map[string]json.RawMessage
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&raw); err != nil {
 		writeJSON(w, http.StatusBadRequest, map[string]any{"detail": "JSON parse error - " + err.Error()})
 		return
 	}
-	if e.SessionID == "" {
-		writeJSON(w, http.StatusBadRequest, map[string]any{"session_id": []string{"This field is required."}})
+	var e BlocklistEntry
+	fe := fieldErrors{}
+	if v, ok := raw["session_id"]; !ok || string(v) == "null" {
+		fe.add("session_id", "This field is required.")
+	} else if json.Unmarshal(v, &e.SessionID) != nil || e.SessionID == "" {
+		fe.add("session_id", "Must be a valid UUID.")
+	}
+	for field, dst := range map[string]*bool{"blocklist_face": &e.Face, "blocklist_document": &e.Document, "blocklist_phone": &e.Phone, "blocklist_email": &e.Email} {
+		if v, ok := raw[field]; ok && string(v) != "null" && json.Unmarshal(v, dst) != nil {
+			fe.add(field, "Must be a valid boolean.")
+		}
+	}
+	if len(fe) > 0 {
+		writeJSON(w, http.StatusBadRequest, fe)
 		return
 	}
 	s.mu.Lock()
-	_, ok := s.sessions[e.SessionID]
+	ss, ok := s.sessions[e.SessionID]
 	if ok {
 		s.blocklist = append(s.blocklist, e)
+		if e.Face {
+			s.blockFaceLocked(faceLocked(ss), ss.ID)
+		}
 	}
 	s.mu.Unlock()
 	if !ok {
 		writeJSON(w, http.StatusNotFound, map[string]any{"detail": "Not found."})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"detail": "Added to blocklist.", "session_id": e.SessionID})
+	writeJSON(w, http.StatusOK, map[string]any{"message": "Successfully updated blocklist."})
 }
 
 var pageTmpl = template.Must(template.New("session").Parse(`<!doctype html>
