@@ -121,16 +121,22 @@ func TestRateLimitHeaders(t *testing.T) {
 		wantLimit, wantRetry, wantD string
 	}{
 		{"create", diditsim.Fault{Route: diditsim.RouteCreateSession, Status: 429, RetryAfter: "7"},
-			func(u string) (*http.Response, map[string]any) { return post(t, u+"/v3/session/", key, `{"workflow_id":"wf"}`) },
+			func(u string) (*http.Response, map[string]any) {
+				return post(t, u+"/v3/session/", key, `{"workflow_id":"wf"}`)
+			},
 			"600", "7", "Request was throttled."},
 		{"list", diditsim.Fault{Route: diditsim.RouteListSessions, Status: 429},
 			func(u string) (*http.Response, map[string]any) { return get(t, u+"/v3/sessions/", key) },
 			"600", "1", "Request was throttled."},
 		{"blocklist is a write", diditsim.Fault{Route: diditsim.RouteBlocklist, Status: 429, RetryAfter: "30"},
-			func(u string) (*http.Response, map[string]any) { return post(t, u+"/v3/blocklist/add/", key, `{"session_id":"x"}`) },
+			func(u string) (*http.Response, map[string]any) {
+				return post(t, u+"/v3/blocklist/add/", key, `{"session_id":"x"}`)
+			},
 			"300", "30", "Request was throttled."},
 		{"sandbox quota", diditsim.SandboxQuotaFault(),
-			func(u string) (*http.Response, map[string]any) { return post(t, u+"/v3/session/", key, `{"workflow_id":"wf"}`) },
+			func(u string) (*http.Response, map[string]any) {
+				return post(t, u+"/v3/session/", key, `{"workflow_id":"wf"}`)
+			},
 			"500", "3600", "Request was throttled. Expected available in 3600 seconds."},
 	}
 	for _, tt := range tests {

@@ -142,11 +142,11 @@ type Server struct {
 	faces        []faceEntry
 	faceImages   map[[32]byte][]byte
 	faceSearches []FaceSearchCall
-	requests   map[string]int
-	faults     []*Fault
-	blocklist  []BlocklistEntry
-	webhookURL string
-	baseURL    string
+	requests     map[string]int
+	faults       []*Fault
+	blocklist    []BlocklistEntry
+	webhookURL   string
+	baseURL      string
 
 	srv       *http.Server
 	done      chan struct{}
