@@ -132,9 +132,10 @@ func (s *Server) Complete(ctx context.Context, sessionID string, o Outcome) (Del
 }
 
 // Sign returns the headers Didit sends with body: X-Timestamp (now), X-Signature over the raw
-// bytes, X-Signature-V2 over webhook.Canonicalize(body) (omitted when body is not JSON, which
-// Didit never sends), X-Signature-Simple over the body's timestamp, session_id, status and
-// webhook_type, User-Agent and Content-Type.
+// bytes, X-Signature-V2 over CanonicalV2Body(body) — the simulator's own rendering of Didit's
+// Python recipe, not the receiver's canonicaliser, so the two check each other — (omitted
+// when body is not JSON, which Didit never sends), X-Signature-Simple over the body's
+// timestamp, session_id, status and webhook_type, User-Agent and Content-Type.
 func (s *Server) Sign(body []byte) http.Header {
 	secret := []byte(s.opts.Secret)
 	h := http.Header{}
@@ -142,7 +143,7 @@ func (s *Server) Sign(body []byte) http.Header {
 	h.Set("User-Agent", "DiditWebhook/2.0 +https://didit.me")
 	h.Set(webhook.HeaderTimestamp, strconv.FormatInt(s.now().Unix(), 10))
 	h.Set(webhook.HeaderSignature, webhook.Sign(secret, body))
-	if canon, err := webhook.Canonicalize(nil, body); err == nil {
+	if canon, err := CanonicalV2Body(body); err == nil {
 		h.Set(webhook.HeaderSignatureV2, webhook.Sign(secret, canon))
 	}
 	var env struct {
@@ -152,7 +153,8 @@ func (s *Server) Sign(body []byte) http.Header {
 		WebhookType string      `json:"webhook_type"`
 	}
 	if unmarshalNumbers(body, &env) == nil {
-		msg := webhook.SimpleMessage(env.Timestamp.String(), env.SessionID, env.Status, env.WebhookType)
+		// Written out here rather than shared with the receiver, for the same reason as V2.
+		msg := env.Timestamp.String() + ":" + env.SessionID + ":" + env.Status + ":" + env.WebhookType
 		h.Set(webhook.HeaderSignatureSimple, webhook.Sign(secret, []byte(msg)))
 	}
 	return h
