@@ -1,8 +1,10 @@
-// Package diditsim is a Didit simulator: a real HTTP server speaking the parts of Didit's
-// verification API this project uses (create session, read decision, list sessions, blocklist),
-// with fault injection for tests, and a webhook sender that completes sessions by POSTing
-// Didit-shaped, Didit-signed status.updated webhooks to a receiver. It serves `make run` (in
-// process) and tests (behind httptest), so both exercise the real HTTP client and receiver.
+// Package diditsim is a Didit simulator: a real HTTP server answering as Didit documents
+// (shared/didit-api.md) the parts of its verification API this project uses — create session
+// (with the reuse rule), read decision, list sessions, blocklist, reviews, update-status, Face
+// Search — with Didit's errors (403, 400 keyed by field, 429 with rate-limit headers), fault
+// injection for tests, and a webhook sender that POSTs Didit-shaped, Didit-signed
+// status.updated webhooks when a session completes or a reviewer decides. It serves `make run`
+// (in process) and tests (behind httptest), so both exercise the real HTTP client and receiver.
 package diditsim
 
 import (

@@ -247,6 +247,12 @@ func kindFeatures(kind string) []string {
 	return []string{FeatureID, FeatureLiveness, FeatureFaceMatch}
 }
 
+// decisionArrays are the decision's feature arrays: the ten KYC arrays and the newer ones
+// (shared/didit-api.md §2.2, §9.9).
+var decisionArrays = []string{"id_verifications", "nfc_verifications", "liveness_checks", "face_matches",
+	"poa_verifications", "phone_verifications", "email_verifications", "aml_screenings", "ip_analyses",
+	"database_validations", "questionnaire_responses", "document_ai_documents", "signatures", "bank_verifications"}
+
 // baseDecision is the decision object's top level (shared/didit-api.md §2.2); feature arrays
 // stay null until a feature has produced data.
 func baseDecision(ss *Session, status string, features []FeatureResult) map[string]any {
@@ -272,9 +278,7 @@ func baseDecision(ss *Session, status string, features []FeatureResult) map[stri
 		"created_at":       ss.CreatedAt.Unix(),
 		"expires_at":       ss.CreatedAt.Add(7 * 24 * time.Hour).Unix(),
 	}
-	for _, k := range []string{"id_verifications", "nfc_verifications", "liveness_checks", "face_matches",
-		"poa_verifications", "phone_verifications", "email_verifications", "aml_screenings", "ip_analyses",
-		"database_validations"} {
+	for _, k := range decisionArrays {
 		d[k] = nil
 	}
 	return d
