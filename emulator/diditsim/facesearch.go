@@ -96,7 +96,7 @@ func (s *Server) SeedFraudRing(img []byte, vendorData ...string) []Session {
 	out := make([]Session, 0, len(vendorData))
 	for _, v := range vendorData {
 		ss := s.storeLocked(Session{VendorData: v, WorkflowID: "wf-kyc", Status: StatusApproved, FaceImage: bytes.Clone(img),
-			Features: []FeatureResult{{Feature: FeatureID, Status: StatusApproved}, {Feature: FeatureLiveness, Status: StatusApproved}, {Feature: FeatureFaceMatch, Status: StatusApproved}}}, s.baseURL)
+			Features: []FeatureResult{{Feature: FeatureID, Status: StatusApproved}, {Feature: FeatureLiveness, Status: StatusApproved}, {Feature: FeatureFaceMatch, Status: StatusApproved}}}, s.fallbackBaseLocked())
 		out = append(out, *ss)
 	}
 	return out
@@ -265,7 +265,7 @@ func (s *Server) faceMatchesLocked(h [32]byte, searchType, base string) []faceMa
 	var out []faceMatch
 	for _, id := range s.order {
 		ss := s.sessions[id]
-		if !enrolledLocked(ss) || sha256.Sum256(faceLocked(ss)) != h {
+		if !enrolledLocked(ss) || faceHashLocked(ss) != h {
 			continue
 		}
 		if searchType == SearchBlocklistedOrApproved && ss.Status != StatusApproved && !blockedSessions[ss.ID] {

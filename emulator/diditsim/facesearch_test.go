@@ -169,6 +169,11 @@ func TestFaceSearchFraudRing(t *testing.T) {
 	}
 	assert.ElementsMatch(t, []any{"ring-1", "ring-2", "ring-3"}, users)
 	assert.Empty(t, fs["warnings"])
+	imgResp, err := http.Get(ms[0]["match_image_url"].(string))
+	require.NoError(t, err)
+	got, _ := io.ReadAll(imgResp.Body)
+	imgResp.Body.Close()
+	assert.Equal(t, face, got, "a seeded session's face is served at the simulator's address")
 
 	sim.SeedFraudRing(face, "ring-4", "ring-5", "ring-6", "ring-7")
 	_, out = faceSearch(t, srv.URL, face, nil)

@@ -20,7 +20,7 @@ var faceMedia = map[string]bool{"id_portrait": true, "liveness_reference": true,
 
 // mediaURLLocked is the presigned-looking URL of one of a session's media files.
 func (s *Server) mediaURLLocked(ss *Session, name string) string {
-	base := cmpOr(ss.base, s.baseURL, "http://diditsim.invalid")
+	base := cmpOr(ss.base, s.fallbackBaseLocked(), "http://diditsim.invalid")
 	ext := ".png"
 	if name == "poa_document" {
 		ext = ".pdf"
@@ -58,6 +58,14 @@ func faceLocked(ss *Session) []byte {
 	return FaceImage(ss.ID)
 }
 
+// faceHashLocked is the SHA-256 of the session's face, computed once.
+func faceHashLocked(ss *Session) [32]byte {
+	if !ss.faceHashed {
+		ss.faceHash, ss.faceHashed = sha256.Sum256(faceLocked(ss)), true
+	}
+	return ss.faceHash
+}
+
 // SetFace gives a session a face image (see FaceImage), which its decision's portrait and
 // reference images then show and Face Search matches on.
 func (s *Server) SetFace(sessionID string, img []byte) bool {
@@ -66,6 +74,7 @@ func (s *Server) SetFace(sessionID string, img []byte) bool {
 	ss, ok := s.sessions[sessionID]
 	if ok {
 		ss.FaceImage = bytes.Clone(img)
+		ss.faceHashed = false
 	}
 	return ok
 }

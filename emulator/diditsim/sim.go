@@ -131,6 +131,8 @@ type Session struct {
 	base                string // the public base the session's URLs were made with
 	resubmitNodes       []map[string]any
 	lastBackendResubmit time.Time
+	faceHash            [32]byte
+	faceHashed          bool
 }
 
 // BlocklistEntry records one POST /v3/blocklist/add/.
@@ -165,6 +167,7 @@ type Server struct {
 	blocklist    []BlocklistEntry
 	webhookURL   string
 	baseURL      string
+	seenBase     string // the base of the latest API request, for sessions stored outside one
 
 	deliveries []Delivery
 
@@ -323,7 +326,7 @@ func (s *Server) Session(id string) (Session, bool) {
 func (s *Server) AddSession(ss Session) Session {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return *s.storeLocked(ss, s.baseURL)
+	return *s.storeLocked(ss, s.fallbackBaseLocked())
 }
 
 // SetStatus moves a session to status without a webhook, as a user opening the hosted flow
@@ -376,7 +379,7 @@ func (s *Server) RegisterWebhookSession(body []byte) bool {
 			ss.Features = append(ss.Features, FeatureResult{Feature: f.feature, Status: st})
 		}
 	}
-	s.storeLocked(ss, s.baseURL)
+	s.storeLocked(ss, s.fallbackBaseLocked())
 	return true
 }
 
@@ -414,6 +417,7 @@ func (s *Server) api(route string, h http.HandlerFunc) http.Handler {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		s.mu.Lock()
 		s.requests[route]++
+		s.seenBase = s.baseFor(r)
 		f := s.takeFaultLocked(route)
 		s.mu.Unlock()
 
@@ -692,6 +696,10 @@ func (s *Server) baseFor(r *http.Request) string {
 	}
 	return "http://" + r.Host
 }
+
+// fallbackBaseLocked is the base for sessions stored outside an API request (AddSession,
+// fixtures, seeds): the configured one, else the one the API was last reached at.
+func (s *Server) fallbackBaseLocked() string { return cmp.Or(s.baseURL, s.seenBase) }
 
 // sessionURL is the hosted flow's address. Didit documents a /{language}/ segment when
 // `language` is sent but not where it goes; the simulator puts it first, as locale-prefixed
