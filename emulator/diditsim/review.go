@@ -385,16 +385,22 @@ func (s *Server) Deliveries() []Delivery {
 }
 
 // postReview is POST /_sim/sessions/{id}/review: ConsoleReview over HTTP, for `make demo`.
-// Body: {"new_status": "Approved", "comment": "..."}.
+// Body: {"new_status": "Approved", "comment": "..."}; a new_status query parameter is a
+// shortcut.
 func (s *Server) postReview(w http.ResponseWriter, r *http.Request) {
 	var in struct {
 		NewStatus string `json:"new_status"`
 		Comment   string `json:"comment"`
 	}
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-	if err := json.Unmarshal(bytes.TrimSpace(body), &in); err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]any{"detail": "review: " + err.Error()})
-		return
+	if body = bytes.TrimSpace(body); len(body) > 0 && r.Header.Get("Content-Type") != "application/x-www-form-urlencoded" {
+		if err := json.Unmarshal(body, &in); err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]any{"detail": "review: " + err.Error()})
+			return
+		}
+	}
+	if st := r.URL.Query().Get("new_status"); st != "" { // the hosted page's buttons
+		in.NewStatus = st
 	}
 	d, err := s.ConsoleReview(r.Context(), r.PathValue("id"), in.NewStatus, in.Comment)
 	switch {

@@ -453,9 +453,13 @@ func (s *Server) api(route string, h http.HandlerFunc) http.Handler {
 			serve(w)
 		case f.Status == http.StatusTooManyRequests:
 			ra := cmp.Or(f.RetryAfter, "1")
+			reset := ra
+			if when, err := http.ParseTime(ra); err == nil { // Retry-After as an HTTP date
+				reset = strconv.Itoa(max(int(time.Until(when).Seconds()), 0))
+			}
 			w.Header().Set("X-RateLimit-Limit", strconv.Itoa(cmp.Or(f.RateLimit, routeLimit(route))))
 			w.Header().Set("X-RateLimit-Remaining", "0")
-			w.Header().Set("X-RateLimit-Reset", ra)
+			w.Header().Set("X-RateLimit-Reset", reset)
 			w.Header().Set("Retry-After", ra)
 			writeJSON(w, f.Status, map[string]any{"detail": cmp.Or(f.Detail, faultDetail(f.Status))})
 		default:
@@ -966,6 +970,9 @@ var pageTmpl = template.Must(template.New("session").Parse(`<!doctype html>
 <p>Session {{.Number}} ({{.ID}}) on workflow {{.WorkflowID}}: <b>{{.Status}}</b></p>
 <form method="post" action="/_sim/sessions/{{.ID}}/complete?status=Approved"><button>Approve</button></form>
 <form method="post" action="/_sim/sessions/{{.ID}}/complete?status=Declined"><button>Decline</button></form>
+<p>As a reviewer in Didit's console:</p>
+<form method="post" action="/_sim/sessions/{{.ID}}/review?new_status=Approved"><button>Reviewer approves</button></form>
+<form method="post" action="/_sim/sessions/{{.ID}}/review?new_status=Declined"><button>Reviewer declines</button></form>
 `))
 
 // sessionPage stands in for Didit's hosted flow at the session URL.
