@@ -2,6 +2,7 @@ package diditsim
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"image"
@@ -20,21 +21,12 @@ var faceMedia = map[string]bool{"id_portrait": true, "liveness_reference": true,
 
 // mediaURLLocked is the presigned-looking URL of one of a session's media files.
 func (s *Server) mediaURLLocked(ss *Session, name string) string {
-	base := cmpOr(ss.base, s.fallbackBaseLocked(), "http://diditsim.invalid")
+	base := cmp.Or(ss.base, s.fallbackBaseLocked(), "http://diditsim.invalid")
 	ext := ".png"
 	if name == "poa_document" {
 		ext = ".pdf"
 	}
 	return base + "/media/" + ss.ID + "/" + name + ext + "?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=3600&X-Amz-Signature=0000simulated"
-}
-
-func cmpOr(vs ...string) string {
-	for _, v := range vs {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 // FaceImage returns a tiny PNG standing for a face: the same seed gives the same bytes, so two

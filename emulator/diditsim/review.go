@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -425,6 +424,3 @@ func reviewsJSON(trail []Review) []any {
 	}
 	return out
 }
-
-// cloneMap is a shallow copy.
-func cloneMap(m map[string]any) map[string]any { return maps.Clone(m) }

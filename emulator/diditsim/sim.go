@@ -19,6 +19,7 @@ import (
 	"html/template"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -63,10 +64,8 @@ type Options struct {
 	// AutoComplete, when set, completes every created session by itself after a delay: the
 	// `make run` demo, where nobody walks through a hosted verification flow. Off by default.
 	AutoComplete *AutoComplete
-	// ListWithoutMetadata is kept for source compatibility and has no effect: list rows never
+	// ListWithoutMetadata has no effect and is kept only so callers compile: list rows never
 	// carry metadata, workflow_id or url, as Didit documents (shared/didit-api.md §9.5).
-	//
-	// Deprecated: rows always have the documented shape.
 	ListWithoutMetadata bool
 	// SandboxQuota, when positive, makes creates past that many sessions in 24 hours answer
 	// 429 "available in 3600 seconds", as a sandbox application past its quota (500) does.
@@ -915,7 +914,7 @@ func (s *Server) listRowLocked(ss *Session) map[string]any {
 func (s *Server) decisionLocked(ss *Session) map[string]any {
 	var d map[string]any
 	if ss.Decision != nil {
-		d = cloneMap(ss.Decision)
+		d = maps.Clone(ss.Decision)
 	} else {
 		d = baseDecision(ss, ss.Status, nil)
 	}
@@ -998,6 +997,9 @@ func (s *Server) getStats(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	stats := map[string]any{
 		"created_sessions": len(s.order),
+		"reused_sessions":  s.reused,
+		"face_searches":    len(s.faceSearches),
+		"webhooks_sent":    len(s.deliveries),
 		"requests":         cloneCounts(s.requests),
 		"blocklist":        slices.Clone(s.blocklist),
 		"pending_faults":   len(s.faults),
@@ -1006,13 +1008,7 @@ func (s *Server) getStats(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, stats)
 }
 
-func cloneCounts(m map[string]int) map[string]int {
-	out := make(map[string]int, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
-}
+func cloneCounts(m map[string]int) map[string]int { return maps.Clone(m) }
 
 // postComplete completes a session over HTTP: the body (optional) is an Outcome; a status query
 // parameter is a shortcut for {"status": ...}.
