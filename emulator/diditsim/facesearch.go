@@ -324,3 +324,49 @@ func (s *Server) faceMatchesLocked(h [32]byte, searchType, base string) []faceMa
 	})
 	return out
 }
+
+// postFaces is POST /_sim/faces: seeds the face index over HTTP, for `make demo`. Body:
+// {"seed": "ring", "fraud_ring": ["user-a", "user-b"], "blocklisted": false, "allowlisted":
+// false, "similarity": 0}. The face is FaceImage(seed); fraud_ring registers an Approved
+// session per user with it; blocklisted or allowlisted adds a list entry.
+func (s *Server) postFaces(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Seed        string   `json:"seed"`
+		FraudRing   []string `json:"fraud_ring"`
+		Blocklisted bool     `json:"blocklisted"`
+		Allowlisted bool     `json:"allowlisted"`
+		Similarity  float64  `json:"similarity"`
+	}
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&in); err != nil || in.Seed == "" {
+		writeJSON(w, http.StatusBadRequest, map[string]any{"detail": "faces: a JSON body with a seed is required"})
+		return
+	}
+	img := FaceImage(in.Seed)
+	ring := s.SeedFraudRing(img, in.FraudRing...)
+	if in.Blocklisted || in.Allowlisted {
+		s.SeedFace(img, FaceRecord{Blocklisted: in.Blocklisted, Allowlisted: in.Allowlisted, Similarity: in.Similarity})
+	}
+	ids := []string{}
+	for _, ss := range ring {
+		ids = append(ids, ss.ID)
+	}
+	h := sha256.Sum256(img)
+	writeJSON(w, http.StatusOK, map[string]any{"image_sha256": hex.EncodeToString(h[:]), "ring_session_ids": ids})
+}
+
+// postSessionFace is POST /_sim/sessions/{id}/face: gives a session the face FaceImage(seed),
+// body {"seed": "ring"}, so that a Face Search for it finds what was seeded under that seed.
+func (s *Server) postSessionFace(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Seed string `json:"seed"`
+	}
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&in); err != nil || in.Seed == "" {
+		writeJSON(w, http.StatusBadRequest, map[string]any{"detail": "face: a JSON body with a seed is required"})
+		return
+	}
+	if !s.SetFace(r.PathValue("id"), FaceImage(in.Seed)) {
+		writeJSON(w, http.StatusNotFound, map[string]any{"detail": "diditsim: unknown session " + r.PathValue("id")})
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -101,7 +101,7 @@ func TestFaceSearchBlocklistedFace(t *testing.T) {
 	<-rc.ch
 	face := sessionFace(t, srv.URL, bad.SessionID)
 
-	// Before blocklisting: the session's own face is found, Approved.
+	// Before blocklisting: nothing to screen against (a declined session is not searched).
 	resp, out := faceSearch(t, srv.URL, face, map[string]string{"search_type": "blocklisted_or_approved", "save_api_request": "false"})
 	require.Equal(t, http.StatusOK, resp.StatusCode, "%v", out)
 	fs, ms := faceSearchOf(out)
@@ -259,4 +259,45 @@ func TestFaceSearchBadRequests(t *testing.T) {
 func sha(b []byte) string {
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:])
+}
+
+// `make demo` stages a fraud ring over HTTP: seed a face for other users, give the demo
+// user's session that face, and the session's own image then finds the ring.
+func TestFaceSeedingOverHTTP(t *testing.T) {
+	rc, rsrv := newReceiver(t)
+	sim, srv := newSim(t, diditsim.Options{WebhookURL: rsrv.URL})
+	created := createStepUp(t, srv, "kyc")
+	_, err := sim.Complete(context.Background(), created.SessionID, diditsim.Approve)
+	require.NoError(t, err)
+	<-rc.ch
+
+	resp, out := post(t, srv.URL+"/_sim/faces", "", `{"seed":"ring","fraud_ring":["ring-a","ring-b"]}`)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Len(t, out["ring_session_ids"], 2)
+	resp, _ = post(t, srv.URL+"/_sim/sessions/"+created.SessionID+"/face", "", `{"seed":"ring"}`)
+	require.Equal(t, http.StatusNoContent, resp.StatusCode)
+
+	face := sessionFace(t, srv.URL, created.SessionID)
+	assert.Equal(t, diditsim.FaceImage("ring"), face)
+	_, out = faceSearch(t, srv.URL, face, map[string]string{"save_api_request": "false"})
+	fs, ms := faceSearchOf(out)
+	assert.Equal(t, 3.0, fs["total_matches"], "the two ring members and the user's own session")
+	var others []any
+	for _, m := range ms {
+		if m["vendor_data"] != "user-42" {
+			others = append(others, m["vendor_data"])
+		}
+	}
+	assert.ElementsMatch(t, []any{"ring-a", "ring-b"}, others)
+
+	resp, _ = post(t, srv.URL+"/_sim/faces", "", `{"seed":"ring","blocklisted":true}`)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	_, out = faceSearch(t, srv.URL, face, nil)
+	fs, _ = faceSearchOf(out)
+	assert.Equal(t, "Declined", fs["status"])
+
+	resp, _ = post(t, srv.URL+"/_sim/faces", "", `{}`)
+	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	resp, _ = post(t, srv.URL+"/_sim/sessions/unknown/face", "", `{"seed":"x"}`)
+	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
 }

@@ -235,6 +235,8 @@ func New(opts Options) *Server {
 	})
 	mux.HandleFunc("POST /_sim/sessions/{id}/complete", s.postComplete)
 	mux.HandleFunc("POST /_sim/sessions/{id}/review", s.postReview)
+	mux.HandleFunc("POST /_sim/sessions/{id}/face", s.postSessionFace)
+	mux.HandleFunc("POST /_sim/faces", s.postFaces)
 	mux.HandleFunc("POST /_sim/webhook", s.postWebhook)
 	s.mux = mux
 	return s

@@ -7,7 +7,8 @@
 // first of a comma-separated list). Faults, stats, completions and reviews are driven over
 // HTTP: POST /_sim/faults, GET /_sim/stats, POST /_sim/sessions/{id}/complete, POST
 // /_sim/sessions/{id}/review ({"new_status":"Approved","comment":"..."}: a console reviewer's
-// verdict and its webhook), POST /_sim/webhook.
+// verdict and its webhook), POST /_sim/faces and POST /_sim/sessions/{id}/face (stage Face
+// Search: a fraud ring, a blocklisted face), POST /_sim/webhook.
 package main
 
 import (
