@@ -178,3 +178,40 @@ func TestSandboxQuota(t *testing.T) {
 	resp, _ = post(t, srv.URL+"/v3/session/", key, `{"workflow_id":"wf","vendor_data":"c"}`)
 	assert.Equal(t, http.StatusCreated, resp.StatusCode, "the window has passed")
 }
+
+// Options.RateLimits enforces the documented limits: writes share 300/min, a request past the
+// limit gets 429 with the headers, and the next window starts afresh.
+func TestRateLimitsEnforced(t *testing.T) {
+	clock := time.Date(2026, 12, 1, 12, 0, 15, 0, time.UTC)
+	sim, srv := newSim(t, diditsim.Options{RateLimits: true, Now: func() time.Time { return clock }})
+	ss := sim.AddSession(diditsim.Session{VendorData: "u", WorkflowID: "wf", Status: "Declined"})
+	block := `{"session_id":"` + ss.ID + `","blocklist_face":true}`
+	for i := range 300 {
+		u := srv.URL + "/v3/blocklist/add/"
+		if i%2 == 1 { // update-status is a write too: the two share one budget
+			resp, _ := patch(t, srv.URL+"/v3/session/"+ss.ID+"/update-status/", key, `{"new_status":"Declined"}`)
+			require.Equal(t, http.StatusOK, resp.StatusCode, "request %d", i)
+			continue
+		}
+		resp, _ := post(t, u, key, block)
+		require.Equal(t, http.StatusOK, resp.StatusCode, "request %d", i)
+		if i == 0 {
+			assert.Equal(t, "300", resp.Header.Get("X-RateLimit-Limit"))
+			assert.Equal(t, "299", resp.Header.Get("X-RateLimit-Remaining"))
+			assert.Equal(t, "45", resp.Header.Get("X-RateLimit-Reset"))
+		}
+	}
+	resp, out := post(t, srv.URL+"/v3/blocklist/add/", key, block)
+	assert.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
+	assert.Equal(t, "45", resp.Header.Get("Retry-After"))
+	assert.Equal(t, "0", resp.Header.Get("X-RateLimit-Remaining"))
+	assert.Equal(t, "Request was throttled. Expected available in 45 seconds.", out["detail"])
+
+	resp, _ = get(t, srv.URL+"/v3/sessions/", key)
+	assert.Equal(t, http.StatusOK, resp.StatusCode, "reads have their own limit")
+	assert.Equal(t, "600", resp.Header.Get("X-RateLimit-Limit"))
+
+	clock = clock.Add(time.Minute)
+	resp, _ = post(t, srv.URL+"/v3/blocklist/add/", key, block)
+	assert.Equal(t, http.StatusOK, resp.StatusCode, "a new window")
+}

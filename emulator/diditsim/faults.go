@@ -54,6 +54,55 @@ func routeLimit(route string) int {
 	return 300
 }
 
+// limitClass is the per-key bucket a route counts against: reads, session creates, or writes
+// (which share one limit, blocklist add included).
+func limitClass(route string) string {
+	switch {
+	case route == RouteCreateSession:
+		return "create"
+	case strings.HasPrefix(route, "GET "):
+		return "read"
+	}
+	return "write"
+}
+
+// rateLimitLocked applies Options.RateLimits: fixed one-minute windows per class. It sets the
+// X-RateLimit-* headers and reports whether the request is over the limit, with the seconds
+// until the window resets.
+func (s *Server) rateLimitLocked(route string, h http.Header) (int, bool) {
+	if !s.opts.RateLimits {
+		return 0, false
+	}
+	now := s.now()
+	window := now.Truncate(time.Minute)
+	class := limitClass(route)
+	if s.windows == nil {
+		s.windows = map[string]rateWindow{}
+	}
+	wnd := s.windows[class]
+	if !wnd.start.Equal(window) {
+		wnd = rateWindow{start: window}
+	}
+	limit := routeLimit(route)
+	reset := max(int(window.Add(time.Minute).Sub(now).Seconds()+0.999), 1)
+	h.Set("X-RateLimit-Limit", strconv.Itoa(limit))
+	h.Set("X-RateLimit-Reset", strconv.Itoa(reset))
+	if wnd.used >= limit {
+		s.windows[class] = wnd
+		h.Set("X-RateLimit-Remaining", "0")
+		return reset, true
+	}
+	wnd.used++
+	s.windows[class] = wnd
+	h.Set("X-RateLimit-Remaining", strconv.Itoa(limit-wnd.used))
+	return 0, false
+}
+
+type rateWindow struct {
+	start time.Time
+	used  int
+}
+
 // writeThrottled answers 429 as Didit does: Retry-After and the X-RateLimit-* headers. The
 // docs name the headers but not the unit of -Reset; the simulator sends seconds until the
 // window resets, equal to Retry-After.

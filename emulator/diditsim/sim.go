@@ -70,6 +70,10 @@ type Options struct {
 	// SandboxQuota, when positive, makes creates past that many sessions in 24 hours answer
 	// 429 "available in 3600 seconds", as a sandbox application past its quota (500) does.
 	SandboxQuota int
+	// RateLimits enforces Didit's documented per-key limits (GETs 600/min, creates 600/min,
+	// writes 300/min shared) in fixed one-minute windows of Now: every API answer carries
+	// X-RateLimit-*, and a request over the limit gets 429 with Retry-After. Off by default.
+	RateLimits bool
 	// InReviewNoteOnly makes POST /v3/sessions/{id}/reviews/ with "In Review" only record the
 	// review, without a status change or webhook, as some translated pages of Didit's docs
 	// say; by default it changes the status and sends status.updated, as the English page says.
@@ -169,6 +173,7 @@ type Server struct {
 	seenBase     string // the base of the latest API request, for sessions stored outside one
 
 	deliveries []Delivery
+	windows    map[string]rateWindow // Options.RateLimits, per limit class
 
 	srv       *http.Server
 	done      chan struct{}
@@ -405,6 +410,7 @@ func (s *Server) Reset() {
 	s.faces = nil
 	s.faceImages = map[[32]byte][]byte{}
 	s.faceSearches = nil
+	s.windows = nil
 }
 
 // api wraps an API handler: count, inject faults, authenticate, then serve. A fault marked
@@ -425,6 +431,14 @@ func (s *Server) api(route string, h http.HandlerFunc) http.Handler {
 		serve := func(w http.ResponseWriter) {
 			if !s.authorized(r) {
 				writeJSON(w, http.StatusForbidden, map[string]any{"detail": forbiddenDetail})
+				return
+			}
+			s.mu.Lock()
+			reset, over := s.rateLimitLocked(route, w.Header())
+			s.mu.Unlock()
+			if over {
+				w.Header().Set("Retry-After", strconv.Itoa(reset))
+				writeJSON(w, http.StatusTooManyRequests, map[string]any{"detail": "Request was throttled. Expected available in " + strconv.Itoa(reset) + " seconds."})
 				return
 			}
 			h(w, r)

@@ -48,13 +48,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	status := fs.String("auto-status", diditsim.StatusApproved, "status of auto-completed sessions: Approved, Declined or In Review")
 	noReuse := fs.Bool("no-session-reuse", false, "create a new session on every POST /v3/session/ (Didit reuses an unfinished one)")
 	noteOnly := fs.Bool("in-review-note-only", false, "an API review to In Review only records a note (no status change, no webhook)")
+	limits := fs.Bool("rate-limits", false, "enforce Didit's per-minute limits (GET 600, create 600, writes 300) with 429")
 	quota := fs.Int("sandbox-quota", 0, "refuse creates past this many sessions in 24 h with 429, as the sandbox quota does (0: off)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	log := logging.New(stdout, "text", "info")
 	opts := diditsim.Options{APIKey: *key, Secret: *sec, WebhookURL: *hook, BaseURL: *base, Log: log,
-		NoSessionReuse: *noReuse, InReviewNoteOnly: *noteOnly, SandboxQuota: *quota}
+		NoSessionReuse: *noReuse, InReviewNoteOnly: *noteOnly, SandboxQuota: *quota, RateLimits: *limits}
 	if *auto > 0 {
 		opts.AutoComplete = &diditsim.AutoComplete{Delay: *auto, Outcome: diditsim.Outcome{Status: *status}}
 	}
