@@ -1,8 +1,10 @@
-// Package diditsim is a Didit simulator: a real HTTP server speaking the parts of Didit's
-// verification API this project uses (create session, read decision, list sessions, blocklist),
-// with fault injection for tests, and a webhook sender that completes sessions by POSTing
-// Didit-shaped, Didit-signed status.updated webhooks to a receiver. It serves `make run` (in
-// process) and tests (behind httptest), so both exercise the real HTTP client and receiver.
+// Package diditsim is a Didit simulator: a real HTTP server answering as Didit documents
+// (shared/didit-api.md) the parts of its verification API this project uses — create session
+// (with the reuse rule), read decision, list sessions, blocklist, reviews, update-status, Face
+// Search — with Didit's errors (403, 400 keyed by field, 429 with rate-limit headers), fault
+// injection for tests, and a webhook sender that POSTs Didit-shaped, Didit-signed
+// status.updated webhooks when a session completes or a reviewer decides. It serves `make run`
+// (in process) and tests (behind httptest), so both exercise the real HTTP client and receiver.
 package diditsim
 
 import (
@@ -10,15 +12,18 @@ import (
 	"cmp"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -26,6 +31,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/riskwire/didit-risk/internal/profile"
 )
 
 // Routes, as counted by Requests and matched by Fault.Route.
@@ -34,6 +41,7 @@ const (
 	RouteDecision      = "GET /v3/session/{id}/decision/"
 	RouteListSessions  = "GET /v3/sessions/"
 	RouteBlocklist     = "POST /v3/blocklist/add/"
+	RouteFaceSearch    = "POST /v3/face-search/"
 )
 
 // Didit's answer to a missing or wrong x-api-key (shared/didit-api.md §5.3).
@@ -56,9 +64,30 @@ type Options struct {
 	// AutoComplete, when set, completes every created session by itself after a delay: the
 	// `make run` demo, where nobody walks through a hosted verification flow. Off by default.
 	AutoComplete *AutoComplete
-	// ListWithoutMetadata makes GET /v3/sessions/ items omit metadata, to exercise clients
-	// that must then read it from the decision (the real listing's item shape is unconfirmed).
+	// ListWithoutMetadata has no effect and is kept only so callers compile: list rows never
+	// carry metadata, workflow_id or url, as Didit documents (shared/didit-api.md §9.5).
 	ListWithoutMetadata bool
+	// SandboxQuota, when positive, makes creates past that many sessions in 24 hours answer
+	// 429 "available in 3600 seconds", as a sandbox application past its quota (500) does.
+	SandboxQuota int
+	// RateLimits enforces Didit's documented per-key limits (GETs 600/min, creates 600/min,
+	// writes 300/min shared) in fixed one-minute windows of Now: every API answer carries
+	// X-RateLimit-*, and a request over the limit gets 429 with Retry-After. Off by default.
+	RateLimits bool
+	// InReviewNoteOnly makes POST /v3/sessions/{id}/reviews/ with "In Review" only record the
+	// review, without a status change or webhook, as some translated pages of Didit's docs
+	// say; by default it changes the status and sends status.updated, as the English page says.
+	InReviewNoteOnly bool
+	// ReviewActivityShape answers the reviews endpoints in the API reference's shape (uuid,
+	// activity_type, actor_*, previous_status, metadata, ...) instead of the docs page's
+	// {user, new_status, comment, created_at}; the two renderings disagree (§9.1).
+	ReviewActivityShape bool
+	// ReviewerEmail is the console reviewer ConsoleReview acts as; empty means
+	// DefaultReviewerEmail.
+	ReviewerEmail string
+	// NoSessionReuse turns off Didit's reuse rule (§9.4), so that every POST /v3/session/
+	// creates a new session. Only for a test that needs two open sessions of one user.
+	NoSessionReuse bool
 	// HTTPClient sends webhooks; nil means a client with Didit's 5 s timeout.
 	HTTPClient *http.Client
 	// Now is the clock; nil means time.Now.
@@ -88,6 +117,25 @@ type Session struct {
 	CreatedAt  time.Time
 	// Decision is the latest decision object, as GET /v3/session/{id}/decision/ returns it.
 	Decision map[string]any
+	// WorkflowVersion is the workflow's version the session was created on; 0 means the
+	// workflow's latest version when the session is stored.
+	WorkflowVersion int
+	// Language is the `language` sent on create; it adds a /{language}/ segment to URL.
+	Language string
+	// Features are the feature results of the last completion (list rows show them).
+	Features []FeatureResult
+	// Reviews is the session's review trail (API reviews, status updates, console reviews);
+	// the decision lists it as reviews[].
+	Reviews []Review
+	// FaceImage is the image the session's face media serve and Face Search matches on;
+	// empty means one of the session's own (FaceImage(ID)).
+	FaceImage []byte
+
+	base                string // the public base the session's URLs were made with
+	resubmitNodes       []map[string]any
+	lastBackendResubmit time.Time
+	faceHash            [32]byte
+	faceHashed          bool
 }
 
 // BlocklistEntry records one POST /v3/blocklist/add/.
@@ -111,16 +159,27 @@ type Server struct {
 	sessions   map[string]*Session
 	order      []string // creation order
 	nextNumber int64
-	requests   map[string]int
-	faults     []*Fault
-	blocklist  []BlocklistEntry
-	webhookURL string
-	baseURL    string
+	reused     int
+	versions   map[string]int // workflow_id → latest version; absent means 1
+
+	faces        []faceEntry
+	faceImages   map[[32]byte][]byte
+	faceSearches []FaceSearchCall
+	requests     map[string]int
+	faults       []*Fault
+	blocklist    []BlocklistEntry
+	webhookURL   string
+	baseURL      string
+	seenBase     string // the base of the latest API request, for sessions stored outside one
+
+	deliveries []Delivery
+	windows    map[string]rateWindow // Options.RateLimits, per limit class
 
 	srv       *http.Server
 	done      chan struct{}
 	closeOnce sync.Once
-	wg        sync.WaitGroup
+	wg        sync.WaitGroup // auto-completions
+	hooks     sync.WaitGroup // webhooks queued by API calls
 }
 
 // New returns a simulator.
@@ -131,6 +190,8 @@ func New(opts Options) *Server {
 		log:        opts.Log,
 		hc:         opts.HTTPClient,
 		sessions:   map[string]*Session{},
+		versions:   map[string]int{},
+		faceImages: map[[32]byte][]byte{},
 		nextNumber: 1001,
 		requests:   map[string]int{},
 		webhookURL: opts.WebhookURL,
@@ -151,10 +212,22 @@ func New(opts Options) *Server {
 	mux.Handle("GET /v3/session/{id}/decision/{$}", s.api(RouteDecision, s.getDecision))
 	mux.Handle("GET /v3/sessions/{$}", s.api(RouteListSessions, s.listSessions))
 	mux.Handle("POST /v3/blocklist/add/{$}", s.api(RouteBlocklist, s.addBlocklist))
+	mux.Handle("POST /v3/face-search/{$}", s.api(RouteFaceSearch, s.faceSearch))
+	mux.Handle("POST /v3/sessions/{id}/reviews/{$}", s.api(RouteCreateReview, s.createReview))
+	mux.Handle("GET /v3/sessions/{id}/reviews/{$}", s.api(RouteListReviews, s.listReviews))
+	mux.Handle("PATCH /v3/session/{id}/update-status/{$}", s.api(RouteUpdateStatus, s.updateStatus))
 	mux.HandleFunc("/v3/", func(w http.ResponseWriter, r *http.Request) {
+		if !s.authorized(r) {
+			writeJSON(w, http.StatusForbidden, map[string]any{"detail": forbiddenDetail})
+			return
+		}
 		writeJSON(w, http.StatusNotFound, map[string]any{"detail": "Not found."})
 	})
 	mux.HandleFunc("GET /session/{token}", s.sessionPage)
+	for l := range languages {
+		mux.HandleFunc("GET /"+l+"/session/{token}", s.sessionPage)
+	}
+	mux.HandleFunc("GET /media/{id}/{file}", s.getMedia)
 	mux.HandleFunc("POST /_sim/faults", s.postFaults)
 	mux.HandleFunc("DELETE /_sim/faults", func(w http.ResponseWriter, r *http.Request) {
 		s.ClearFaults()
@@ -166,6 +239,9 @@ func New(opts Options) *Server {
 		w.WriteHeader(http.StatusNoContent)
 	})
 	mux.HandleFunc("POST /_sim/sessions/{id}/complete", s.postComplete)
+	mux.HandleFunc("POST /_sim/sessions/{id}/review", s.postReview)
+	mux.HandleFunc("POST /_sim/sessions/{id}/face", s.postSessionFace)
+	mux.HandleFunc("POST /_sim/faces", s.postFaces)
 	mux.HandleFunc("POST /_sim/webhook", s.postWebhook)
 	s.mux = mux
 	return s
@@ -196,6 +272,7 @@ func (s *Server) Start(addr string) (string, error) {
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() { close(s.done) })
 	s.wg.Wait()
+	s.hooks.Wait()
 	s.mu.Lock()
 	srv := s.srv
 	s.mu.Unlock()
@@ -255,7 +332,61 @@ func (s *Server) Session(id string) (Session, bool) {
 func (s *Server) AddSession(ss Session) Session {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return *s.storeLocked(ss, s.baseURL)
+	return *s.storeLocked(ss, s.fallbackBaseLocked())
+}
+
+// SetStatus moves a session to status without a webhook, as a user opening the hosted flow
+// ("In Progress") or the passing of time ("Expired", "Kyc Expired") would.
+func (s *Server) SetStatus(sessionID, status string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ss, ok := s.sessions[sessionID]
+	if ok {
+		ss.Status = status
+	}
+	return ok
+}
+
+// RegisterWebhookSession makes the simulator know the session a webhook body is about, as
+// Didit knows every session it sends webhooks for: its id, vendor_data, workflow, status,
+// metadata and decision. A session already known, or a body that is not a session event, is
+// left alone. It reports whether a session was registered.
+func (s *Server) RegisterWebhookSession(body []byte) bool {
+	var env struct {
+		SessionID  string         `json:"session_id"`
+		Status     string         `json:"status"`
+		VendorData string         `json:"vendor_data"`
+		WorkflowID string         `json:"workflow_id"`
+		Metadata   map[string]any `json:"metadata"`
+		Decision   map[string]any `json:"decision"`
+		CreatedAt  json.Number    `json:"created_at"`
+	}
+	if unmarshalNumbers(body, &env) != nil || env.SessionID == "" {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.sessions[env.SessionID]; ok {
+		return false
+	}
+	ss := Session{ID: env.SessionID, Status: env.Status, VendorData: env.VendorData, WorkflowID: env.WorkflowID,
+		Metadata: env.Metadata, Decision: env.Decision}
+	if n, ok := env.Decision["session_number"].(json.Number); ok {
+		ss.Number, _ = n.Int64()
+	}
+	if sec, err := env.CreatedAt.Int64(); err == nil && sec > 0 {
+		ss.CreatedAt = time.Unix(sec, 0)
+	}
+	for _, f := range []struct{ key, feature string }{{"id_verifications", FeatureID}, {"liveness_checks", FeatureLiveness},
+		{"face_matches", FeatureFaceMatch}, {"nfc_verifications", FeatureNFC}} {
+		if items, ok := env.Decision[f.key].([]any); ok && len(items) > 0 {
+			item, _ := items[0].(map[string]any)
+			st, _ := item["status"].(string)
+			ss.Features = append(ss.Features, FeatureResult{Feature: f.feature, Status: st})
+		}
+	}
+	s.storeLocked(ss, s.fallbackBaseLocked())
+	return true
 }
 
 // Blocklist returns the blocklist additions seen, in order.
@@ -274,6 +405,12 @@ func (s *Server) Reset() {
 	s.requests = map[string]int{}
 	s.faults = nil
 	s.blocklist = nil
+	s.reused = 0
+	s.deliveries = nil
+	s.faces = nil
+	s.faceImages = map[[32]byte][]byte{}
+	s.faceSearches = nil
+	s.windows = nil
 }
 
 // api wraps an API handler: count, inject faults, authenticate, then serve. A fault marked
@@ -283,16 +420,25 @@ func (s *Server) api(route string, h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Read the body now: once it is consumed the server notices a client that hangs up,
 		// which ends a delayed answer early.
-		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		body, _ := io.ReadAll(io.LimitReader(r.Body, 10<<20))
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		s.mu.Lock()
 		s.requests[route]++
+		s.seenBase = s.baseFor(r)
 		f := s.takeFaultLocked(route)
 		s.mu.Unlock()
 
 		serve := func(w http.ResponseWriter) {
 			if !s.authorized(r) {
 				writeJSON(w, http.StatusForbidden, map[string]any{"detail": forbiddenDetail})
+				return
+			}
+			s.mu.Lock()
+			reset, over := s.rateLimitLocked(route, w.Header())
+			s.mu.Unlock()
+			if over {
+				w.Header().Set("Retry-After", strconv.Itoa(reset))
+				writeJSON(w, http.StatusTooManyRequests, map[string]any{"detail": "Request was throttled. Expected available in " + strconv.Itoa(reset) + " seconds."})
 				return
 			}
 			h(w, r)
@@ -320,8 +466,19 @@ func (s *Server) api(route string, h http.HandlerFunc) http.Handler {
 			copyRecorded(w, done) // slow, but the answer the work produced
 		case f.Status == 0:
 			serve(w)
+		case f.Status == http.StatusTooManyRequests:
+			ra := cmp.Or(f.RetryAfter, "1")
+			reset := ra
+			if when, err := http.ParseTime(ra); err == nil { // Retry-After as an HTTP date
+				reset = strconv.Itoa(max(int(time.Until(when).Seconds()), 0))
+			}
+			w.Header().Set("X-RateLimit-Limit", strconv.Itoa(cmp.Or(f.RateLimit, routeLimit(route))))
+			w.Header().Set("X-RateLimit-Remaining", "0")
+			w.Header().Set("X-RateLimit-Reset", reset)
+			w.Header().Set("Retry-After", ra)
+			writeJSON(w, f.Status, map[string]any{"detail": cmp.Or(f.Detail, faultDetail(f.Status))})
 		default:
-			if f.Status == http.StatusTooManyRequests || f.Status == http.StatusServiceUnavailable {
+			if f.Status == http.StatusServiceUnavailable {
 				w.Header().Set("Retry-After", cmp.Or(f.RetryAfter, "1"))
 			}
 			writeJSON(w, f.Status, map[string]any{"detail": cmp.Or(f.Detail, faultDetail(f.Status))})
@@ -357,13 +514,114 @@ func (s *Server) authorized(r *http.Request) bool {
 	return key == s.opts.APIKey
 }
 
-// createRequest is POST /v3/session/'s body; numbers in metadata stay as written.
+// createRequest is POST /v3/session/'s body, as far as the simulator uses it; numbers in
+// metadata stay as written.
 type createRequest struct {
-	WorkflowID string         `json:"workflow_id"`
-	VendorData string         `json:"vendor_data"`
-	Callback   string         `json:"callback"`
-	Metadata   map[string]any `json:"metadata"`
+	WorkflowID  string
+	VendorData  string
+	Callback    string
+	HasCallback bool
+	Metadata    map[string]any
+	HasMetadata bool
+	Language    string
 }
+
+// languages is the `language` enum of POST /v3/session/ (docs.didit.me/sessions-api/create-session).
+var languages = func() map[string]bool {
+	m := map[string]bool{}
+	for _, l := range strings.Fields("en ar bg bn ca cnr cs da de el es et fa fi fr he hi hr hu hy id it ja ka ko lt lv mk ms nl no pl pt-BR pt ro ru sk sl so sr sv th tr uk uz vi zh-CN zh-TW zh") {
+		m[l] = true
+	}
+	return m
+}()
+
+// fieldErrors is a 400 body keyed by field, each with a list of messages, as Didit (Django
+// REST framework) answers invalid input (shared/didit-api.md §9.6).
+type fieldErrors map[string]any
+
+func (fe fieldErrors) add(field, msg string) { fe[field] = []string{msg} }
+
+// parseCreate validates POST /v3/session/'s body field by field.
+func parseCreate(body []byte) (createRequest, fieldErrors) {
+	var raw map[string]json.RawMessage
+	if err := unmarshalNumbers(body, &raw); err != nil {
+		return createRequest{}, fieldErrors{"detail": "JSON parse error - " + err.Error()}
+	}
+	var req createRequest
+	fe := fieldErrors{}
+	str := func(field string, required bool) (string, bool) {
+		v, ok := raw[field]
+		if !ok || string(v) == "null" {
+			if required {
+				fe.add(field, "This field is required.")
+			}
+			return "", ok
+		}
+		var s string
+		if json.Unmarshal(v, &s) != nil {
+			fe.add(field, "Not a valid string.")
+			return "", true
+		}
+		if required && strings.TrimSpace(s) == "" {
+			fe.add(field, "This field is required.")
+		}
+		return s, true
+	}
+	req.WorkflowID, _ = str("workflow_id", true)
+	req.VendorData, _ = str("vendor_data", false)
+	req.Callback, req.HasCallback = str("callback", false)
+	if req.Callback != "" {
+		if u, err := url.Parse(req.Callback); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			fe.add("callback", "Enter a valid URL.")
+		}
+	}
+	if m, ok := str("callback_method", false); ok && m != "" && m != "initiator" && m != "completer" && m != "both" {
+		fe.add("callback_method", strconv.Quote(m)+" is not a valid choice.")
+	}
+	if l, _ := str("language", false); l != "" {
+		if !languages[l] {
+			fe.add("language", strconv.Quote(l)+" is not a valid choice.")
+		}
+		req.Language = l
+	}
+	if v, ok := raw["metadata"]; ok {
+		req.HasMetadata = true
+		// The reference renders metadata as a string in its request example and as an object
+		// everywhere else: accept an object, or a string holding one.
+		var s string
+		if json.Unmarshal(v, &s) == nil {
+			v = json.RawMessage(s)
+		}
+		if string(v) != "null" {
+			if err := unmarshalNumbers(v, &req.Metadata); err != nil {
+				fe.add("metadata", "Value must be valid JSON.")
+			}
+		}
+	}
+	for _, obj := range []string{"contact_details", "expected_details"} {
+		if v, ok := raw[obj]; ok && string(v) != "null" {
+			var m map[string]any
+			if json.Unmarshal(v, &m) != nil {
+				fe.add(obj, "Invalid data. Expected a dictionary.")
+			}
+		}
+	}
+	if p, _ := str("portrait_image", false); p != "" {
+		if b, err := base64.StdEncoding.DecodeString(p); err != nil {
+			fe.add("portrait_image", "Invalid base64 image.")
+		} else if len(b) > 1<<20 {
+			fe.add("portrait_image", "The image must not exceed 1MB.")
+		}
+	}
+	if len(fe) > 0 {
+		return req, fe
+	}
+	return req, nil
+}
+
+// unfinished are the statuses in which Didit hands an existing session back on create
+// (shared/didit-api.md §9.4).
+var unfinished = map[string]bool{"Not Started": true, "In Progress": true, "Resubmitted": true, "Awaiting User": true}
 
 func (s *Server) createSession(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
@@ -371,29 +629,108 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]any{"detail": "Could not read the request body."})
 		return
 	}
-	var req createRequest
-	if err := unmarshalNumbers(body, &req); err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]any{"detail": "JSON parse error - " + err.Error()})
-		return
-	}
-	if strings.TrimSpace(req.WorkflowID) == "" {
-		writeJSON(w, http.StatusBadRequest, map[string]any{"workflow_id": []string{"This field is required."}})
+	req, fe := parseCreate(body)
+	if fe != nil {
+		writeJSON(w, http.StatusBadRequest, fe)
 		return
 	}
 	s.mu.Lock()
-	base := s.baseURL
-	if base == "" {
-		base = "http://" + r.Host
+	base := s.baseFor(r)
+	ss, reused := s.reusableLocked(req)
+	if reused {
+		// Didit returns the open session with callback and metadata overwritten by the new
+		// request (§9.4). It is silent on fields the new request leaves out: those stay.
+		if req.HasCallback {
+			ss.Callback = req.Callback
+		}
+		if req.HasMetadata {
+			ss.Metadata = req.Metadata
+		}
+		if req.Language != "" && req.Language != ss.Language {
+			ss.Language = req.Language
+			ss.URL = sessionURL(ss.base, ss.Language, ss.Token)
+		}
+		s.reused++
+	} else {
+		if msg, limited := s.quotaExceededLocked(); limited {
+			s.mu.Unlock()
+			writeThrottled(w, sandboxQuotaLimit, sandboxQuotaRetryAfter, msg)
+			return
+		}
+		ss = s.storeLocked(Session{WorkflowID: req.WorkflowID, VendorData: req.VendorData, Callback: req.Callback,
+			Metadata: req.Metadata, Language: req.Language}, base)
 	}
-	ss := s.storeLocked(Session{WorkflowID: req.WorkflowID, VendorData: req.VendorData, Callback: req.Callback, Metadata: req.Metadata}, base)
 	created := createdJSON(ss)
-	cp := *ss
+	id := ss.ID
 	s.mu.Unlock()
 
-	if ac := s.opts.AutoComplete; ac != nil {
-		s.autoComplete(cp.ID, *ac)
+	if ac := s.opts.AutoComplete; ac != nil && !reused {
+		s.autoComplete(id, *ac)
 	}
 	writeJSON(w, http.StatusCreated, created)
+}
+
+// reusableLocked finds the newest unfinished session of req's vendor_data on the workflow's
+// latest version, which Didit returns instead of creating one.
+func (s *Server) reusableLocked(req createRequest) (*Session, bool) {
+	if s.opts.NoSessionReuse || req.VendorData == "" {
+		return nil, false
+	}
+	latest := s.latestVersionLocked(req.WorkflowID)
+	for i := len(s.order) - 1; i >= 0; i-- {
+		ss := s.sessions[s.order[i]]
+		if ss.VendorData == req.VendorData && ss.WorkflowID == req.WorkflowID && ss.WorkflowVersion == latest && unfinished[ss.Status] {
+			return ss, true
+		}
+	}
+	return nil, false
+}
+
+func (s *Server) latestVersionLocked(workflowID string) int {
+	if v := s.versions[workflowID]; v > 0 {
+		return v
+	}
+	return 1
+}
+
+// SetWorkflowVersion publishes a new version of a workflow: sessions created from now on
+// carry it, and unfinished sessions on older versions are no longer reused.
+func (s *Server) SetWorkflowVersion(workflowID string, version int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.versions[workflowID] = version
+}
+
+// ReusedSessions is how many creates were answered with an existing unfinished session.
+func (s *Server) ReusedSessions() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.reused
+}
+
+// baseFor is the public base for URLs made while serving r.
+func (s *Server) baseFor(r *http.Request) string {
+	if s.baseURL != "" {
+		return s.baseURL
+	}
+	return "http://" + r.Host
+}
+
+// fallbackBaseLocked is the base for sessions stored outside an API request (AddSession,
+// fixtures, seeds): the configured one, else the one the API was last reached at.
+func (s *Server) fallbackBaseLocked() string { return cmp.Or(s.baseURL, s.seenBase) }
+
+// sessionURL is the hosted flow's address. Didit documents a /{language}/ segment when
+// `language` is sent but not where it goes; the simulator puts it first, as locale-prefixed
+// web apps do.
+func sessionURL(base, language, token string) string {
+	if base == "" {
+		return ""
+	}
+	if language != "" {
+		return base + "/" + language + "/session/" + token
+	}
+	return base + "/session/" + token
 }
 
 // storeLocked fills in a session's generated fields and remembers it.
@@ -408,11 +745,20 @@ func (s *Server) storeLocked(ss Session, base string) *Session {
 	if ss.Token == "" {
 		ss.Token = token()
 	}
-	if ss.URL == "" && base != "" {
-		ss.URL = base + "/session/" + ss.Token
+	if ss.base == "" {
+		ss.base = base
+	}
+	if ss.URL == "" {
+		ss.URL = sessionURL(ss.base, ss.Language, ss.Token)
+	}
+	if st, ok := ss.Decision["status"].(string); ok && ss.Status == "" {
+		ss.Status = st
 	}
 	if ss.Status == "" {
 		ss.Status = "Not Started"
+	}
+	if ss.WorkflowVersion == 0 {
+		ss.WorkflowVersion = s.latestVersionLocked(ss.WorkflowID)
 	}
 	if ss.CreatedAt.IsZero() {
 		ss.CreatedAt = s.now()
@@ -425,6 +771,8 @@ func (s *Server) storeLocked(ss Session, base string) *Session {
 	return p
 }
 
+// createdJSON is POST /v3/session/'s answer: the fields of Didit's documented example plus
+// workflow_version (shared/didit-api.md §9.4).
 func createdJSON(ss *Session) map[string]any {
 	return map[string]any{
 		"session_id":       ss.ID,
@@ -433,8 +781,7 @@ func createdJSON(ss *Session) map[string]any {
 		"url":              ss.URL,
 		"status":           ss.Status,
 		"workflow_id":      ss.WorkflowID,
-		"workflow_version": 1,
-		"session_kind":     "user",
+		"workflow_version": ss.WorkflowVersion,
 		"vendor_data":      nullIfEmpty(ss.VendorData),
 		"metadata":         ss.Metadata,
 		"callback":         nullIfEmpty(ss.Callback),
@@ -481,14 +828,22 @@ func (s *Server) getDecision(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(b)
 }
 
-// decisionLocked is the session's decision, or the empty shape of a session not yet finished.
-func (s *Server) decisionLocked(ss *Session) map[string]any {
-	if ss.Decision != nil {
-		return ss.Decision
+// commaSet is a comma-separated filter value as a set; nil when the filter is absent.
+func commaSet(v string) map[string]bool {
+	if strings.TrimSpace(v) == "" {
+		return nil
 	}
-	return baseDecision(ss, ss.Status, nil)
+	set := map[string]bool{}
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			set[p] = true
+		}
+	}
+	return set
 }
 
+// listSessions is GET /v3/sessions/: filters vendor_data, status and workflow_id (the last
+// two comma-separated), limit/offset, newest first, rows in the documented shape.
 func (s *Server) listSessions(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	offset, _ := strconv.Atoi(q.Get("offset"))
@@ -497,83 +852,131 @@ func (s *Server) listSessions(w http.ResponseWriter, r *http.Request) {
 		limit = 20
 	}
 	offset = max(offset, 0)
+	statuses, workflows := commaSet(q.Get("status")), commaSet(q.Get("workflow_id"))
 	s.mu.Lock()
+	base := s.baseFor(r)
 	var matched []*Session
 	for i := len(s.order) - 1; i >= 0; i-- { // newest first
 		ss := s.sessions[s.order[i]]
 		if v := q.Get("vendor_data"); v != "" && ss.VendorData != v {
 			continue
 		}
-		if v := q.Get("workflow_id"); v != "" && ss.WorkflowID != v {
+		if workflows != nil && !workflows[ss.WorkflowID] {
 			continue
 		}
-		if v := q.Get("status"); v != "" && ss.Status != v {
+		if statuses != nil && !statuses[ss.Status] {
 			continue
 		}
 		matched = append(matched, ss)
 	}
 	results := []any{}
 	for i := offset; i < len(matched) && i < offset+limit; i++ {
-		ss := matched[i]
-		item := map[string]any{
-			"session_id":     ss.ID,
-			"session_number": ss.Number,
-			"session_url":    ss.URL,
-			"status":         ss.Status,
-			"vendor_data":    nullIfEmpty(ss.VendorData),
-			"workflow_id":    ss.WorkflowID,
-			"created_at":     ss.CreatedAt.UTC().Format(time.RFC3339Nano),
-		}
-		if !s.opts.ListWithoutMetadata {
-			item["metadata"] = ss.Metadata
-		}
-		results = append(results, item)
+		results = append(results, s.listRowLocked(matched[i]))
 	}
 	s.mu.Unlock()
-	page := func(off int) any {
-		if off < 0 || off >= len(matched) || (off == offset) {
-			return nil
+	writeJSON(w, http.StatusOK, pageJSON(r, base, len(matched), offset, limit, results))
+}
+
+// listRowLocked is one KYC row of GET /v3/sessions/ (shared/didit-api.md §9.5): no metadata,
+// workflow_id or url. The personal-data keys carry the simulator's placeholder identity once
+// the feature that yields them has run, null before.
+func (s *Server) listRowLocked(ss *Session) map[string]any {
+	features := []any{}
+	results := ss.Features
+	if len(results) == 0 {
+		link, _ := profile.ParseStepUpLink(ss.Metadata)
+		for _, f := range kindFeatures(link.Kind) {
+			results = append(results, FeatureResult{Feature: f, Status: "Not Started"})
 		}
-		u := *r.URL
-		qq := u.Query()
-		qq.Set("offset", strconv.Itoa(off))
-		qq.Set("limit", strconv.Itoa(limit))
-		u.RawQuery = qq.Encode()
-		return "http://" + r.Host + u.RequestURI()
 	}
-	var prev any
-	if offset > 0 {
-		prev = page(max(offset-limit, 0))
+	row := map[string]any{
+		"session_id":     ss.ID,
+		"session_kind":   "user",
+		"session_number": ss.Number,
+		"session_url":    ss.URL,
+		"status":         ss.Status,
+		"vendor_data":    nullIfEmpty(ss.VendorData),
+		"created_at":     ss.CreatedAt.UTC().Format(time.RFC3339Nano),
+		"portrait_image": nil,
+		"document_type":  nil,
+		"full_name":      nil,
+		"country":        nil,
+		"phone_number":   nil,
+		"email_address":  nil,
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"count":    len(matched),
-		"next":     page(offset + limit),
-		"previous": prev,
-		"results":  results,
-	})
+	for _, f := range results {
+		features = append(features, map[string]any{"feature": f.Feature, "status": f.Status})
+		if len(ss.Features) == 0 {
+			continue
+		}
+		switch f.Feature {
+		case FeatureID:
+			row["portrait_image"] = s.mediaURLLocked(ss, "id_portrait")
+			row["document_type"] = "Identity Card"
+			row["full_name"] = "Ana García López"
+			row["country"] = "ESP"
+		case FeaturePhone:
+			row["phone_number"] = map[string]any{"full_number": "+34612345678", "status": f.Status}
+		case FeatureEmail:
+			row["email_address"] = map[string]any{"email": "ana.garcia@example.es", "status": f.Status}
+		}
+	}
+	row["features"] = features
+	return row
+}
+
+// decisionLocked is the session's decision (or the empty shape of a session not yet finished)
+// with its current status and review trail.
+func (s *Server) decisionLocked(ss *Session) map[string]any {
+	var d map[string]any
+	if ss.Decision != nil {
+		d = maps.Clone(ss.Decision)
+	} else {
+		d = baseDecision(ss, ss.Status, nil)
+	}
+	d["status"] = ss.Status
+	if len(ss.Reviews) > 0 || d["reviews"] == nil {
+		d["reviews"] = reviewsJSON(ss.Reviews)
+	}
+	return d
 }
 
 func (s *Server) addBlocklist(w http.ResponseWriter, r *http.Request) {
-	var e BlocklistEntry
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&e); err != nil {
+	var raw map[string]json.RawMessage
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&raw); err != nil {
 		writeJSON(w, http.StatusBadRequest, map[string]any{"detail": "JSON parse error - " + err.Error()})
 		return
 	}
-	if e.SessionID == "" {
-		writeJSON(w, http.StatusBadRequest, map[string]any{"session_id": []string{"This field is required."}})
+	var e BlocklistEntry
+	fe := fieldErrors{}
+	if v, ok := raw["session_id"]; !ok || string(v) == "null" {
+		fe.add("session_id", "This field is required.")
+	} else if json.Unmarshal(v, &e.SessionID) != nil || e.SessionID == "" {
+		fe.add("session_id", "Must be a valid UUID.")
+	}
+	for field, dst := range map[string]*bool{"blocklist_face": &e.Face, "blocklist_document": &e.Document, "blocklist_phone": &e.Phone, "blocklist_email": &e.Email} {
+		if v, ok := raw[field]; ok && string(v) != "null" && json.Unmarshal(v, dst) != nil {
+			fe.add(field, "Must be a valid boolean.")
+		}
+	}
+	if len(fe) > 0 {
+		writeJSON(w, http.StatusBadRequest, fe)
 		return
 	}
 	s.mu.Lock()
-	_, ok := s.sessions[e.SessionID]
+	ss, ok := s.sessions[e.SessionID]
 	if ok {
 		s.blocklist = append(s.blocklist, e)
+		if e.Face {
+			s.blockFaceLocked(faceLocked(ss), ss.ID)
+		}
 	}
 	s.mu.Unlock()
 	if !ok {
 		writeJSON(w, http.StatusNotFound, map[string]any{"detail": "Not found."})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"detail": "Added to blocklist.", "session_id": e.SessionID})
+	writeJSON(w, http.StatusOK, map[string]any{"message": "Successfully updated blocklist."})
 }
 
 var pageTmpl = template.Must(template.New("session").Parse(`<!doctype html>
@@ -582,6 +985,9 @@ var pageTmpl = template.Must(template.New("session").Parse(`<!doctype html>
 <p>Session {{.Number}} ({{.ID}}) on workflow {{.WorkflowID}}: <b>{{.Status}}</b></p>
 <form method="post" action="/_sim/sessions/{{.ID}}/complete?status=Approved"><button>Approve</button></form>
 <form method="post" action="/_sim/sessions/{{.ID}}/complete?status=Declined"><button>Decline</button></form>
+<p>As a reviewer in Didit's console:</p>
+<form method="post" action="/_sim/sessions/{{.ID}}/review?new_status=Approved"><button>Reviewer approves</button></form>
+<form method="post" action="/_sim/sessions/{{.ID}}/review?new_status=Declined"><button>Reviewer declines</button></form>
 `))
 
 // sessionPage stands in for Didit's hosted flow at the session URL.
@@ -607,6 +1013,9 @@ func (s *Server) getStats(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	stats := map[string]any{
 		"created_sessions": len(s.order),
+		"reused_sessions":  s.reused,
+		"face_searches":    len(s.faceSearches),
+		"webhooks_sent":    len(s.deliveries),
 		"requests":         cloneCounts(s.requests),
 		"blocklist":        slices.Clone(s.blocklist),
 		"pending_faults":   len(s.faults),
@@ -615,13 +1024,7 @@ func (s *Server) getStats(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, stats)
 }
 
-func cloneCounts(m map[string]int) map[string]int {
-	out := make(map[string]int, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
-}
+func cloneCounts(m map[string]int) map[string]int { return maps.Clone(m) }
 
 // postComplete completes a session over HTTP: the body (optional) is an Outcome; a status query
 // parameter is a shortcut for {"status": ...}.
@@ -650,13 +1053,16 @@ func (s *Server) postComplete(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, resp)
 }
 
-// postWebhook signs the request body like Didit and sends it to the receiver.
+// postWebhook signs the request body like Didit and sends it to the receiver. A session event
+// about a session the simulator does not know registers that session first (RegisterWebhookSession),
+// so that `make demo`'s fixture sessions can then be reviewed, blocklisted and searched.
 func (s *Server) postWebhook(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, 8<<20))
 	if err != nil {
 		writeJSON(w, http.StatusBadRequest, map[string]any{"detail": err.Error()})
 		return
 	}
+	s.RegisterWebhookSession(body)
 	d, err := s.SendWebhook(r.Context(), body)
 	resp := map[string]any{"receiver_status": d.StatusCode}
 	if err != nil {
@@ -684,10 +1090,10 @@ func nullIfEmpty(s string) any {
 	return s
 }
 
-// token is a session token like Didit's: 20 URL-safe characters.
+// token is a session token like Didit's: 12 alphanumeric characters (§9.4).
 func token() string {
 	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-	b := make([]byte, 20)
+	b := make([]byte, 12)
 	_, _ = rand.Read(b)
 	for i := range b {
 		b[i] = alphabet[int(b[i])%len(alphabet)]

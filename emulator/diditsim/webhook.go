@@ -83,7 +83,6 @@ var ErrNoReceiver = errors.New("diditsim: no webhook URL configured")
 // Didit's raw body (see Marshal), signed with X-Signature, X-Signature-V2 and X-Signature-Simple.
 // A non-2xx answer is an error (Didit would retry it; the simulator leaves that to the caller).
 func (s *Server) Complete(ctx context.Context, sessionID string, o Outcome) (Delivery, error) {
-	now := s.now()
 	s.mu.Lock()
 	ss, ok := s.sessions[sessionID]
 	if !ok {
@@ -94,46 +93,56 @@ func (s *Server) Complete(ctx context.Context, sessionID string, o Outcome) (Del
 	status, features := resolve(o, link.Kind)
 	decision := baseDecision(ss, status, features)
 	for _, f := range features {
-		key, items := featureItems(ss, link, f)
+		key, items := featureItems(ss, link, f, func(name string) string { return s.mediaURLLocked(ss, name) })
 		decision[key] = items
 	}
 	ss.Status = status
 	ss.Decision = decision
-	envelope := map[string]any{
+	ss.Features = features
+	env := s.envelopeLocked(ss)
+	s.mu.Unlock()
+	return s.sendEnvelope(ctx, env)
+}
+
+// envelopeLocked is the v3 status.updated webhook for the session as it stands
+// (shared/didit-api.md §2.1): a decision when the status is one that has one, resubmit_info
+// on Resubmitted, metadata only when set.
+func (s *Server) envelopeLocked(ss *Session) map[string]any {
+	env := map[string]any{
 		"application_id":   cmp.Or(s.opts.ApplicationID, "6f1c2a9e-0000-4000-8000-00000000d1d1"),
 		"created_at":       ss.CreatedAt.Unix(),
-		"decision":         decision,
 		"event_id":         uuid.NewString(),
-		"metadata":         ss.Metadata,
 		"session_id":       ss.ID,
-		"status":           status,
-		"timestamp":        now.Unix(),
+		"status":           ss.Status,
+		"timestamp":        s.now().Unix(),
 		"webhook_type":     "status.updated",
 		"workflow_id":      ss.WorkflowID,
-		"workflow_version": 1,
+		"workflow_version": max(ss.WorkflowVersion, 1),
 	}
 	if ss.VendorData != "" {
-		envelope["vendor_data"] = ss.VendorData
+		env["vendor_data"] = ss.VendorData
 	}
-	if ss.Metadata == nil {
-		delete(envelope, "metadata") // Didit includes metadata only when it was set
+	if ss.Metadata != nil {
+		env["metadata"] = ss.Metadata // Didit includes metadata only when it was set
 	}
-	s.mu.Unlock()
-
-	body, err := Marshal(envelope)
-	if err != nil {
-		return Delivery{}, err
+	switch ss.Status {
+	case StatusApproved, StatusDeclined, StatusInReview, StatusAbandoned:
+		env["decision"] = s.decisionLocked(ss)
+	case StatusResubmitted:
+		nodes := []any{}
+		for _, n := range ss.resubmitNodes {
+			nodes = append(nodes, n)
+		}
+		env["resubmit_info"] = map[string]any{"nodes_to_resubmit": nodes, "reasons": map[string]any{}}
 	}
-	d, err := s.SendWebhook(ctx, body)
-	d.EventID = envelope["event_id"].(string)
-	s.log.Info("diditsim: webhook sent", "session_id", sessionID, "status", status, "event_id", d.EventID, "receiver_status", d.StatusCode)
-	return d, err
+	return env
 }
 
 // Sign returns the headers Didit sends with body: X-Timestamp (now), X-Signature over the raw
-// bytes, X-Signature-V2 over webhook.Canonicalize(body) (omitted when body is not JSON, which
-// Didit never sends), X-Signature-Simple over the body's timestamp, session_id, status and
-// webhook_type, User-Agent and Content-Type.
+// bytes, X-Signature-V2 over CanonicalV2Body(body) — the simulator's own rendering of Didit's
+// Python recipe, not the receiver's canonicaliser, so the two check each other — (omitted
+// when body is not JSON, which Didit never sends), X-Signature-Simple over the body's
+// timestamp, session_id, status and webhook_type, User-Agent and Content-Type.
 func (s *Server) Sign(body []byte) http.Header {
 	secret := []byte(s.opts.Secret)
 	h := http.Header{}
@@ -141,7 +150,7 @@ func (s *Server) Sign(body []byte) http.Header {
 	h.Set("User-Agent", "DiditWebhook/2.0 +https://didit.me")
 	h.Set(webhook.HeaderTimestamp, strconv.FormatInt(s.now().Unix(), 10))
 	h.Set(webhook.HeaderSignature, webhook.Sign(secret, body))
-	if canon, err := webhook.Canonicalize(nil, body); err == nil {
+	if canon, err := CanonicalV2Body(body); err == nil {
 		h.Set(webhook.HeaderSignatureV2, webhook.Sign(secret, canon))
 	}
 	var env struct {
@@ -151,7 +160,8 @@ func (s *Server) Sign(body []byte) http.Header {
 		WebhookType string      `json:"webhook_type"`
 	}
 	if unmarshalNumbers(body, &env) == nil {
-		msg := webhook.SimpleMessage(env.Timestamp.String(), env.SessionID, env.Status, env.WebhookType)
+		// Written out here rather than shared with the receiver, for the same reason as V2.
+		msg := env.Timestamp.String() + ":" + env.SessionID + ":" + env.Status + ":" + env.WebhookType
 		h.Set(webhook.HeaderSignatureSimple, webhook.Sign(secret, []byte(msg)))
 	}
 	return h
@@ -164,6 +174,12 @@ func (s *Server) SendWebhook(ctx context.Context, body []byte) (Delivery, error)
 	target := s.webhookURL
 	s.mu.Unlock()
 	d := Delivery{Body: body, Header: s.Sign(body)}
+	var ev struct {
+		EventID string `json:"event_id"`
+	}
+	if json.Unmarshal(body, &ev) == nil {
+		d.EventID = ev.EventID
+	}
 	if target == "" {
 		return d, ErrNoReceiver
 	}
@@ -172,6 +188,11 @@ func (s *Server) SendWebhook(ctx context.Context, body []byte) (Delivery, error)
 		return d, fmt.Errorf("diditsim: webhook request: %w", err)
 	}
 	req.Header = d.Header.Clone()
+	defer func() {
+		s.mu.Lock()
+		s.deliveries = append(s.deliveries, d)
+		s.mu.Unlock()
+	}()
 	resp, err := s.hc.Do(req)
 	if err != nil {
 		return d, fmt.Errorf("diditsim: deliver webhook: %w", err)
@@ -226,6 +247,12 @@ func kindFeatures(kind string) []string {
 	return []string{FeatureID, FeatureLiveness, FeatureFaceMatch}
 }
 
+// decisionArrays are the decision's feature arrays: the ten KYC arrays and the newer ones
+// (shared/didit-api.md §2.2, §9.9).
+var decisionArrays = []string{"id_verifications", "nfc_verifications", "liveness_checks", "face_matches",
+	"poa_verifications", "phone_verifications", "email_verifications", "aml_screenings", "ip_analyses",
+	"database_validations", "questionnaire_responses", "document_ai_documents", "signatures", "bank_verifications"}
+
 // baseDecision is the decision object's top level (shared/didit-api.md §2.2); feature arrays
 // stay null until a feature has produced data.
 func baseDecision(ss *Session, status string, features []FeatureResult) map[string]any {
@@ -251,9 +278,7 @@ func baseDecision(ss *Session, status string, features []FeatureResult) map[stri
 		"created_at":       ss.CreatedAt.Unix(),
 		"expires_at":       ss.CreatedAt.Add(7 * 24 * time.Hour).Unix(),
 	}
-	for _, k := range []string{"id_verifications", "nfc_verifications", "liveness_checks", "face_matches",
-		"poa_verifications", "phone_verifications", "email_verifications", "aml_screenings", "ip_analyses",
-		"database_validations"} {
+	for _, k := range decisionArrays {
 		d[k] = nil
 	}
 	return d
@@ -271,7 +296,7 @@ var riskInfo = map[string]struct{ warningFeature, risk, short, long string }{
 }
 
 // featureItems builds one feature's v3 array (shared/didit-api.md §3) with invented values.
-func featureItems(ss *Session, link profile.StepUpLink, f FeatureResult) (string, []any) {
+func featureItems(ss *Session, link profile.StepUpLink, f FeatureResult, media func(name string) string) (string, []any) {
 	ok := f.Status == StatusApproved
 	info := riskInfo[f.Feature]
 	node := map[string]string{FeatureID: "feature_ocr", FeatureNFC: "feature_nfc", FeatureLiveness: "feature_liveness",
@@ -297,10 +322,6 @@ func featureItems(ss *Session, link profile.StepUpLink, f FeatureResult) (string
 			"long_description": long, "node_id": node, "risk": r, "short_description": short,
 		})
 	}
-	media := func(name, ext string) string {
-		return "https://service-didit-verification-production.s3.eu-central-1.amazonaws.com/" + ss.ID + "/" + name + "." + ext +
-			"?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=3600&X-Amz-Signature=0000simulated"
-	}
 	pick := func(good, bad float64) float64 {
 		if ok {
 			return good
@@ -314,8 +335,8 @@ func featureItems(ss *Session, link profile.StepUpLink, f FeatureResult) (string
 		key = "nfc_verifications"
 		item["is_nfc_skipped"] = false
 		item["skip_reason"] = nil
-		item["portrait_image"] = media("nfc_portrait", "jpg")
-		item["signature_image"] = media("nfc_signature", "jpg")
+		item["portrait_image"] = media("nfc_portrait")
+		item["signature_image"] = media("nfc_signature")
 		item["authenticity"] = map[string]any{"dg_integrity": ok, "sod_integrity": ok}
 		item["chip_data"] = map[string]any{
 			"address": "Calle de Alcalá 42, 28014 Madrid", "birth_date": "1990-04-12", "document_number": "X1234567K",
@@ -350,7 +371,7 @@ func featureItems(ss *Session, link profile.StepUpLink, f FeatureResult) (string
 		key = "liveness_checks"
 		item["method"] = "PASSIVE"
 		item["score"] = pick(93.1, 22.5)
-		item["reference_image"] = media("liveness_reference", "jpg")
+		item["reference_image"] = media("liveness_reference")
 		item["video_url"] = nil
 		item["age_estimation"] = 34.2
 		item["face_quality"] = pick(82.4, 41.0)
@@ -359,8 +380,8 @@ func featureItems(ss *Session, link profile.StepUpLink, f FeatureResult) (string
 	case FeatureFaceMatch:
 		key = "face_matches"
 		item["score"] = pick(96.0, 41.0)
-		item["source_image"] = media("face_source", "jpg")
-		item["target_image"] = media("face_target", "jpg")
+		item["source_image"] = media("face_source")
+		item["target_image"] = media("face_target")
 		item["source_image_session_id"] = nullIfEmpty(link.OriginSessionID)
 	case FeaturePoA:
 		key = "poa_verifications"
@@ -368,7 +389,7 @@ func featureItems(ss *Session, link profile.StepUpLink, f FeatureResult) (string
 		if !ok {
 			issued = "2024-06-01"
 		}
-		item["document_file"] = media("poa_document", "pdf")
+		item["document_file"] = media("poa_document")
 		item["issuing_state"] = "ESP"
 		item["document_type"] = "UTILITY_BILL"
 		item["document_language"] = "es"
@@ -402,7 +423,7 @@ func featureItems(ss *Session, link profile.StepUpLink, f FeatureResult) (string
 		item["issuing_state_name"] = "Spain"
 		item["nationality"] = "ESP"
 		item["gender"] = "F"
-		item["portrait_image"] = media("id_portrait", "jpg")
+		item["portrait_image"] = media("id_portrait")
 		item["matches"] = []any{}
 	}
 	return key, []any{item}

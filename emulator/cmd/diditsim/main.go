@@ -4,8 +4,11 @@
 //	go run ./emulator/cmd/diditsim -addr 127.0.0.1:8090 -webhook http://127.0.0.1:8080/Receiver
 //
 // Settings default to the environment the functions read (DIDIT_API_KEY, DIDIT_WEBHOOK_SECRET,
-// first of a comma-separated list). Faults, stats and completions are driven over HTTP: POST
-// /_sim/faults, GET /_sim/stats, POST /_sim/sessions/{id}/complete, POST /_sim/webhook.
+// first of a comma-separated list). Faults, stats, completions and reviews are driven over
+// HTTP: POST /_sim/faults, GET /_sim/stats, POST /_sim/sessions/{id}/complete, POST
+// /_sim/sessions/{id}/review ({"new_status":"Approved","comment":"..."}: a console reviewer's
+// verdict and its webhook), POST /_sim/faces and POST /_sim/sessions/{id}/face (stage Face
+// Search: a fraud ring, a blocklisted face), POST /_sim/webhook.
 package main
 
 import (
@@ -43,11 +46,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	base := fs.String("base-url", "", "public base URL in session URLs (default: the listening address)")
 	auto := fs.Duration("auto-complete", 0, "complete every new session after this delay (0: off)")
 	status := fs.String("auto-status", diditsim.StatusApproved, "status of auto-completed sessions: Approved, Declined or In Review")
+	noReuse := fs.Bool("no-session-reuse", false, "create a new session on every POST /v3/session/ (Didit reuses an unfinished one)")
+	noteOnly := fs.Bool("in-review-note-only", false, "an API review to In Review only records a note (no status change, no webhook)")
+	limits := fs.Bool("rate-limits", false, "enforce Didit's per-minute limits (GET 600, create 600, writes 300) with 429")
+	quota := fs.Int("sandbox-quota", 0, "refuse creates past this many sessions in 24 h with 429, as the sandbox quota does (0: off)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	log := logging.New(stdout, "text", "info")
-	opts := diditsim.Options{APIKey: *key, Secret: *sec, WebhookURL: *hook, BaseURL: *base, Log: log}
+	opts := diditsim.Options{APIKey: *key, Secret: *sec, WebhookURL: *hook, BaseURL: *base, Log: log,
+		NoSessionReuse: *noReuse, InReviewNoteOnly: *noteOnly, SandboxQuota: *quota, RateLimits: *limits}
 	if *auto > 0 {
 		opts.AutoComplete = &diditsim.AutoComplete{Delay: *auto, Outcome: diditsim.Outcome{Status: *status}}
 	}

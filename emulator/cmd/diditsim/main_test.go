@@ -36,7 +36,7 @@ func TestRunServesUntilCancelled(t *testing.T) {
 	out := &syncBuf{}
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, func(string) string { return "" }, out)
+		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-sandbox-quota", "1"}, func(string) string { return "" }, out)
 	}()
 	// The log line carries the URL; poll until it appears.
 	var url string
@@ -53,6 +53,25 @@ func TestRunServesUntilCancelled(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
+
+	// The flags reach the simulator: one session, then the sandbox quota answers.
+	var codes []int
+	for _, user := range []string{"a", "b"} {
+		req, err := http.NewRequest(http.MethodPost, url+"/v3/session/", strings.NewReader(`{"workflow_id":"wf","vendor_data":"`+user+`"}`))
+		require.NoError(t, err)
+		req.Header.Set("x-api-key", "any")
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		codes = append(codes, resp.StatusCode)
+	}
+	assert.Equal(t, []int{http.StatusCreated, http.StatusTooManyRequests}, codes)
+
+	// The console reviewer is on the admin surface.
+	resp, err = http.Post(url+"/_sim/sessions/unknown/review", "application/json", strings.NewReader(`{"new_status":"Approved"}`))
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
 
 	cancel()
 	require.NoError(t, <-done)
