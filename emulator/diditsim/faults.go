@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -27,6 +28,57 @@ type Fault struct {
 	// AfterProcessing serves the request first (the session is created, the entry added) and
 	// only then delays or replaces the answer: Didit did the work but the client never learns.
 	AfterProcessing bool
+	// RateLimit is the X-RateLimit-Limit a 429 carries; 0 means the route's documented limit
+	// (shared/didit-api.md §9.6: 600/min for GETs and creates, 300/min for writes).
+	RateLimit int
+}
+
+// SandboxQuotaFault is the answer of a sandbox application past its quota of 500 sessions in
+// 24 hours (§9.6): 429 on create, "available in 3600 seconds".
+func SandboxQuotaFault() Fault {
+	return Fault{Route: RouteCreateSession, Status: http.StatusTooManyRequests, RetryAfter: strconv.Itoa(sandboxQuotaRetryAfter),
+		Detail: sandboxQuotaDetail, RateLimit: sandboxQuotaLimit}
+}
+
+const (
+	sandboxQuotaLimit      = 500
+	sandboxQuotaRetryAfter = 3600
+	sandboxQuotaDetail     = "Request was throttled. Expected available in 3600 seconds."
+)
+
+// routeLimit is a route's documented per-key limit per minute.
+func routeLimit(route string) int {
+	if strings.HasPrefix(route, "GET ") || route == RouteCreateSession || route == "" {
+		return 600
+	}
+	return 300
+}
+
+// writeThrottled answers 429 as Didit does: Retry-After and the X-RateLimit-* headers. The
+// docs name the headers but not the unit of -Reset; the simulator sends seconds until the
+// window resets, equal to Retry-After.
+func writeThrottled(w http.ResponseWriter, limit, retryAfter int, detail string) {
+	h := w.Header()
+	h.Set("Retry-After", strconv.Itoa(retryAfter))
+	h.Set("X-RateLimit-Limit", strconv.Itoa(limit))
+	h.Set("X-RateLimit-Remaining", "0")
+	h.Set("X-RateLimit-Reset", strconv.Itoa(retryAfter))
+	writeJSON(w, http.StatusTooManyRequests, map[string]any{"detail": detail})
+}
+
+// quotaExceededLocked reports whether Options.SandboxQuota sessions were created in the 24
+// hours before now.
+func (s *Server) quotaExceededLocked() (string, bool) {
+	if s.opts.SandboxQuota <= 0 {
+		return "", false
+	}
+	since, n := s.now().Add(-24*time.Hour), 0
+	for _, id := range s.order {
+		if s.sessions[id].CreatedAt.After(since) {
+			n++
+		}
+	}
+	return sandboxQuotaDetail, n >= s.opts.SandboxQuota
 }
 
 // InjectFault queues a fault; faults apply in the order injected.
@@ -77,6 +129,7 @@ func (s *Server) takeFaultLocked(route string) *Fault {
 // {"route":"POST /v3/session/","status":429,"retry_after":"2","times":3} or
 // {"status":0,"delay":"3s"}.
 type faultJSON struct {
+	RateLimit       int    `json:"rate_limit"`
 	Route           string `json:"route"`
 	Status          int    `json:"status"`
 	RetryAfter      string `json:"retry_after"`
@@ -87,7 +140,7 @@ type faultJSON struct {
 }
 
 func (fj faultJSON) fault() (Fault, error) {
-	f := Fault{Route: fj.Route, Status: fj.Status, RetryAfter: fj.RetryAfter, Detail: fj.Detail, Times: fj.Times, AfterProcessing: fj.AfterProcessing}
+	f := Fault{Route: fj.Route, Status: fj.Status, RetryAfter: fj.RetryAfter, Detail: fj.Detail, Times: fj.Times, AfterProcessing: fj.AfterProcessing, RateLimit: fj.RateLimit}
 	if fj.Delay != "" {
 		d, err := time.ParseDuration(fj.Delay)
 		if err != nil {

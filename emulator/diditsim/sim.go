@@ -10,6 +10,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,6 +20,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -26,6 +28,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/riskwire/didit-risk/internal/profile"
 )
 
 // Routes, as counted by Requests and matched by Fault.Route.
@@ -56,9 +60,17 @@ type Options struct {
 	// AutoComplete, when set, completes every created session by itself after a delay: the
 	// `make run` demo, where nobody walks through a hosted verification flow. Off by default.
 	AutoComplete *AutoComplete
-	// ListWithoutMetadata makes GET /v3/sessions/ items omit metadata, to exercise clients
-	// that must then read it from the decision (the real listing's item shape is unconfirmed).
+	// ListWithoutMetadata is kept for source compatibility and has no effect: list rows never
+	// carry metadata, workflow_id or url, as Didit documents (shared/didit-api.md §9.5).
+	//
+	// Deprecated: rows always have the documented shape.
 	ListWithoutMetadata bool
+	// SandboxQuota, when positive, makes creates past that many sessions in 24 hours answer
+	// 429 "available in 3600 seconds", as a sandbox application past its quota (500) does.
+	SandboxQuota int
+	// NoSessionReuse turns off Didit's reuse rule (§9.4), so that every POST /v3/session/
+	// creates a new session. Only for a test that needs two open sessions of one user.
+	NoSessionReuse bool
 	// HTTPClient sends webhooks; nil means a client with Didit's 5 s timeout.
 	HTTPClient *http.Client
 	// Now is the clock; nil means time.Now.
@@ -88,6 +100,18 @@ type Session struct {
 	CreatedAt  time.Time
 	// Decision is the latest decision object, as GET /v3/session/{id}/decision/ returns it.
 	Decision map[string]any
+	// WorkflowVersion is the workflow's version the session was created on; 0 means the
+	// workflow's latest version when the session is stored.
+	WorkflowVersion int
+	// Language is the `language` sent on create; it adds a /{language}/ segment to URL.
+	Language string
+	// Features are the feature results of the last completion (list rows show them).
+	Features []FeatureResult
+	// FaceImage is the image the session's face media serve and Face Search matches on;
+	// empty means one of the session's own (FaceImage(ID)).
+	FaceImage []byte
+
+	base string // the public base the session's URLs were made with
 }
 
 // BlocklistEntry records one POST /v3/blocklist/add/.
@@ -111,6 +135,8 @@ type Server struct {
 	sessions   map[string]*Session
 	order      []string // creation order
 	nextNumber int64
+	reused     int
+	versions   map[string]int // workflow_id → latest version; absent means 1
 	requests   map[string]int
 	faults     []*Fault
 	blocklist  []BlocklistEntry
@@ -131,6 +157,7 @@ func New(opts Options) *Server {
 		log:        opts.Log,
 		hc:         opts.HTTPClient,
 		sessions:   map[string]*Session{},
+		versions:   map[string]int{},
 		nextNumber: 1001,
 		requests:   map[string]int{},
 		webhookURL: opts.WebhookURL,
@@ -155,6 +182,10 @@ func New(opts Options) *Server {
 		writeJSON(w, http.StatusNotFound, map[string]any{"detail": "Not found."})
 	})
 	mux.HandleFunc("GET /session/{token}", s.sessionPage)
+	for l := range languages {
+		mux.HandleFunc("GET /"+l+"/session/{token}", s.sessionPage)
+	}
+	mux.HandleFunc("GET /media/{id}/{file}", s.getMedia)
 	mux.HandleFunc("POST /_sim/faults", s.postFaults)
 	mux.HandleFunc("DELETE /_sim/faults", func(w http.ResponseWriter, r *http.Request) {
 		s.ClearFaults()
@@ -258,6 +289,18 @@ func (s *Server) AddSession(ss Session) Session {
 	return *s.storeLocked(ss, s.baseURL)
 }
 
+// SetStatus moves a session to status without a webhook, as a user opening the hosted flow
+// ("In Progress") or the passing of time ("Expired", "Kyc Expired") would.
+func (s *Server) SetStatus(sessionID, status string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ss, ok := s.sessions[sessionID]
+	if ok {
+		ss.Status = status
+	}
+	return ok
+}
+
 // Blocklist returns the blocklist additions seen, in order.
 func (s *Server) Blocklist() []BlocklistEntry {
 	s.mu.Lock()
@@ -320,8 +363,15 @@ func (s *Server) api(route string, h http.HandlerFunc) http.Handler {
 			copyRecorded(w, done) // slow, but the answer the work produced
 		case f.Status == 0:
 			serve(w)
+		case f.Status == http.StatusTooManyRequests:
+			ra := cmp.Or(f.RetryAfter, "1")
+			w.Header().Set("X-RateLimit-Limit", strconv.Itoa(cmp.Or(f.RateLimit, routeLimit(route))))
+			w.Header().Set("X-RateLimit-Remaining", "0")
+			w.Header().Set("X-RateLimit-Reset", ra)
+			w.Header().Set("Retry-After", ra)
+			writeJSON(w, f.Status, map[string]any{"detail": cmp.Or(f.Detail, faultDetail(f.Status))})
 		default:
-			if f.Status == http.StatusTooManyRequests || f.Status == http.StatusServiceUnavailable {
+			if f.Status == http.StatusServiceUnavailable {
 				w.Header().Set("Retry-After", cmp.Or(f.RetryAfter, "1"))
 			}
 			writeJSON(w, f.Status, map[string]any{"detail": cmp.Or(f.Detail, faultDetail(f.Status))})
@@ -357,13 +407,114 @@ func (s *Server) authorized(r *http.Request) bool {
 	return key == s.opts.APIKey
 }
 
-// createRequest is POST /v3/session/'s body; numbers in metadata stay as written.
+// createRequest is POST /v3/session/'s body, as far as the simulator uses it; numbers in
+// metadata stay as written.
 type createRequest struct {
-	WorkflowID string         `json:"workflow_id"`
-	VendorData string         `json:"vendor_data"`
-	Callback   string         `json:"callback"`
-	Metadata   map[string]any `json:"metadata"`
+	WorkflowID  string
+	VendorData  string
+	Callback    string
+	HasCallback bool
+	Metadata    map[string]any
+	HasMetadata bool
+	Language    string
 }
+
+// languages is the `language` enum of POST /v3/session/ (docs.didit.me/sessions-api/create-session).
+var languages = func() map[string]bool {
+	m := map[string]bool{}
+	for _, l := range strings.Fields("en ar bg bn ca cnr cs da de el es et fa fi fr he hi hr hu hy id it ja ka ko lt lv mk ms nl no pl pt-BR pt ro ru sk sl so sr sv th tr uk uz vi zh-CN zh-TW zh") {
+		m[l] = true
+	}
+	return m
+}()
+
+// fieldErrors is a 400 body keyed by field, each with a list of messages, as Didit (Django
+// REST framework) answers invalid input (shared/didit-api.md §9.6).
+type fieldErrors map[string]any
+
+func (fe fieldErrors) add(field, msg string) { fe[field] = []string{msg} }
+
+// parseCreate validates POST /v3/session/'s body field by field.
+func parseCreate(body []byte) (createRequest, fieldErrors) {
+	var raw map[string]json.RawMessage
+	if err := unmarshalNumbers(body, &raw); err != nil {
+		return createRequest{}, fieldErrors{"detail": "JSON parse error - " + err.Error()}
+	}
+	var req createRequest
+	fe := fieldErrors{}
+	str := func(field string, required bool) (string, bool) {
+		v, ok := raw[field]
+		if !ok || string(v) == "null" {
+			if required {
+				fe.add(field, "This field is required.")
+			}
+			return "", ok
+		}
+		var s string
+		if json.Unmarshal(v, &s) != nil {
+			fe.add(field, "Not a valid string.")
+			return "", true
+		}
+		if required && strings.TrimSpace(s) == "" {
+			fe.add(field, "This field is required.")
+		}
+		return s, true
+	}
+	req.WorkflowID, _ = str("workflow_id", true)
+	req.VendorData, _ = str("vendor_data", false)
+	req.Callback, req.HasCallback = str("callback", false)
+	if req.Callback != "" {
+		if u, err := url.Parse(req.Callback); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			fe.add("callback", "Enter a valid URL.")
+		}
+	}
+	if m, ok := str("callback_method", false); ok && m != "" && m != "initiator" && m != "completer" && m != "both" {
+		fe.add("callback_method", strconv.Quote(m)+" is not a valid choice.")
+	}
+	if l, _ := str("language", false); l != "" {
+		if !languages[l] {
+			fe.add("language", strconv.Quote(l)+" is not a valid choice.")
+		}
+		req.Language = l
+	}
+	if v, ok := raw["metadata"]; ok {
+		req.HasMetadata = true
+		// The reference renders metadata as a string in its request example and as an object
+		// everywhere else: accept an object, or a string holding one.
+		var s string
+		if json.Unmarshal(v, &s) == nil {
+			v = json.RawMessage(s)
+		}
+		if string(v) != "null" {
+			if err := unmarshalNumbers(v, &req.Metadata); err != nil {
+				fe.add("metadata", "Value must be valid JSON.")
+			}
+		}
+	}
+	for _, obj := range []string{"contact_details", "expected_details"} {
+		if v, ok := raw[obj]; ok && string(v) != "null" {
+			var m map[string]any
+			if json.Unmarshal(v, &m) != nil {
+				fe.add(obj, "Invalid data. Expected a dictionary.")
+			}
+		}
+	}
+	if p, _ := str("portrait_image", false); p != "" {
+		if b, err := base64.StdEncoding.DecodeString(p); err != nil {
+			fe.add("portrait_image", "Invalid base64 image.")
+		} else if len(b) > 1<<20 {
+			fe.add("portrait_image", "The image must not exceed 1MB.")
+		}
+	}
+	if len(fe) > 0 {
+		return req, fe
+	}
+	return req, nil
+}
+
+// unfinished are the statuses in which Didit hands an existing session back on create
+// (shared/didit-api.md §9.4).
+var unfinished = map[string]bool{"Not Started": true, "In Progress": true, "Resubmitted": true, "Awaiting User": true}
 
 func (s *Server) createSession(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
@@ -371,29 +522,104 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]any{"detail": "Could not read the request body."})
 		return
 	}
-	var req createRequest
-	if err := unmarshalNumbers(body, &req); err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]any{"detail": "JSON parse error - " + err.Error()})
-		return
-	}
-	if strings.TrimSpace(req.WorkflowID) == "" {
-		writeJSON(w, http.StatusBadRequest, map[string]any{"workflow_id": []string{"This field is required."}})
+	req, fe := parseCreate(body)
+	if fe != nil {
+		writeJSON(w, http.StatusBadRequest, fe)
 		return
 	}
 	s.mu.Lock()
-	base := s.baseURL
-	if base == "" {
-		base = "http://" + r.Host
+	base := s.baseFor(r)
+	ss, reused := s.reusableLocked(req)
+	if reused {
+		// Didit returns the open session with callback and metadata overwritten by the new
+		// request (§9.4). It is silent on fields the new request leaves out: those stay.
+		if req.HasCallback {
+			ss.Callback = req.Callback
+		}
+		if req.HasMetadata {
+			ss.Metadata = req.Metadata
+		}
+		if req.Language != "" && req.Language != ss.Language {
+			ss.Language = req.Language
+			ss.URL = sessionURL(ss.base, ss.Language, ss.Token)
+		}
+		s.reused++
+	} else {
+		if msg, limited := s.quotaExceededLocked(); limited {
+			s.mu.Unlock()
+			writeThrottled(w, sandboxQuotaLimit, sandboxQuotaRetryAfter, msg)
+			return
+		}
+		ss = s.storeLocked(Session{WorkflowID: req.WorkflowID, VendorData: req.VendorData, Callback: req.Callback,
+			Metadata: req.Metadata, Language: req.Language}, base)
 	}
-	ss := s.storeLocked(Session{WorkflowID: req.WorkflowID, VendorData: req.VendorData, Callback: req.Callback, Metadata: req.Metadata}, base)
 	created := createdJSON(ss)
-	cp := *ss
+	id := ss.ID
 	s.mu.Unlock()
 
-	if ac := s.opts.AutoComplete; ac != nil {
-		s.autoComplete(cp.ID, *ac)
+	if ac := s.opts.AutoComplete; ac != nil && !reused {
+		s.autoComplete(id, *ac)
 	}
 	writeJSON(w, http.StatusCreated, created)
+}
+
+// reusableLocked finds the newest unfinished session of req's vendor_data on the workflow's
+// latest version, which Didit returns instead of creating one.
+func (s *Server) reusableLocked(req createRequest) (*Session, bool) {
+	if s.opts.NoSessionReuse || req.VendorData == "" {
+		return nil, false
+	}
+	latest := s.latestVersionLocked(req.WorkflowID)
+	for i := len(s.order) - 1; i >= 0; i-- {
+		ss := s.sessions[s.order[i]]
+		if ss.VendorData == req.VendorData && ss.WorkflowID == req.WorkflowID && ss.WorkflowVersion == latest && unfinished[ss.Status] {
+			return ss, true
+		}
+	}
+	return nil, false
+}
+
+func (s *Server) latestVersionLocked(workflowID string) int {
+	if v := s.versions[workflowID]; v > 0 {
+		return v
+	}
+	return 1
+}
+
+// SetWorkflowVersion publishes a new version of a workflow: sessions created from now on
+// carry it, and unfinished sessions on older versions are no longer reused.
+func (s *Server) SetWorkflowVersion(workflowID string, version int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.versions[workflowID] = version
+}
+
+// ReusedSessions is how many creates were answered with an existing unfinished session.
+func (s *Server) ReusedSessions() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.reused
+}
+
+// baseFor is the public base for URLs made while serving r.
+func (s *Server) baseFor(r *http.Request) string {
+	if s.baseURL != "" {
+		return s.baseURL
+	}
+	return "http://" + r.Host
+}
+
+// sessionURL is the hosted flow's address. Didit documents a /{language}/ segment when
+// `language` is sent but not where it goes; the simulator puts it first, as locale-prefixed
+// web apps do.
+func sessionURL(base, language, token string) string {
+	if base == "" {
+		return ""
+	}
+	if language != "" {
+		return base + "/" + language + "/session/" + token
+	}
+	return base + "/session/" + token
 }
 
 // storeLocked fills in a session's generated fields and remembers it.
@@ -408,11 +634,17 @@ func (s *Server) storeLocked(ss Session, base string) *Session {
 	if ss.Token == "" {
 		ss.Token = token()
 	}
-	if ss.URL == "" && base != "" {
-		ss.URL = base + "/session/" + ss.Token
+	if ss.base == "" {
+		ss.base = base
+	}
+	if ss.URL == "" {
+		ss.URL = sessionURL(ss.base, ss.Language, ss.Token)
 	}
 	if ss.Status == "" {
 		ss.Status = "Not Started"
+	}
+	if ss.WorkflowVersion == 0 {
+		ss.WorkflowVersion = s.latestVersionLocked(ss.WorkflowID)
 	}
 	if ss.CreatedAt.IsZero() {
 		ss.CreatedAt = s.now()
@@ -425,6 +657,8 @@ func (s *Server) storeLocked(ss Session, base string) *Session {
 	return p
 }
 
+// createdJSON is POST /v3/session/'s answer: the fields of Didit's documented example plus
+// workflow_version (shared/didit-api.md §9.4).
 func createdJSON(ss *Session) map[string]any {
 	return map[string]any{
 		"session_id":       ss.ID,
@@ -433,8 +667,7 @@ func createdJSON(ss *Session) map[string]any {
 		"url":              ss.URL,
 		"status":           ss.Status,
 		"workflow_id":      ss.WorkflowID,
-		"workflow_version": 1,
-		"session_kind":     "user",
+		"workflow_version": ss.WorkflowVersion,
 		"vendor_data":      nullIfEmpty(ss.VendorData),
 		"metadata":         ss.Metadata,
 		"callback":         nullIfEmpty(ss.Callback),
@@ -481,14 +714,22 @@ func (s *Server) getDecision(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(b)
 }
 
-// decisionLocked is the session's decision, or the empty shape of a session not yet finished.
-func (s *Server) decisionLocked(ss *Session) map[string]any {
-	if ss.Decision != nil {
-		return ss.Decision
+// commaSet is a comma-separated filter value as a set; nil when the filter is absent.
+func commaSet(v string) map[string]bool {
+	if strings.TrimSpace(v) == "" {
+		return nil
 	}
-	return baseDecision(ss, ss.Status, nil)
+	set := map[string]bool{}
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			set[p] = true
+		}
+	}
+	return set
 }
 
+// listSessions is GET /v3/sessions/: filters vendor_data, status and workflow_id (the last
+// two comma-separated), limit/offset, newest first, rows in the documented shape.
 func (s *Server) listSessions(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	offset, _ := strconv.Atoi(q.Get("offset"))
@@ -497,60 +738,105 @@ func (s *Server) listSessions(w http.ResponseWriter, r *http.Request) {
 		limit = 20
 	}
 	offset = max(offset, 0)
+	statuses, workflows := commaSet(q.Get("status")), commaSet(q.Get("workflow_id"))
 	s.mu.Lock()
+	base := s.baseFor(r)
 	var matched []*Session
 	for i := len(s.order) - 1; i >= 0; i-- { // newest first
 		ss := s.sessions[s.order[i]]
 		if v := q.Get("vendor_data"); v != "" && ss.VendorData != v {
 			continue
 		}
-		if v := q.Get("workflow_id"); v != "" && ss.WorkflowID != v {
+		if workflows != nil && !workflows[ss.WorkflowID] {
 			continue
 		}
-		if v := q.Get("status"); v != "" && ss.Status != v {
+		if statuses != nil && !statuses[ss.Status] {
 			continue
 		}
 		matched = append(matched, ss)
 	}
 	results := []any{}
 	for i := offset; i < len(matched) && i < offset+limit; i++ {
-		ss := matched[i]
-		item := map[string]any{
-			"session_id":     ss.ID,
-			"session_number": ss.Number,
-			"session_url":    ss.URL,
-			"status":         ss.Status,
-			"vendor_data":    nullIfEmpty(ss.VendorData),
-			"workflow_id":    ss.WorkflowID,
-			"created_at":     ss.CreatedAt.UTC().Format(time.RFC3339Nano),
-		}
-		if !s.opts.ListWithoutMetadata {
-			item["metadata"] = ss.Metadata
-		}
-		results = append(results, item)
+		results = append(results, s.listRowLocked(matched[i]))
 	}
 	s.mu.Unlock()
 	page := func(off int) any {
-		if off < 0 || off >= len(matched) || (off == offset) {
-			return nil
-		}
 		u := *r.URL
 		qq := u.Query()
 		qq.Set("offset", strconv.Itoa(off))
 		qq.Set("limit", strconv.Itoa(limit))
 		u.RawQuery = qq.Encode()
-		return "http://" + r.Host + u.RequestURI()
+		return base + u.RequestURI()
 	}
-	var prev any
+	var next, prev any
+	if offset+limit < len(matched) {
+		next = page(offset + limit)
+	}
 	if offset > 0 {
 		prev = page(max(offset-limit, 0))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"count":    len(matched),
-		"next":     page(offset + limit),
+		"next":     next,
 		"previous": prev,
 		"results":  results,
 	})
+}
+
+// listRowLocked is one KYC row of GET /v3/sessions/ (shared/didit-api.md §9.5): no metadata,
+// workflow_id or url. The personal-data keys carry the simulator's placeholder identity once
+// the feature that yields them has run, null before.
+func (s *Server) listRowLocked(ss *Session) map[string]any {
+	features := []any{}
+	results := ss.Features
+	if len(results) == 0 {
+		link, _ := profile.ParseStepUpLink(ss.Metadata)
+		for _, f := range kindFeatures(link.Kind) {
+			results = append(results, FeatureResult{Feature: f, Status: "Not Started"})
+		}
+	}
+	row := map[string]any{
+		"session_id":     ss.ID,
+		"session_kind":   "user",
+		"session_number": ss.Number,
+		"session_url":    ss.URL,
+		"status":         ss.Status,
+		"vendor_data":    nullIfEmpty(ss.VendorData),
+		"created_at":     ss.CreatedAt.UTC().Format(time.RFC3339Nano),
+		"portrait_image": nil,
+		"document_type":  nil,
+		"full_name":      nil,
+		"country":        nil,
+		"phone_number":   nil,
+		"email_address":  nil,
+	}
+	for _, f := range results {
+		features = append(features, map[string]any{"feature": f.Feature, "status": f.Status})
+		if len(ss.Features) == 0 {
+			continue
+		}
+		switch f.Feature {
+		case FeatureID:
+			row["portrait_image"] = s.mediaURLLocked(ss, "id_portrait")
+			row["document_type"] = "Identity Card"
+			row["full_name"] = "Ana García López"
+			row["country"] = "ESP"
+		case FeaturePhone:
+			row["phone_number"] = map[string]any{"full_number": "+34612345678", "status": f.Status}
+		case FeatureEmail:
+			row["email_address"] = map[string]any{"email": "ana.garcia@example.es", "status": f.Status}
+		}
+	}
+	row["features"] = features
+	return row
+}
+
+// decisionLocked is the session's decision, or the empty shape of a session not yet finished.
+func (s *Server) decisionLocked(ss *Session) map[string]any {
+	if ss.Decision != nil {
+		return ss.Decision
+	}
+	return baseDecision(ss, ss.Status, nil)
 }
 
 func (s *Server) addBlocklist(w http.ResponseWriter, r *http.Request) {
@@ -684,10 +970,10 @@ func nullIfEmpty(s string) any {
 	return s
 }
 
-// token is a session token like Didit's: 20 URL-safe characters.
+// token is a session token like Didit's: 12 alphanumeric characters (§9.4).
 func token() string {
 	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-	b := make([]byte, 20)
+	b := make([]byte, 12)
 	_, _ = rand.Read(b)
 	for i := range b {
 		b[i] = alphabet[int(b[i])%len(alphabet)]

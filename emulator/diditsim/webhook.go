@@ -94,11 +94,12 @@ func (s *Server) Complete(ctx context.Context, sessionID string, o Outcome) (Del
 	status, features := resolve(o, link.Kind)
 	decision := baseDecision(ss, status, features)
 	for _, f := range features {
-		key, items := featureItems(ss, link, f)
+		key, items := featureItems(ss, link, f, func(name string) string { return s.mediaURLLocked(ss, name) })
 		decision[key] = items
 	}
 	ss.Status = status
 	ss.Decision = decision
+	ss.Features = features
 	envelope := map[string]any{
 		"application_id":   cmp.Or(s.opts.ApplicationID, "6f1c2a9e-0000-4000-8000-00000000d1d1"),
 		"created_at":       ss.CreatedAt.Unix(),
@@ -271,7 +272,7 @@ var riskInfo = map[string]struct{ warningFeature, risk, short, long string }{
 }
 
 // featureItems builds one feature's v3 array (shared/didit-api.md §3) with invented values.
-func featureItems(ss *Session, link profile.StepUpLink, f FeatureResult) (string, []any) {
+func featureItems(ss *Session, link profile.StepUpLink, f FeatureResult, media func(name string) string) (string, []any) {
 	ok := f.Status == StatusApproved
 	info := riskInfo[f.Feature]
 	node := map[string]string{FeatureID: "feature_ocr", FeatureNFC: "feature_nfc", FeatureLiveness: "feature_liveness",
@@ -297,10 +298,6 @@ func featureItems(ss *Session, link profile.StepUpLink, f FeatureResult) (string
 			"long_description": long, "node_id": node, "risk": r, "short_description": short,
 		})
 	}
-	media := func(name, ext string) string {
-		return "https://service-didit-verification-production.s3.eu-central-1.amazonaws.com/" + ss.ID + "/" + name + "." + ext +
-			"?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=3600&X-Amz-Signature=0000simulated"
-	}
 	pick := func(good, bad float64) float64 {
 		if ok {
 			return good
@@ -314,8 +311,8 @@ func featureItems(ss *Session, link profile.StepUpLink, f FeatureResult) (string
 		key = "nfc_verifications"
 		item["is_nfc_skipped"] = false
 		item["skip_reason"] = nil
-		item["portrait_image"] = media("nfc_portrait", "jpg")
-		item["signature_image"] = media("nfc_signature", "jpg")
+		item["portrait_image"] = media("nfc_portrait")
+		item["signature_image"] = media("nfc_signature")
 		item["authenticity"] = map[string]any{"dg_integrity": ok, "sod_integrity": ok}
 		item["chip_data"] = map[string]any{
 			"address": "Calle de Alcalá 42, 28014 Madrid", "birth_date": "1990-04-12", "document_number": "X1234567K",
@@ -350,7 +347,7 @@ func featureItems(ss *Session, link profile.StepUpLink, f FeatureResult) (string
 		key = "liveness_checks"
 		item["method"] = "PASSIVE"
 		item["score"] = pick(93.1, 22.5)
-		item["reference_image"] = media("liveness_reference", "jpg")
+		item["reference_image"] = media("liveness_reference")
 		item["video_url"] = nil
 		item["age_estimation"] = 34.2
 		item["face_quality"] = pick(82.4, 41.0)
@@ -359,8 +356,8 @@ func featureItems(ss *Session, link profile.StepUpLink, f FeatureResult) (string
 	case FeatureFaceMatch:
 		key = "face_matches"
 		item["score"] = pick(96.0, 41.0)
-		item["source_image"] = media("face_source", "jpg")
-		item["target_image"] = media("face_target", "jpg")
+		item["source_image"] = media("face_source")
+		item["target_image"] = media("face_target")
 		item["source_image_session_id"] = nullIfEmpty(link.OriginSessionID)
 	case FeaturePoA:
 		key = "poa_verifications"
@@ -368,7 +365,7 @@ func featureItems(ss *Session, link profile.StepUpLink, f FeatureResult) (string
 		if !ok {
 			issued = "2024-06-01"
 		}
-		item["document_file"] = media("poa_document", "pdf")
+		item["document_file"] = media("poa_document")
 		item["issuing_state"] = "ESP"
 		item["document_type"] = "UTILITY_BILL"
 		item["document_language"] = "es"
@@ -402,7 +399,7 @@ func featureItems(ss *Session, link profile.StepUpLink, f FeatureResult) (string
 		item["issuing_state_name"] = "Spain"
 		item["nationality"] = "ESP"
 		item["gender"] = "F"
-		item["portrait_image"] = media("id_portrait", "jpg")
+		item["portrait_image"] = media("id_portrait")
 		item["matches"] = []any{}
 	}
 	return key, []any{item}
