@@ -94,16 +94,16 @@ func (p *profilesFunc) last() profile.StepUp {
 	return p.got[len(p.got)-1]
 }
 
-type clock struct{ t time.Time }
+type fixedClock struct{ t time.Time }
 
-func (c *clock) Now() time.Time { return c.t }
+func (c *fixedClock) Now() time.Time { return c.t }
 
-func newUnit(t *testing.T, d *fakeDidit) (*stepup.Service, *stepup.MemClaims, *profilesFunc, *bytes.Buffer, *clock) {
+func newUnit(t *testing.T, d *fakeDidit) (*stepup.Service, *stepup.MemClaims, *profilesFunc, *bytes.Buffer, *fixedClock) {
 	d.t = t
 	claims := stepup.NewMemClaims()
 	profiles := &profilesFunc{}
 	var logs bytes.Buffer
-	clk := &clock{t: time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)}
+	clk := &fixedClock{t: time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)}
 	return &stepup.Service{
 		Didit: d, Claims: claims, Profiles: profiles, Log: logging.New(&logs, "json", "debug"),
 		Workflows: map[string]string{"nfc": "wf-nfc"}, CallbackURL: "https://app/cb",
