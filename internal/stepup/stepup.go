@@ -44,6 +44,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -81,8 +82,12 @@ const DefaultVerifyHost = "verify.didit.me"
 // key of the webhook it scored: one query follows a webhook through the three functions.
 const AttrEventKey = "event_key"
 
-// ReasonRateLimit is the reason a pending step shows while Didit's rate limit makes it wait.
-const ReasonRateLimit = "didit rate limit"
+// Reasons a pending step shows while it waits for the time Didit gave: a 429 (rate limit,
+// sandbox quota) or a 503 with a Retry-After.
+const (
+	ReasonRateLimit   = "didit rate limit"
+	ReasonUnavailable = "didit unavailable"
+)
 
 // Recovery of a lost create answer reads at most recoverListLimit rows (one request), and
 // counts as ours a session created at most clockSkew before the claim's create_started_at.
@@ -322,6 +327,9 @@ func (s *Service) claimed(ctx context.Context, d profile.Decision, kind, workflo
 		// Didit asked for a wait that does not fit this invocation: hand the message back, and
 		// neither this nor any redelivery calls Didit before the time it gave.
 		def := Deferral{Until: s.now().Add(wait), Reason: ReasonRateLimit}
+		if ae := (*didit.APIError)(nil); errors.As(err, &ae) && ae.StatusCode != http.StatusTooManyRequests {
+			def.Reason = ReasonUnavailable
+		}
 		s.release(ctx, d, id, owner, def)
 		c.RetryAt, c.Reason = def.Until, def.Reason
 		r.outcome, r.reason, r.retryAt = "deferred", def.Reason, def.Until

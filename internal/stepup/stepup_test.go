@@ -493,3 +493,16 @@ func TestEveryLogLineCarriesTheEventKey(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func TestUnavailableWithRetryAfterSaysSo(t *testing.T) {
+	svc, _, profiles, _, clk := newUnit(t, &fakeDidit{create: func(context.Context, didit.CreateSessionRequest) (didit.SessionCreated, error) {
+		return didit.SessionCreated{}, failure.Errorf(failure.Transient, "didit: %w", &didit.APIError{StatusCode: 503, RetryAfter: 2 * time.Minute})
+	}})
+	err := svc.Handle(context.Background(), stepUpDecision("nfc"))
+	require.Error(t, err)
+	assert.Equal(t, failure.Transient, failure.KindOf(err))
+	st := profiles.last()
+	assert.Equal(t, profile.StepPending, st.Status)
+	assert.Equal(t, stepup.ReasonUnavailable, st.Reason)
+	assert.Equal(t, clk.t.Add(2*time.Minute), st.RetryAt)
+}
