@@ -3,6 +3,7 @@ package diditsim
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/hex"
 	"image"
 	"image/color"
 	"image/png"
@@ -76,7 +77,13 @@ func (s *Server) getMedia(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	ss, ok := s.sessions[r.PathValue("id")]
 	var body []byte
-	if ok {
+	if r.PathValue("id") == "faces" { // an indexed face, by the hex of its hash
+		var h [32]byte
+		if b, err := hex.DecodeString(name); err == nil && len(b) == 32 {
+			copy(h[:], b)
+			body, ok = s.faceImages[h]
+		}
+	} else if ok {
 		switch {
 		case faceMedia[name]:
 			body = bytes.Clone(faceLocked(ss))

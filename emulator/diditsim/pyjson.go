@@ -2,8 +2,10 @@ package diditsim
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
+	"math/big"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,17 +21,46 @@ import (
 // Supported values: nil, bool, string, integers, floats, json.Number, maps with string keys,
 // and slices; anything else goes through encoding/json first.
 func Marshal(v any) ([]byte, error) {
-	return appendPy(nil, v)
+	return pyEncoder{ascii: true}.append(nil, v)
 }
 
-func appendPy(dst []byte, v any) ([]byte, error) {
+// CanonicalV2 is the text Didit signs with X-Signature-V2 (shared/didit-api.md §1.3):
+//
+//	json.dumps(shorten_floats(v), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+//
+// encoded as UTF-8: non-ASCII characters stay as they are (only '"', '\\' and control
+// characters below U+0020 are escaped), and every float that is a whole number becomes the
+// exact integer Python's int(f) gives (95.0 → 95, 1e22 → 10000000000000000000000). It is the
+// simulator's own implementation, independent of the receiver's canonicaliser, so that tests
+// driven by the simulator catch a drift in either.
+func CanonicalV2(v any) ([]byte, error) {
+	return pyEncoder{shorten: true}.append(nil, v)
+}
+
+// CanonicalV2Body is CanonicalV2 of a JSON text, parsed as Python's json.loads would: integer
+// literals stay integers, anything with a fraction or exponent is a float.
+func CanonicalV2Body(body []byte) ([]byte, error) {
+	var v any
+	if err := unmarshalNumbers(body, &v); err != nil {
+		return nil, fmt.Errorf("diditsim: canonical V2: %w", err)
+	}
+	return CanonicalV2(v)
+}
+
+// pyEncoder is Python's json.dumps with sort_keys=True and compact separators; ascii is
+// ensure_ascii, shorten applies Didit's shorten_floats first.
+type pyEncoder struct {
+	ascii, shorten bool
+}
+
+func (e pyEncoder) append(dst []byte, v any) ([]byte, error) {
 	switch x := v.(type) {
 	case nil:
 		return append(dst, "null"...), nil
 	case bool:
 		return strconv.AppendBool(dst, x), nil
 	case string:
-		return appendPyString(dst, x), nil
+		return e.appendString(dst, x), nil
 	case int:
 		return strconv.AppendInt(dst, int64(x), 10), nil
 	case int32:
@@ -41,11 +72,11 @@ func appendPy(dst []byte, v any) ([]byte, error) {
 	case uint64:
 		return strconv.AppendUint(dst, x, 10), nil
 	case float32:
-		return appendPyFloat(dst, float64(x)), nil
+		return e.appendFloat(dst, float64(x)), nil
 	case float64:
-		return appendPyFloat(dst, x), nil
+		return e.appendFloat(dst, x), nil
 	case json.Number:
-		return appendPyNumber(dst, x)
+		return e.appendNumber(dst, x)
 	case map[string]any:
 		keys := make([]string, 0, len(x))
 		for k := range x {
@@ -57,10 +88,10 @@ func appendPy(dst []byte, v any) ([]byte, error) {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendPyString(dst, k)
+			dst = e.appendString(dst, k)
 			dst = append(dst, ':')
 			var err error
-			if dst, err = appendPy(dst, x[k]); err != nil {
+			if dst, err = e.append(dst, x[k]); err != nil {
 				return dst, err
 			}
 		}
@@ -70,15 +101,15 @@ func appendPy(dst []byte, v any) ([]byte, error) {
 		for k, s := range x {
 			m[k] = s
 		}
-		return appendPy(dst, m)
+		return e.append(dst, m)
 	case []any:
 		dst = append(dst, '[')
-		for i, e := range x {
+		for i, el := range x {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
 			var err error
-			if dst, err = appendPy(dst, e); err != nil {
+			if dst, err = e.append(dst, el); err != nil {
 				return dst, err
 			}
 		}
@@ -89,7 +120,7 @@ func appendPy(dst []byte, v any) ([]byte, error) {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendPyString(dst, s)
+			dst = e.appendString(dst, s)
 		}
 		return append(dst, ']'), nil
 	case []map[string]any:
@@ -97,7 +128,7 @@ func appendPy(dst []byte, v any) ([]byte, error) {
 		for i, m := range x {
 			a[i] = m
 		}
-		return appendPy(dst, a)
+		return e.append(dst, a)
 	default:
 		// Structs and other types: through encoding/json, keeping numbers as written.
 		b, err := json.Marshal(v)
@@ -108,22 +139,38 @@ func appendPy(dst []byte, v any) ([]byte, error) {
 		if err := unmarshalNumbers(b, &generic); err != nil {
 			return dst, err
 		}
-		return appendPy(dst, generic)
+		return e.append(dst, generic)
 	}
 }
 
-// appendPyNumber writes a number decoded from JSON as Python would re-serialise it: an integer
-// literal stays as written, anything with a fraction or exponent becomes a float.
-func appendPyNumber(dst []byte, n json.Number) ([]byte, error) {
+// appendNumber writes a number decoded from JSON as Python would re-serialise it: an integer
+// literal stays as written (Python ints are unbounded) except that -0 is 0, anything with a
+// fraction or exponent becomes a float.
+func (e pyEncoder) appendNumber(dst []byte, n json.Number) ([]byte, error) {
 	s := string(n)
 	if !strings.ContainsAny(s, ".eE") {
-		return append(dst, s...), nil // Python ints are unbounded: as written
+		if strings.TrimLeft(s, "-0") == "" {
+			return append(dst, '0'), nil
+		}
+		return append(dst, s...), nil
 	}
 	f, err := strconv.ParseFloat(s, 64)
-	if err != nil {
+	if err != nil && !errors.Is(err, strconv.ErrRange) { // out of range: ±Inf or 0, as Python's float()
 		return dst, fmt.Errorf("diditsim: number %q: %w", s, err)
 	}
-	return appendPyFloat(dst, f), nil
+	return e.appendFloat(dst, f), nil
+}
+
+// appendFloat writes f as json.dumps does, after shorten_floats when e.shorten: a finite whole
+// number becomes int(f), written exactly.
+func (e pyEncoder) appendFloat(dst []byte, f float64) []byte {
+	if e.shorten && !math.IsInf(f, 0) && !math.IsNaN(f) && f == math.Trunc(f) {
+		if f == 0 {
+			return append(dst, '0') // int(-0.0) is 0
+		}
+		return append(dst, new(big.Float).SetFloat64(f).Text('f', 0)...)
+	}
+	return appendPyFloat(dst, f)
 }
 
 // appendPyFloat writes repr(f): the shortest round-tripping digits, fixed notation for decimal
@@ -183,9 +230,11 @@ func appendPyFloat(dst []byte, f float64) []byte {
 	return append(dst, digits[intLen:]...)
 }
 
-// appendPyString writes s as ensure_ascii=True does: printable ASCII as is, the usual short
-// escapes, and every other code point as lowercase \uXXXX.
-func appendPyString(dst []byte, s string) []byte {
+// appendString writes s as json.dumps does. With ensure_ascii=True: printable ASCII as is,
+// the usual short escapes, and every other code point as lowercase \uXXXX. With
+// ensure_ascii=False: only '"', '\\' and code points below U+0020 are escaped (DEL, U+2028
+// and U+2029 stay raw), everything else is written as UTF-8.
+func (e pyEncoder) appendString(dst []byte, s string) []byte {
 	const hexDigits = "0123456789abcdef"
 	u4 := func(dst []byte, r rune) []byte {
 		return append(dst, '\\', 'u', hexDigits[r>>12&0xf], hexDigits[r>>8&0xf], hexDigits[r>>4&0xf], hexDigits[r&0xf])
@@ -225,6 +274,10 @@ func appendPyString(dst []byte, s string) []byte {
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
 		i += size
+		if !e.ascii && r >= 0x20 {
+			dst = utf8.AppendRune(dst, r) // invalid UTF-8 becomes U+FFFD, as Go decoded it
+			continue
+		}
 		if r > 0xffff {
 			r -= 0x10000
 			dst = u4(dst, 0xd800|(r>>10)&0x3ff)

@@ -38,6 +38,7 @@ const (
 	RouteDecision      = "GET /v3/session/{id}/decision/"
 	RouteListSessions  = "GET /v3/sessions/"
 	RouteBlocklist     = "POST /v3/blocklist/add/"
+	RouteFaceSearch    = "POST /v3/face-search/"
 )
 
 // Didit's answer to a missing or wrong x-api-key (shared/didit-api.md §5.3).
@@ -68,6 +69,17 @@ type Options struct {
 	// SandboxQuota, when positive, makes creates past that many sessions in 24 hours answer
 	// 429 "available in 3600 seconds", as a sandbox application past its quota (500) does.
 	SandboxQuota int
+	// InReviewNoteOnly makes POST /v3/sessions/{id}/reviews/ with "In Review" only record the
+	// review, without a status change or webhook, as some translated pages of Didit's docs
+	// say; by default it changes the status and sends status.updated, as the English page says.
+	InReviewNoteOnly bool
+	// ReviewActivityShape answers the reviews endpoints in the API reference's shape (uuid,
+	// activity_type, actor_*, previous_status, metadata, ...) instead of the docs page's
+	// {user, new_status, comment, created_at}; the two renderings disagree (§9.1).
+	ReviewActivityShape bool
+	// ReviewerEmail is the console reviewer ConsoleReview acts as; empty means
+	// DefaultReviewerEmail.
+	ReviewerEmail string
 	// NoSessionReuse turns off Didit's reuse rule (§9.4), so that every POST /v3/session/
 	// creates a new session. Only for a test that needs two open sessions of one user.
 	NoSessionReuse bool
@@ -107,11 +119,16 @@ type Session struct {
 	Language string
 	// Features are the feature results of the last completion (list rows show them).
 	Features []FeatureResult
+	// Reviews is the session's review trail (API reviews, status updates, console reviews);
+	// the decision lists it as reviews[].
+	Reviews []Review
 	// FaceImage is the image the session's face media serve and Face Search matches on;
 	// empty means one of the session's own (FaceImage(ID)).
 	FaceImage []byte
 
-	base string // the public base the session's URLs were made with
+	base                string // the public base the session's URLs were made with
+	resubmitNodes       []map[string]any
+	lastBackendResubmit time.Time
 }
 
 // BlocklistEntry records one POST /v3/blocklist/add/.
@@ -137,16 +154,23 @@ type Server struct {
 	nextNumber int64
 	reused     int
 	versions   map[string]int // workflow_id → latest version; absent means 1
-	requests   map[string]int
-	faults     []*Fault
-	blocklist  []BlocklistEntry
-	webhookURL string
-	baseURL    string
+
+	faces        []faceEntry
+	faceImages   map[[32]byte][]byte
+	faceSearches []FaceSearchCall
+	requests     map[string]int
+	faults       []*Fault
+	blocklist    []BlocklistEntry
+	webhookURL   string
+	baseURL      string
+
+	deliveries []Delivery
 
 	srv       *http.Server
 	done      chan struct{}
 	closeOnce sync.Once
-	wg        sync.WaitGroup
+	wg        sync.WaitGroup // auto-completions
+	hooks     sync.WaitGroup // webhooks queued by API calls
 }
 
 // New returns a simulator.
@@ -158,6 +182,7 @@ func New(opts Options) *Server {
 		hc:         opts.HTTPClient,
 		sessions:   map[string]*Session{},
 		versions:   map[string]int{},
+		faceImages: map[[32]byte][]byte{},
 		nextNumber: 1001,
 		requests:   map[string]int{},
 		webhookURL: opts.WebhookURL,
@@ -178,7 +203,15 @@ func New(opts Options) *Server {
 	mux.Handle("GET /v3/session/{id}/decision/{$}", s.api(RouteDecision, s.getDecision))
 	mux.Handle("GET /v3/sessions/{$}", s.api(RouteListSessions, s.listSessions))
 	mux.Handle("POST /v3/blocklist/add/{$}", s.api(RouteBlocklist, s.addBlocklist))
+	mux.Handle("POST /v3/face-search/{$}", s.api(RouteFaceSearch, s.faceSearch))
+	mux.Handle("POST /v3/sessions/{id}/reviews/{$}", s.api(RouteCreateReview, s.createReview))
+	mux.Handle("GET /v3/sessions/{id}/reviews/{$}", s.api(RouteListReviews, s.listReviews))
+	mux.Handle("PATCH /v3/session/{id}/update-status/{$}", s.api(RouteUpdateStatus, s.updateStatus))
 	mux.HandleFunc("/v3/", func(w http.ResponseWriter, r *http.Request) {
+		if !s.authorized(r) {
+			writeJSON(w, http.StatusForbidden, map[string]any{"detail": forbiddenDetail})
+			return
+		}
 		writeJSON(w, http.StatusNotFound, map[string]any{"detail": "Not found."})
 	})
 	mux.HandleFunc("GET /session/{token}", s.sessionPage)
@@ -197,6 +230,7 @@ func New(opts Options) *Server {
 		w.WriteHeader(http.StatusNoContent)
 	})
 	mux.HandleFunc("POST /_sim/sessions/{id}/complete", s.postComplete)
+	mux.HandleFunc("POST /_sim/sessions/{id}/review", s.postReview)
 	mux.HandleFunc("POST /_sim/webhook", s.postWebhook)
 	s.mux = mux
 	return s
@@ -227,6 +261,7 @@ func (s *Server) Start(addr string) (string, error) {
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() { close(s.done) })
 	s.wg.Wait()
+	s.hooks.Wait()
 	s.mu.Lock()
 	srv := s.srv
 	s.mu.Unlock()
@@ -301,6 +336,48 @@ func (s *Server) SetStatus(sessionID, status string) bool {
 	return ok
 }
 
+// RegisterWebhookSession makes the simulator know the session a webhook body is about, as
+// Didit knows every session it sends webhooks for: its id, vendor_data, workflow, status,
+// metadata and decision. A session already known, or a body that is not a session event, is
+// left alone. It reports whether a session was registered.
+func (s *Server) RegisterWebhookSession(body []byte) bool {
+	var env struct {
+		SessionID  string         `json:"session_id"`
+		Status     string         `json:"status"`
+		VendorData string         `json:"vendor_data"`
+		WorkflowID string         `json:"workflow_id"`
+		Metadata   map[string]any `json:"metadata"`
+		Decision   map[string]any `json:"decision"`
+		CreatedAt  json.Number    `json:"created_at"`
+	}
+	if unmarshalNumbers(body, &env) != nil || env.SessionID == "" {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.sessions[env.SessionID]; ok {
+		return false
+	}
+	ss := Session{ID: env.SessionID, Status: env.Status, VendorData: env.VendorData, WorkflowID: env.WorkflowID,
+		Metadata: env.Metadata, Decision: env.Decision}
+	if n, ok := env.Decision["session_number"].(json.Number); ok {
+		ss.Number, _ = n.Int64()
+	}
+	if sec, err := env.CreatedAt.Int64(); err == nil && sec > 0 {
+		ss.CreatedAt = time.Unix(sec, 0)
+	}
+	for _, f := range []struct{ key, feature string }{{"id_verifications", FeatureID}, {"liveness_checks", FeatureLiveness},
+		{"face_matches", FeatureFaceMatch}, {"nfc_verifications", FeatureNFC}} {
+		if items, ok := env.Decision[f.key].([]any); ok && len(items) > 0 {
+			item, _ := items[0].(map[string]any)
+			st, _ := item["status"].(string)
+			ss.Features = append(ss.Features, FeatureResult{Feature: f.feature, Status: st})
+		}
+	}
+	s.storeLocked(ss, s.baseURL)
+	return true
+}
+
 // Blocklist returns the blocklist additions seen, in order.
 func (s *Server) Blocklist() []BlocklistEntry {
 	s.mu.Lock()
@@ -317,6 +394,11 @@ func (s *Server) Reset() {
 	s.requests = map[string]int{}
 	s.faults = nil
 	s.blocklist = nil
+	s.reused = 0
+	s.deliveries = nil
+	s.faces = nil
+	s.faceImages = map[[32]byte][]byte{}
+	s.faceSearches = nil
 }
 
 // api wraps an API handler: count, inject faults, authenticate, then serve. A fault marked
@@ -326,7 +408,7 @@ func (s *Server) api(route string, h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Read the body now: once it is consumed the server notices a client that hangs up,
 		// which ends a delayed answer early.
-		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		body, _ := io.ReadAll(io.LimitReader(r.Body, 10<<20))
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		s.mu.Lock()
 		s.requests[route]++
@@ -640,6 +722,9 @@ func (s *Server) storeLocked(ss Session, base string) *Session {
 	if ss.URL == "" {
 		ss.URL = sessionURL(ss.base, ss.Language, ss.Token)
 	}
+	if st, ok := ss.Decision["status"].(string); ok && ss.Status == "" {
+		ss.Status = st
+	}
 	if ss.Status == "" {
 		ss.Status = "Not Started"
 	}
@@ -760,27 +845,7 @@ func (s *Server) listSessions(w http.ResponseWriter, r *http.Request) {
 		results = append(results, s.listRowLocked(matched[i]))
 	}
 	s.mu.Unlock()
-	page := func(off int) any {
-		u := *r.URL
-		qq := u.Query()
-		qq.Set("offset", strconv.Itoa(off))
-		qq.Set("limit", strconv.Itoa(limit))
-		u.RawQuery = qq.Encode()
-		return base + u.RequestURI()
-	}
-	var next, prev any
-	if offset+limit < len(matched) {
-		next = page(offset + limit)
-	}
-	if offset > 0 {
-		prev = page(max(offset-limit, 0))
-	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"count":    len(matched),
-		"next":     next,
-		"previous": prev,
-		"results":  results,
-	})
+	writeJSON(w, http.StatusOK, pageJSON(r, base, len(matched), offset, limit, results))
 }
 
 // listRowLocked is one KYC row of GET /v3/sessions/ (shared/didit-api.md §9.5): no metadata,
@@ -831,35 +896,58 @@ func (s *Server) listRowLocked(ss *Session) map[string]any {
 	return row
 }
 
-// decisionLocked is the session's decision, or the empty shape of a session not yet finished.
+// decisionLocked is the session's decision (or the empty shape of a session not yet finished)
+// with its current status and review trail.
 func (s *Server) decisionLocked(ss *Session) map[string]any {
+	var d map[string]any
 	if ss.Decision != nil {
-		return ss.Decision
+		d = cloneMap(ss.Decision)
+	} else {
+		d = baseDecision(ss, ss.Status, nil)
 	}
-	return baseDecision(ss, ss.Status, nil)
+	d["status"] = ss.Status
+	if len(ss.Reviews) > 0 || d["reviews"] == nil {
+		d["reviews"] = reviewsJSON(ss.Reviews)
+	}
+	return d
 }
 
 func (s *Server) addBlocklist(w http.ResponseWriter, r *http.Request) {
-	var e BlocklistEntry
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&e); err != nil {
+	var raw map[string]json.RawMessage
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&raw); err != nil {
 		writeJSON(w, http.StatusBadRequest, map[string]any{"detail": "JSON parse error - " + err.Error()})
 		return
 	}
-	if e.SessionID == "" {
-		writeJSON(w, http.StatusBadRequest, map[string]any{"session_id": []string{"This field is required."}})
+	var e BlocklistEntry
+	fe := fieldErrors{}
+	if v, ok := raw["session_id"]; !ok || string(v) == "null" {
+		fe.add("session_id", "This field is required.")
+	} else if json.Unmarshal(v, &e.SessionID) != nil || e.SessionID == "" {
+		fe.add("session_id", "Must be a valid UUID.")
+	}
+	for field, dst := range map[string]*bool{"blocklist_face": &e.Face, "blocklist_document": &e.Document, "blocklist_phone": &e.Phone, "blocklist_email": &e.Email} {
+		if v, ok := raw[field]; ok && string(v) != "null" && json.Unmarshal(v, dst) != nil {
+			fe.add(field, "Must be a valid boolean.")
+		}
+	}
+	if len(fe) > 0 {
+		writeJSON(w, http.StatusBadRequest, fe)
 		return
 	}
 	s.mu.Lock()
-	_, ok := s.sessions[e.SessionID]
+	ss, ok := s.sessions[e.SessionID]
 	if ok {
 		s.blocklist = append(s.blocklist, e)
+		if e.Face {
+			s.blockFaceLocked(faceLocked(ss), ss.ID)
+		}
 	}
 	s.mu.Unlock()
 	if !ok {
 		writeJSON(w, http.StatusNotFound, map[string]any{"detail": "Not found."})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"detail": "Added to blocklist.", "session_id": e.SessionID})
+	writeJSON(w, http.StatusOK, map[string]any{"message": "Successfully updated blocklist."})
 }
 
 var pageTmpl = template.Must(template.New("session").Parse(`<!doctype html>
@@ -936,13 +1024,16 @@ func (s *Server) postComplete(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, resp)
 }
 
-// postWebhook signs the request body like Didit and sends it to the receiver.
+// postWebhook signs the request body like Didit and sends it to the receiver. A session event
+// about a session the simulator does not know registers that session first (RegisterWebhookSession),
+// so that `make demo`'s fixture sessions can then be reviewed, blocklisted and searched.
 func (s *Server) postWebhook(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, 8<<20))
 	if err != nil {
 		writeJSON(w, http.StatusBadRequest, map[string]any{"detail": err.Error()})
 		return
 	}
+	s.RegisterWebhookSession(body)
 	d, err := s.SendWebhook(r.Context(), body)
 	resp := map[string]any{"receiver_status": d.StatusCode}
 	if err != nil {

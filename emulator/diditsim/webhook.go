@@ -83,7 +83,6 @@ var ErrNoReceiver = errors.New("diditsim: no webhook URL configured")
 // Didit's raw body (see Marshal), signed with X-Signature, X-Signature-V2 and X-Signature-Simple.
 // A non-2xx answer is an error (Didit would retry it; the simulator leaves that to the caller).
 func (s *Server) Complete(ctx context.Context, sessionID string, o Outcome) (Delivery, error) {
-	now := s.now()
 	s.mu.Lock()
 	ss, ok := s.sessions[sessionID]
 	if !ok {
@@ -100,41 +99,50 @@ func (s *Server) Complete(ctx context.Context, sessionID string, o Outcome) (Del
 	ss.Status = status
 	ss.Decision = decision
 	ss.Features = features
-	envelope := map[string]any{
+	env := s.envelopeLocked(ss)
+	s.mu.Unlock()
+	return s.sendEnvelope(ctx, env)
+}
+
+// envelopeLocked is the v3 status.updated webhook for the session as it stands
+// (shared/didit-api.md §2.1): a decision when the status is one that has one, resubmit_info
+// on Resubmitted, metadata only when set.
+func (s *Server) envelopeLocked(ss *Session) map[string]any {
+	env := map[string]any{
 		"application_id":   cmp.Or(s.opts.ApplicationID, "6f1c2a9e-0000-4000-8000-00000000d1d1"),
 		"created_at":       ss.CreatedAt.Unix(),
-		"decision":         decision,
 		"event_id":         uuid.NewString(),
-		"metadata":         ss.Metadata,
 		"session_id":       ss.ID,
-		"status":           status,
-		"timestamp":        now.Unix(),
+		"status":           ss.Status,
+		"timestamp":        s.now().Unix(),
 		"webhook_type":     "status.updated",
 		"workflow_id":      ss.WorkflowID,
-		"workflow_version": 1,
+		"workflow_version": max(ss.WorkflowVersion, 1),
 	}
 	if ss.VendorData != "" {
-		envelope["vendor_data"] = ss.VendorData
+		env["vendor_data"] = ss.VendorData
 	}
-	if ss.Metadata == nil {
-		delete(envelope, "metadata") // Didit includes metadata only when it was set
+	if ss.Metadata != nil {
+		env["metadata"] = ss.Metadata // Didit includes metadata only when it was set
 	}
-	s.mu.Unlock()
-
-	body, err := Marshal(envelope)
-	if err != nil {
-		return Delivery{}, err
+	switch ss.Status {
+	case StatusApproved, StatusDeclined, StatusInReview, StatusAbandoned:
+		env["decision"] = s.decisionLocked(ss)
+	case StatusResubmitted:
+		nodes := []any{}
+		for _, n := range ss.resubmitNodes {
+			nodes = append(nodes, n)
+		}
+		env["resubmit_info"] = map[string]any{"nodes_to_resubmit": nodes, "reasons": map[string]any{}}
 	}
-	d, err := s.SendWebhook(ctx, body)
-	d.EventID = envelope["event_id"].(string)
-	s.log.Info("diditsim: webhook sent", "session_id", sessionID, "status", status, "event_id", d.EventID, "receiver_status", d.StatusCode)
-	return d, err
+	return env
 }
 
 // Sign returns the headers Didit sends with body: X-Timestamp (now), X-Signature over the raw
-// bytes, X-Signature-V2 over webhook.Canonicalize(body) (omitted when body is not JSON, which
-// Didit never sends), X-Signature-Simple over the body's timestamp, session_id, status and
-// webhook_type, User-Agent and Content-Type.
+// bytes, X-Signature-V2 over CanonicalV2Body(body) — the simulator's own rendering of Didit's
+// Python recipe, not the receiver's canonicaliser, so the two check each other — (omitted
+// when body is not JSON, which Didit never sends), X-Signature-Simple over the body's
+// timestamp, session_id, status and webhook_type, User-Agent and Content-Type.
 func (s *Server) Sign(body []byte) http.Header {
 	secret := []byte(s.opts.Secret)
 	h := http.Header{}
@@ -142,7 +150,7 @@ func (s *Server) Sign(body []byte) http.Header {
 	h.Set("User-Agent", "DiditWebhook/2.0 +https://didit.me")
 	h.Set(webhook.HeaderTimestamp, strconv.FormatInt(s.now().Unix(), 10))
 	h.Set(webhook.HeaderSignature, webhook.Sign(secret, body))
-	if canon, err := webhook.Canonicalize(nil, body); err == nil {
+	if canon, err := CanonicalV2Body(body); err == nil {
 		h.Set(webhook.HeaderSignatureV2, webhook.Sign(secret, canon))
 	}
 	var env struct {
@@ -152,7 +160,8 @@ func (s *Server) Sign(body []byte) http.Header {
 		WebhookType string      `json:"webhook_type"`
 	}
 	if unmarshalNumbers(body, &env) == nil {
-		msg := webhook.SimpleMessage(env.Timestamp.String(), env.SessionID, env.Status, env.WebhookType)
+		// Written out here rather than shared with the receiver, for the same reason as V2.
+		msg := env.Timestamp.String() + ":" + env.SessionID + ":" + env.Status + ":" + env.WebhookType
 		h.Set(webhook.HeaderSignatureSimple, webhook.Sign(secret, []byte(msg)))
 	}
 	return h
@@ -165,6 +174,12 @@ func (s *Server) SendWebhook(ctx context.Context, body []byte) (Delivery, error)
 	target := s.webhookURL
 	s.mu.Unlock()
 	d := Delivery{Body: body, Header: s.Sign(body)}
+	var ev struct {
+		EventID string `json:"event_id"`
+	}
+	if json.Unmarshal(body, &ev) == nil {
+		d.EventID = ev.EventID
+	}
 	if target == "" {
 		return d, ErrNoReceiver
 	}
@@ -173,6 +188,11 @@ func (s *Server) SendWebhook(ctx context.Context, body []byte) (Delivery, error)
 		return d, fmt.Errorf("diditsim: webhook request: %w", err)
 	}
 	req.Header = d.Header.Clone()
+	defer func() {
+		s.mu.Lock()
+		s.deliveries = append(s.deliveries, d)
+		s.mu.Unlock()
+	}()
 	resp, err := s.hc.Do(req)
 	if err != nil {
 		return d, fmt.Errorf("diditsim: deliver webhook: %w", err)
