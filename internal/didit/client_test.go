@@ -433,3 +433,22 @@ func TestAPIKeyNeverInErrorsOrLogs(t *testing.T) {
 		assert.NotContains(t, s, apiKey[8:], "key leaked in %q", s)
 	}
 }
+
+// The simulator's sandbox quota answer, as Didit documents it (§9.6).
+func TestSandboxQuotaIsHandedBack(t *testing.T) {
+	sim, _, c, sl := setup(t, diditsim.Options{}, time.Second)
+	sim.InjectFault(diditsim.SandboxQuotaFault())
+
+	_, err := c.CreateSession(context.Background(), didit.CreateSessionRequest{WorkflowID: "wf", VendorData: "u"})
+	require.Error(t, err)
+	wait, ok := didit.RetryAfter(err)
+	require.True(t, ok)
+	assert.Equal(t, time.Hour, wait)
+	var ae *didit.APIError
+	require.ErrorAs(t, err, &ae)
+	assert.Equal(t, 500, ae.RateLimit.Limit)
+	assert.Equal(t, 0, ae.RateLimit.Remaining)
+	assert.Contains(t, ae.Detail, "available in 3600 seconds")
+	assert.Equal(t, 1, sim.Requests(diditsim.RouteCreateSession))
+	assert.Empty(t, sl.all())
+}
