@@ -169,8 +169,11 @@ func orDefault(d, def time.Duration) time.Duration {
 //   - other permanent errors (an event that does not decode): logged at ERROR and returned, so
 //     Pub/Sub retries up to the subscription's max attempts and then dead-letters it, where it can
 //     be inspected and replayed; acking would silently lose a step the scorer asked for;
-//   - anything else (Didit or Firestore unavailable, claim busy): logged at WARNING and returned
-//     for a retry with the subscription's backoff.
+//   - anything else (Didit or Firestore unavailable, claim busy, a step deferred until the time
+//     Didit gave): logged at WARNING and returned for a retry with the subscription's backoff.
+//     A wait longer than the subscription's attempts cover dead-letters the message; the claim
+//     and the profile still show the step pending with retry_at and its reason, and replaying
+//     the dead letter after that time resumes it, once.
 func (s *Service) HandleEvent(ctx context.Context, e event.Event) error {
 	msg, err := queue.Decode(e)
 	var d profile.Decision
