@@ -366,8 +366,8 @@ func (s *Service) step(ctx context.Context, d profile.Decision, kind string) res
 // session returns the claim's Didit session: on a takeover after an earlier owner may have
 // created it, the one found in one short listing page; otherwise a new (or, by Didit's reuse
 // rule, the user's unfinished) session. A decision without vendor_data (an anonymous session)
-// can be neither listed nor reused: after a lost answer its takeover creates again, and the
-// duplicate is logged when both answers reach the claim.
+// can be neither listed nor reused: after a lost answer its takeover may create a second
+// session (the claim records one; the other is never shown to product code).
 func (s *Service) session(ctx context.Context, d profile.Decision, c Claim, grant Grant) (didit.SessionCreated, string, error) {
 	if grant == GrantTakeover && !c.CreateStartedAt.IsZero() && d.UserID != "" {
 		rows, err := s.Didit.ListSessions(ctx, didit.SessionQuery{VendorData: d.UserID, WorkflowID: c.WorkflowID, Limit: recoverListLimit})
