@@ -18,6 +18,7 @@ import (
 	"github.com/riskwire/didit-risk/internal/config"
 	"github.com/riskwire/didit-risk/internal/didit"
 	"github.com/riskwire/didit-risk/internal/logging"
+	"github.com/riskwire/didit-risk/internal/policy"
 	"github.com/riskwire/didit-risk/internal/profile"
 	core "github.com/riskwire/didit-risk/internal/stepup"
 )
@@ -38,6 +39,10 @@ func New(ctx context.Context, getenv func(string) string, stdout io.Writer) (fun
 	if err != nil {
 		return nil, nil, err
 	}
+	// A kind the policy never asks for is a typo: refuse to start rather than fail steps later.
+	if err := cfg.CheckStepKinds(policy.StepKinds()); err != nil {
+		return nil, nil, err
+	}
 	log := logging.New(stdout, cfg.LogFormat, cfg.LogLevel)
 	fs, err := firestore.NewClientWithDatabase(ctx, cfg.Project, cfg.FirestoreDatabase)
 	if err != nil {
@@ -51,6 +56,7 @@ func New(ctx context.Context, getenv func(string) string, stdout io.Writer) (fun
 		Workflows:        cfg.Workflows,
 		CallbackURL:      cfg.CallbackURL,
 		BlocklistOnBlock: cfg.BlocklistOnBlock,
+		VerifyHosts:      cfg.VerifyHosts,
 	}
 	return svc.HandleEvent, func() { _ = fs.Close() }, nil
 }

@@ -47,3 +47,36 @@ func TestNewBuildsHandler(t *testing.T) {
 	assert.Contains(t, out.String(), `"severity":"ERROR"`)
 	assert.NotContains(t, out.String(), "k-secret")
 }
+
+// Configuration that cannot work refuses the cold start, naming what is wrong.
+func TestNewRefusesBadStepUpConfiguration(t *testing.T) {
+	base := map[string]string{"GOOGLE_CLOUD_PROJECT": "p", "DIDIT_API_KEY": "k-secret"}
+	tests := []struct {
+		name string
+		env  map[string]string
+		want []string
+	}{
+		{"unknown step-up kind", map[string]string{"STEP_UP_WORKFLOWS": "nfc=wf-nfc,pohne=wf-phone"}, []string{"STEP_UP_WORKFLOWS", `"pohne"`}},
+		{"plain http Didit API", map[string]string{"DIDIT_API_URL": "http://verification.didit.me"}, []string{"DIDIT_API_URL", "https"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("FIRESTORE_EMULATOR_HOST", "127.0.0.1:1")
+			m := map[string]string{}
+			for k, v := range base {
+				m[k] = v
+			}
+			for k, v := range tt.env {
+				m[k] = v
+			}
+			var out bytes.Buffer
+			fn, _, err := New(context.Background(), env(m), &out)
+			require.Error(t, err)
+			assert.Nil(t, fn)
+			for _, w := range tt.want {
+				assert.Contains(t, err.Error(), w)
+			}
+			assert.NotContains(t, err.Error(), "k-secret")
+		})
+	}
+}

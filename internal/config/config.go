@@ -6,6 +6,9 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -59,13 +62,17 @@ type Scorer struct {
 // StepUp configures the step-up function.
 type StepUp struct {
 	Common
-	FirestoreDatabase string            // FIRESTORE_DATABASE
-	DiditAPIURL       string            // DIDIT_API_URL
-	DiditAPIKey       string            // DIDIT_API_KEY (secret)
-	CallbackURL       string            // DIDIT_CALLBACK_URL
-	Workflows         map[string]string // STEP_UP_WORKFLOWS: kind=workflow_id,...
-	BlocklistOnBlock  bool              // DIDIT_BLOCKLIST_ON_BLOCK
-	RequestTimeout    time.Duration     // DIDIT_REQUEST_TIMEOUT: per attempt
+	FirestoreDatabase string // FIRESTORE_DATABASE
+	DiditAPIURL       string // DIDIT_API_URL: https, or http on a loopback host only
+	DiditAPIKey       string // DIDIT_API_KEY (secret)
+	// VerifyHosts (DIDIT_VERIFY_HOSTS, comma-separated host[:port]) are the hosts a session URL
+	// from Didit may point at for it to be shown to product code. Default: verify.didit.me, or,
+	// when DIDIT_API_URL is on a loopback host (a local Didit simulator), that host and port.
+	VerifyHosts      []string
+	CallbackURL      string            // DIDIT_CALLBACK_URL
+	Workflows        map[string]string // STEP_UP_WORKFLOWS: kind=workflow_id,...
+	BlocklistOnBlock bool              // DIDIT_BLOCKLIST_ON_BLOCK
+	RequestTimeout   time.Duration     // DIDIT_REQUEST_TIMEOUT: per attempt
 }
 
 // Defaults, shared with Terraform and the local runner.
@@ -82,6 +89,7 @@ const (
 	DefaultTolerance      = 300 * time.Second
 	DefaultPublishTimeout = 3 * time.Second
 	DefaultDiditAPIURL    = "https://verification.didit.me"
+	DefaultVerifyHost     = "verify.didit.me"
 	DefaultDatabase       = "(default)"
 	// DefaultReplayHorizon: a webhook whose signed timestamp is older is refused as a replay,
 	// and dedupe markers outlive it.
@@ -134,7 +142,74 @@ func LoadStepUp(getenv func(string) string) (StepUp, error) {
 		BlocklistOnBlock:  r.bool("DIDIT_BLOCKLIST_ON_BLOCK", false),
 		RequestTimeout:    r.duration("DIDIT_REQUEST_TIMEOUT", 10*time.Second),
 	}
+	apiHost, apiOK := secureBase(c.DiditAPIURL)
+	if !apiOK {
+		// The API key travels to this URL on every call: only TLS, or a loopback simulator.
+		r.bad = append(r.bad, fmt.Sprintf("DIDIT_API_URL (%q must be an https URL, or http on a loopback host)", c.DiditAPIURL))
+	}
+	c.VerifyHosts = r.list("DIDIT_VERIFY_HOSTS", false)
+	if len(c.VerifyHosts) == 0 {
+		c.VerifyHosts = []string{DefaultVerifyHost}
+		if apiOK && IsLoopback(apiHost) {
+			c.VerifyHosts = []string{apiHost}
+		}
+	}
 	return c, r.err("step-up")
+}
+
+// CheckStepKinds refuses a STEP_UP_WORKFLOWS kind that is not in known (the policy's step
+// kinds): a typo would otherwise surface only as failed step-ups at run time.
+func (c StepUp) CheckStepKinds(known []string) error {
+	var unknown []string
+	for k := range c.Workflows {
+		if !slices.Contains(known, k) {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	sort.Strings(unknown)
+	return fmt.Errorf("step-up configuration: invalid STEP_UP_WORKFLOWS (unknown step-up kind %s; known: %s)",
+		strings.Join(quoteAll(unknown), ", "), strings.Join(known, ", "))
+}
+
+func quoteAll(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = strconv.Quote(s)
+	}
+	return out
+}
+
+// secureBase reports whether raw is an absolute https URL, or http on a loopback host, and
+// returns its host[:port].
+func secureBase(raw string) (string, bool) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || u.User != nil {
+		return "", false
+	}
+	switch u.Scheme {
+	case "https":
+		return u.Host, true
+	case "http":
+		return u.Host, IsLoopback(u.Host)
+	}
+	return "", false
+}
+
+// IsLoopback reports whether host (host or host:port) is localhost or a loopback IP address.
+func IsLoopback(host string) bool {
+	h := host
+	if hh, _, err := net.SplitHostPort(host); err == nil {
+		h = hh
+	}
+	h = strings.Trim(h, "[]")
+	if strings.EqualFold(h, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
 }
 
 // reader accumulates problems while reading variables.

@@ -9,9 +9,9 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -19,14 +19,17 @@ import (
 	"github.com/riskwire/didit-risk/internal/failure"
 )
 
-// Client calls Didit's verification API (shared/didit-api.md §5). Every call retries what can
+// Client calls Didit's verification API (shared/didit-api.md §5, §9). Every call retries what can
 // succeed later — 429 after the wait Retry-After asks for, 5xx, timeouts and connection errors
 // with bounded, jittered exponential backoff — and gives up early rather than sleep past the
-// caller's deadline. Refusals that cannot change (400, 401, 403, 404, other 4xx) are returned at
-// once as failure.Invalid; exhausted retries as failure.Transient.
+// caller's deadline or past RetryPolicy.MaxRetryAfter: such an error carries the wait Didit asked
+// for (see RetryAfter), so the caller can hand the work back for later. Refusals that cannot
+// change (400, 401, 403, 404, other 4xx, and any redirect) are returned at once as
+// failure.Invalid; exhausted retries as failure.Transient.
 //
 // The API key is sent in x-api-key only: it is never part of an error, a log value or the
-// client's printed form.
+// client's printed form, and never follows a redirect (Go's http.Client forwards custom headers
+// such as x-api-key to another origin on a redirect; this client refuses every redirect).
 type Client struct {
 	http   *http.Client
 	base   string
@@ -54,23 +57,31 @@ type RetryPolicy struct {
 }
 
 // DefaultRetryPolicy fits a step-up invocation: 4 attempts, backoff 250 ms, 500 ms, 1 s (±
-// jitter), Retry-After honoured up to 30 s.
-var DefaultRetryPolicy = RetryPolicy{MaxAttempts: 4, BaseDelay: 250 * time.Millisecond, MaxDelay: 4 * time.Second, MaxRetryAfter: 30 * time.Second}
+// jitter), a Retry-After of up to 30 s waited for in the call; a longer one ends the call at
+// once with the wait in the error.
+func DefaultRetryPolicy() RetryPolicy {
+	return RetryPolicy{MaxAttempts: 4, BaseDelay: 250 * time.Millisecond, MaxDelay: 4 * time.Second, MaxRetryAfter: 30 * time.Second}
+}
 
 // maxResponseBytes bounds what is read of any answer; decisions are tens of KB.
 const maxResponseBytes = 4 << 20
 
 // NewClient returns a client for the API at baseURL (e.g. https://verification.didit.me).
-// hc should carry a per-attempt Timeout; nil means a client with a 10 s timeout.
+// hc should carry a per-attempt Timeout; nil means a client with a 10 s timeout. The client uses
+// a copy of hc that refuses redirects; hc itself is not modified.
 func NewClient(baseURL, apiKey string, hc *http.Client) *Client {
-	if hc == nil {
-		hc = &http.Client{Timeout: 10 * time.Second}
+	cp := http.Client{Timeout: 10 * time.Second}
+	if hc != nil {
+		cp = *hc
 	}
+	// Didit's API documents no redirect; following one would send x-api-key wherever the
+	// Location points. The 3xx answer itself is returned and refused in do.
+	cp.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return &Client{
-		http:   hc,
+		http:   &cp,
 		base:   strings.TrimRight(baseURL, "/"),
 		apiKey: apiKey,
-		Retry:  DefaultRetryPolicy,
+		Retry:  DefaultRetryPolicy(),
 		Sleep:  sleepCtx,
 		Now:    time.Now,
 		Jitter: equalJitter,
@@ -92,12 +103,6 @@ type CreateSessionRequest struct {
 	VendorData string         `json:"vendor_data,omitempty"`
 	Callback   string         `json:"callback,omitempty"`
 	Metadata   map[string]any `json:"metadata,omitempty"`
-
-	// Existing, when set, recognises in Didit's session listing the session this request
-	// creates. A retry that follows a failure after which Didit may have created the session
-	// anyway (timeout, 5xx, connection lost mid-request) first lists the sessions of VendorData
-	// on WorkflowID and returns the one Existing accepts, instead of creating a second.
-	Existing func(SessionSummary) bool `json:"-"`
 }
 
 // SessionCreated is Didit's 201 answer to POST /v3/session/.
@@ -111,38 +116,30 @@ type SessionCreated struct {
 	VendorData    string         `json:"vendor_data"`
 	Callback      string         `json:"callback"`
 	Metadata      map[string]any `json:"metadata"`
-	// Recovered is true when the session was found by Existing after an ambiguous failure
-	// rather than returned by a successful create.
-	Recovered bool `json:"-"`
 }
 
-// SessionQuery filters GET /v3/sessions/. Empty fields do not filter.
+// SessionQuery filters GET /v3/sessions/ (shared/didit-api.md §9.5). Empty fields do not
+// filter; Limit 0 means 20, and more than MaxListLimit is lowered to it.
 type SessionQuery struct {
 	VendorData string
 	WorkflowID string
 	Status     string
+	Limit      int
 }
 
-// SessionSummary is one item of GET /v3/sessions/. The listing's item shape is not confirmed
-// by Didit's docs (shared/didit-api.md §5.2), so both url and session_url are read, and
-// FindSession completes a summary lacking metadata from the session's decision.
+// MaxListLimit bounds one listing page: ListSessions reads one page, never walks the listing.
+const MaxListLimit = 50
+
+// SessionSummary is one row of GET /v3/sessions/, in the documented shape (§9.5): a row has no
+// metadata, workflow_id or url — the hosted-flow link is session_url. Rows also carry personal
+// data (full_name, portrait_image, document, phone, email), which is deliberately not decoded.
 type SessionSummary struct {
-	SessionID     string         `json:"session_id"`
-	SessionNumber int64          `json:"session_number"`
-	Status        string         `json:"status"`
-	VendorData    string         `json:"vendor_data"`
-	WorkflowID    string         `json:"workflow_id"`
-	URL           string         `json:"url"`
-	SessionURL    string         `json:"session_url"`
-	Metadata      map[string]any `json:"metadata"`
-}
-
-// Link returns the URL to send the user to, whichever field carried it.
-func (s SessionSummary) Link() string {
-	if s.URL != "" {
-		return s.URL
-	}
-	return s.SessionURL
+	SessionID     string    `json:"session_id"`
+	SessionNumber int64     `json:"session_number"`
+	SessionURL    string    `json:"session_url"`
+	Status        string    `json:"status"`
+	VendorData    string    `json:"vendor_data"`
+	CreatedAt     time.Time `json:"created_at"`
 }
 
 // APIError is a non-2xx answer from Didit. Detail is Didit's "detail" message, or a short
@@ -152,7 +149,29 @@ type APIError struct {
 	Path       string // without query
 	StatusCode int
 	Detail     string
-	RetryAfter time.Duration // as requested by a 429 or 503, capped
+	// RetryAfter is the wait a 429 or 503 asked for (Retry-After, else X-RateLimit-Reset, else
+	// Didit's "available in N seconds" text), uncapped; 0 when it asked for none.
+	RetryAfter time.Duration
+	// RateLimit is what the X-RateLimit-* headers of the answer said; zero when absent.
+	RateLimit RateLimit
+}
+
+// RateLimit is the X-RateLimit-Limit, -Remaining and -Reset headers of an answer (§9.6).
+// Didit does not document the unit of Reset; see resetWait.
+type RateLimit struct {
+	Limit, Remaining int
+	Reset            string
+}
+
+// RetryAfter reports the wait Didit asked for before the call in err can succeed: set when a
+// 429 or 503 asked for a wait longer than the client waits within one call (or than the
+// caller's deadline allows). The caller should hand the work back to be retried after it.
+func RetryAfter(err error) (time.Duration, bool) {
+	var ae *APIError
+	if errors.As(err, &ae) && (ae.StatusCode == http.StatusTooManyRequests || ae.StatusCode == http.StatusServiceUnavailable) && ae.RetryAfter > 0 {
+		return ae.RetryAfter, true
+	}
+	return 0, false
 }
 
 func (e *APIError) Error() string {
@@ -173,22 +192,20 @@ func (c *Client) CreateSession(ctx context.Context, req CreateSessionRequest) (S
 		return SessionCreated{}, failure.Errorf(failure.Invalid, "didit create session: encode: %w", err)
 	}
 	var out SessionCreated
-	// Didit answers 201; any 2xx with a session id is taken, in case it ever answers 200 with
-	// an existing unfinished session (reported by third parties, unconfirmed).
+	// Didit answers 201, also when it returns an existing session (below); any 2xx with a
+	// session id is taken.
+	//
+	// A retry after an ambiguous failure (timeout, 5xx, connection lost mid-request: Didit may
+	// have created the session) simply repeats the create. That is safe because of Didit's
+	// session reuse (§9.4): with vendor_data set, an unfinished session (Not Started, In
+	// Progress, Resubmitted, Awaiting User) for that vendor_data on the workflow's latest version
+	// is returned instead of a new one, with callback and metadata overwritten by the identical
+	// ones of the repeat. A session created a moment ago is Not Started: its user has not been
+	// sent to it yet. What Didit's docs leave unsaid, and is therefore not relied on beyond
+	// this: reuse holds only on the workflow's latest version (a workflow republished between
+	// the two attempts gets a second session), and a request without vendor_data is never
+	// reused.
 	cl := call{method: http.MethodPost, path: "/v3/session/", body: body, out: &out}
-	if req.Existing != nil {
-		cl.recover = func(ctx context.Context) (bool, error) {
-			s, found, err := c.FindSession(ctx, SessionQuery{VendorData: req.VendorData, WorkflowID: req.WorkflowID}, req.Existing)
-			if err != nil || !found {
-				return false, err
-			}
-			out = SessionCreated{
-				SessionID: s.SessionID, SessionNumber: s.SessionNumber, URL: s.Link(), Status: s.Status,
-				WorkflowID: s.WorkflowID, VendorData: s.VendorData, Metadata: s.Metadata, Recovered: true,
-			}
-			return true, nil
-		}
-	}
 	if err := c.do(ctx, cl); err != nil {
 		return SessionCreated{}, err
 	}
@@ -218,62 +235,27 @@ func (c *Client) AddToBlocklist(ctx context.Context, sessionID string, face, doc
 	return c.do(ctx, call{method: http.MethodPost, path: "/v3/blocklist/add/", body: body})
 }
 
-// maxListPages bounds FindSession's walk through the listing: step-up sessions of one user
-// on one workflow are few, and Didit lists newest first.
-const maxListPages = 10
-
-// FindSession walks GET /v3/sessions/ (newest first) and returns the first session match
-// accepts. An item without metadata is completed from its decision, which carries metadata
-// (shared/didit-api.md §2.2), before match sees it.
-func (c *Client) FindSession(ctx context.Context, q SessionQuery, match func(SessionSummary) bool) (SessionSummary, bool, error) {
+// ListSessions reads one page of GET /v3/sessions/ (newest first), filtered by q: at most
+// MaxListLimit rows, one request (plus the retries of a failed one), never a decision per row.
+func (c *Client) ListSessions(ctx context.Context, q SessionQuery) ([]SessionSummary, error) {
 	v := url.Values{}
 	for k, s := range map[string]string{"vendor_data": q.VendorData, "workflow_id": q.WorkflowID, "status": q.Status} {
 		if s != "" {
 			v.Set(k, s)
 		}
 	}
-	v.Set("limit", "50")
-	query := v.Encode()
-	for page := 0; page < maxListPages; page++ {
-		var resp struct {
-			Count   int              `json:"count"`
-			Next    *string          `json:"next"`
-			Results []SessionSummary `json:"results"`
-		}
-		if err := c.do(ctx, call{method: http.MethodGet, path: "/v3/sessions/", query: query, want: http.StatusOK, out: &resp}); err != nil {
-			return SessionSummary{}, false, err
-		}
-		for _, s := range resp.Results {
-			if s.Metadata == nil && s.SessionID != "" {
-				raw, err := c.GetDecision(ctx, s.SessionID)
-				if err != nil {
-					return SessionSummary{}, false, err
-				}
-				var d struct {
-					Metadata   map[string]any `json:"metadata"`
-					SessionURL string         `json:"session_url"`
-				}
-				if json.Unmarshal(raw, &d) == nil {
-					s.Metadata = d.Metadata
-					if s.SessionURL == "" {
-						s.SessionURL = d.SessionURL
-					}
-				}
-			}
-			if match(s) {
-				return s, true, nil
-			}
-		}
-		if resp.Next == nil || *resp.Next == "" {
-			return SessionSummary{}, false, nil
-		}
-		next, err := url.Parse(*resp.Next)
-		if err != nil {
-			return SessionSummary{}, false, failure.Errorf(failure.Transient, "didit list sessions: bad next link: %w", err)
-		}
-		query = next.RawQuery
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 20
 	}
-	return SessionSummary{}, false, nil
+	v.Set("limit", strconv.Itoa(min(limit, MaxListLimit)))
+	var resp struct {
+		Results []SessionSummary `json:"results"`
+	}
+	if err := c.do(ctx, call{method: http.MethodGet, path: "/v3/sessions/", query: v.Encode(), want: http.StatusOK, out: &resp}); err != nil {
+		return nil, err
+	}
+	return resp.Results, nil
 }
 
 // call is one logical API call, retried as a whole.
@@ -282,9 +264,6 @@ type call struct {
 	body                []byte
 	want                int // expected status; 0 accepts any 2xx
 	out                 any // decoded from the answer when non-nil
-	// recover runs before a retry that follows an ambiguous failure (the server may have acted
-	// on the request); done=true ends the call successfully, an error ends it as Transient.
-	recover func(ctx context.Context) (done bool, err error)
 }
 
 // do runs c with retries. Errors never contain the API key: the key lives only in a header,
@@ -293,17 +272,7 @@ type call struct {
 func (c *Client) do(ctx context.Context, cl call) error {
 	attempts := max(c.Retry.MaxAttempts, 1)
 	var last error
-	ambiguous := false
 	for attempt := 1; ; attempt++ {
-		if attempt > 1 && ambiguous && cl.recover != nil {
-			done, err := cl.recover(ctx)
-			if err != nil {
-				return failure.Errorf(failure.Transient, "didit %s %s: could not tell whether attempt %d succeeded: %w (after: %v)", cl.method, cl.path, attempt-1, err, last)
-			}
-			if done {
-				return nil
-			}
-		}
 		status, hdr, body, err := c.once(ctx, cl)
 		var wait time.Duration
 		switch {
@@ -312,21 +281,29 @@ func (c *Client) do(ctx context.Context, cl call) error {
 				return failure.Errorf(failure.Transient, "didit %s %s: attempt %d: %w", cl.method, cl.path, attempt, ctx.Err())
 			}
 			last = fmt.Errorf("didit %s %s: %w", cl.method, cl.path, err)
-			ambiguous = !isDialError(err)
 			wait = c.backoff(attempt)
-		case status == http.StatusTooManyRequests:
-			ra := c.retryAfter(hdr.Get("Retry-After"))
-			last = &APIError{Method: cl.method, Path: cl.path, StatusCode: status, Detail: detail(body), RetryAfter: ra}
-			ambiguous = false // a rate limiter refuses before doing anything
-			wait = ra
+		case status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable:
+			ae := &APIError{Method: cl.method, Path: cl.path, StatusCode: status, Detail: detail(body), RateLimit: rateLimit(hdr)}
+			ae.RetryAfter = c.requestedWait(hdr, ae.Detail)
+			last = ae
+			wait = ae.RetryAfter
+			if c.Retry.MaxRetryAfter > 0 && wait > c.Retry.MaxRetryAfter {
+				// A long wait (the sandbox quota asks for an hour) is not spent here: retrying
+				// sooner only burns the limit, and sleeping holds the invocation. The caller
+				// gets the wait and hands the work back.
+				return failure.Errorf(failure.Transient, "didit %s %s: asked to wait %s: %w", cl.method, cl.path, wait, ae)
+			}
 			if wait <= 0 {
 				wait = c.backoff(attempt)
 			}
+			if status == http.StatusServiceUnavailable {
+				wait = max(wait, c.backoff(attempt))
+			}
 		case status >= 500 || status == http.StatusRequestTimeout:
-			ra := c.retryAfter(hdr.Get("Retry-After"))
-			last = &APIError{Method: cl.method, Path: cl.path, StatusCode: status, Detail: detail(body), RetryAfter: ra}
-			ambiguous = true
-			wait = max(ra, c.backoff(attempt))
+			last = &APIError{Method: cl.method, Path: cl.path, StatusCode: status, Detail: detail(body)}
+			wait = c.backoff(attempt)
+		case status >= 300 && status <= 399:
+			return failure.Errorf(failure.Invalid, "didit %s %s: answered %d with a redirect, refused so that the API key is not sent elsewhere (check DIDIT_API_URL)", cl.method, cl.path, status)
 		case status < 200 || status > 299 || (cl.want != 0 && status != cl.want):
 			if status >= 200 && status <= 299 {
 				return failure.Errorf(failure.Transient, "didit %s %s: unexpected status %d", cl.method, cl.path, status)
@@ -345,6 +322,7 @@ func (c *Client) do(ctx context.Context, cl call) error {
 			return failure.Errorf(failure.Transient, "didit %s %s: giving up after %d attempts: %w", cl.method, cl.path, attempt, last)
 		}
 		if dl, ok := ctx.Deadline(); ok && c.Now().Add(wait).After(dl) {
+			// The error keeps the requested wait (RetryAfter) so the caller can defer.
 			return failure.Errorf(failure.Transient, "didit %s %s: next retry in %s would pass the deadline: %w", cl.method, cl.path, wait, last)
 		}
 		if err := c.Sleep(ctx, wait); err != nil {
@@ -404,29 +382,61 @@ func (c *Client) backoff(attempt int) time.Duration {
 	return d
 }
 
-// retryAfter parses Retry-After (delta seconds or an HTTP date) and caps it; 0 when absent
-// or unreadable.
-func (c *Client) retryAfter(v string) time.Duration {
+// requestedWait is the wait a 429 or 503 asks for: Retry-After (delta seconds or an HTTP
+// date), else X-RateLimit-Reset, else the "available in N seconds" of Didit's quota message;
+// 0 when none says. Not capped: do decides what to do with a long one.
+func (c *Client) requestedWait(h http.Header, detail string) time.Duration {
+	if d, ok := c.parseRetryAfter(h.Get("Retry-After")); ok {
+		return d
+	}
+	if d, ok := c.resetWait(h.Get("X-RateLimit-Reset")); ok {
+		return d
+	}
+	if m := availableIn.FindStringSubmatch(detail); m != nil {
+		if n, err := strconv.ParseInt(m[1], 10, 64); err == nil {
+			return time.Duration(min(n, maxWaitSeconds)) * time.Second
+		}
+	}
+	return 0
+}
+
+// maxWaitSeconds bounds any requested wait (a day): a larger value is nonsense, not a plan.
+const maxWaitSeconds = 24 * 3600
+
+// availableIn finds the wait in the sandbox quota's answer ("... available in 3600 seconds").
+var availableIn = regexp.MustCompile(`available in (\d+) seconds?`)
+
+func (c *Client) parseRetryAfter(v string) (time.Duration, bool) {
 	v = strings.TrimSpace(v)
 	if v == "" {
-		return 0
+		return 0, false
 	}
-	var d time.Duration
 	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if n < 0 {
-			return 0
-		}
-		d = time.Duration(min(n, 1<<20)) * time.Second
-	} else if t, err := http.ParseTime(v); err == nil {
-		d = t.Sub(c.Now())
+		return time.Duration(max(0, min(n, maxWaitSeconds))) * time.Second, true
 	}
-	if d < 0 {
-		return 0
+	if t, err := http.ParseTime(v); err == nil {
+		return min(max(0, t.Sub(c.Now())), maxWaitSeconds*time.Second), true
 	}
-	if c.Retry.MaxRetryAfter > 0 && d > c.Retry.MaxRetryAfter {
-		d = c.Retry.MaxRetryAfter
+	return 0, false
+}
+
+// resetWait reads X-RateLimit-Reset. Didit does not document its unit; both common ones are
+// read: a Unix time (a value past 10^9) or seconds until the window resets.
+func (c *Client) resetWait(v string) (time.Duration, bool) {
+	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	if err != nil || n < 0 {
+		return 0, false
 	}
-	return d
+	if n > 1_000_000_000 {
+		return min(max(0, time.Unix(n, 0).Sub(c.Now())), maxWaitSeconds*time.Second), true
+	}
+	return time.Duration(min(n, maxWaitSeconds)) * time.Second, true
+}
+
+func rateLimit(h http.Header) RateLimit {
+	l, _ := strconv.Atoi(h.Get("X-RateLimit-Limit"))
+	r, _ := strconv.Atoi(h.Get("X-RateLimit-Remaining"))
+	return RateLimit{Limit: l, Remaining: r, Reset: excerpt(h.Get("X-RateLimit-Reset"))}
 }
 
 // detail extracts Didit's error message: {"detail": "..."} or, failing that, a compact excerpt.
@@ -457,13 +467,6 @@ func excerpt(s string) string {
 		return s[:limit] + "…"
 	}
 	return s
-}
-
-// isDialError reports a failure to connect at all: the request never reached Didit, so a retry
-// cannot duplicate anything.
-func isDialError(err error) bool {
-	var op *net.OpError
-	return errors.As(err, &op) && op.Op == "dial"
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {

@@ -63,13 +63,6 @@ func linkMeta(assessment, kind string) map[string]any {
 	return map[string]any{"risk_step_up": map[string]any{"profile_id": "user-7", "assessment_id": assessment, "origin_session_id": "origin-1", "kind": kind}}
 }
 
-func ours(assessment, kind string) func(didit.SessionSummary) bool {
-	return func(s didit.SessionSummary) bool {
-		l, _ := s.Metadata["risk_step_up"].(map[string]any)
-		return l["assessment_id"] == assessment && l["kind"] == kind
-	}
-}
-
 func TestCreateSession(t *testing.T) {
 	sim, srv, c, sl := setup(t, diditsim.Options{}, time.Second)
 	got, err := c.CreateSession(context.Background(), didit.CreateSessionRequest{
@@ -85,7 +78,6 @@ func TestCreateSession(t *testing.T) {
 	assert.Equal(t, "wf-nfc", got.WorkflowID)
 	assert.Equal(t, "user-7", got.VendorData)
 	assert.Equal(t, "https://app.example/done", got.Callback)
-	assert.False(t, got.Recovered)
 
 	ss, ok := sim.Session(got.SessionID)
 	require.True(t, ok)
@@ -104,8 +96,8 @@ func TestRetryAfter(t *testing.T) {
 	}{
 		{"seconds", "7", 7 * time.Second},
 		{"http date", now.Add(20 * time.Second).Format(http.TimeFormat), 20 * time.Second},
-		{"capped", "3600", didit.DefaultRetryPolicy.MaxRetryAfter},
-		{"date in the past", now.Add(-time.Minute).Format(http.TimeFormat), didit.DefaultRetryPolicy.BaseDelay}, // falls back to backoff
+		{"at the cap", "30", didit.DefaultRetryPolicy().MaxRetryAfter},
+		{"date in the past", now.Add(-time.Minute).Format(http.TimeFormat), didit.DefaultRetryPolicy().BaseDelay}, // falls back to backoff
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -149,7 +141,7 @@ func TestServerErrorsRetriedThenTransient(t *testing.T) {
 	var ae *didit.APIError
 	require.ErrorAs(t, err, &ae)
 	assert.Equal(t, http.StatusInternalServerError, ae.StatusCode)
-	assert.Equal(t, didit.DefaultRetryPolicy.MaxAttempts, sim.Requests(diditsim.RouteDecision))
+	assert.Equal(t, didit.DefaultRetryPolicy().MaxAttempts, sim.Requests(diditsim.RouteDecision))
 	assert.Equal(t, []time.Duration{250 * time.Millisecond, 500 * time.Millisecond, time.Second}, sl.all(), "exponential backoff")
 }
 
@@ -183,36 +175,32 @@ func TestTimeoutRetried(t *testing.T) {
 }
 
 // An ambiguous failure after Didit created the session (5xx or timeout once the request was
-// processed) must not produce a second session: the retry first looks the session up.
-func TestCreateAfterAmbiguousFailureFindsTheSession(t *testing.T) {
+// processed) must not produce a second session: the retry repeats the create, and Didit's
+// session reuse returns the unfinished session the first attempt made. No listing is read.
+func TestCreateAfterAmbiguousFailureGetsTheSameSession(t *testing.T) {
 	tests := []struct {
-		name        string
-		fault       diditsim.Fault
-		timeout     time.Duration
-		noMetadata  bool
-		wantListing int
+		name    string
+		fault   diditsim.Fault
+		timeout time.Duration
 	}{
-		{"500 after processing", diditsim.Fault{Route: diditsim.RouteCreateSession, Status: 500, AfterProcessing: true}, time.Second, false, 1},
-		{"timeout after processing", diditsim.Fault{Route: diditsim.RouteCreateSession, Delay: 2 * time.Second, AfterProcessing: true}, 100 * time.Millisecond, false, 1},
-		{"listing without metadata", diditsim.Fault{Route: diditsim.RouteCreateSession, Status: 503, AfterProcessing: true}, time.Second, true, 1},
+		{"500 after processing", diditsim.Fault{Route: diditsim.RouteCreateSession, Status: 500, AfterProcessing: true}, time.Second},
+		{"502 after processing", diditsim.Fault{Route: diditsim.RouteCreateSession, Status: 502, AfterProcessing: true}, time.Second},
+		{"timeout after processing", diditsim.Fault{Route: diditsim.RouteCreateSession, Delay: 2 * time.Second, AfterProcessing: true}, 100 * time.Millisecond},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			sim, _, c, _ := setup(t, diditsim.Options{ListWithoutMetadata: tt.noMetadata}, tt.timeout)
-			// Another session of the same user and workflow, for another assessment: not ours.
-			_, err := c.CreateSession(context.Background(), didit.CreateSessionRequest{WorkflowID: "wf-nfc", VendorData: "user-7", Metadata: linkMeta("other", "nfc")})
-			require.NoError(t, err)
+			sim, _, c, _ := setup(t, diditsim.Options{}, tt.timeout)
 			sim.InjectFault(tt.fault)
 
 			got, err := c.CreateSession(context.Background(), didit.CreateSessionRequest{
-				WorkflowID: "wf-nfc", VendorData: "user-7", Metadata: linkMeta("a1", "nfc"), Existing: ours("a1", "nfc"),
+				WorkflowID: "wf-nfc", VendorData: "user-7", Metadata: linkMeta("a1", "nfc"),
 			})
 			require.NoError(t, err)
-			assert.True(t, got.Recovered)
 			assert.NotEmpty(t, got.URL)
-			assert.Equal(t, 2, sim.CreatedSessions(), "one session for a1, one for the other assessment")
-			assert.Equal(t, 2, sim.Requests(diditsim.RouteCreateSession), "no create after the lookup found it")
-			assert.Equal(t, tt.wantListing, sim.Requests(diditsim.RouteListSessions))
+			assert.Equal(t, 1, sim.CreatedSessions(), "the repeat got the session the first attempt created")
+			assert.Equal(t, 2, sim.Requests(diditsim.RouteCreateSession))
+			assert.Zero(t, sim.Requests(diditsim.RouteListSessions))
+			assert.Zero(t, sim.Requests(diditsim.RouteDecision))
 			ss, ok := sim.Session(got.SessionID)
 			require.True(t, ok)
 			assert.Equal(t, "a1", ss.Metadata["risk_step_up"].(map[string]any)["assessment_id"])
@@ -220,17 +208,92 @@ func TestCreateAfterAmbiguousFailureFindsTheSession(t *testing.T) {
 	}
 }
 
-func TestCreateAfterAmbiguousFailureCreatesWhenNotFound(t *testing.T) {
-	sim, _, c, _ := setup(t, diditsim.Options{}, time.Second)
-	sim.InjectFault(diditsim.Fault{Route: diditsim.RouteCreateSession, Status: 500}) // refused before processing
+// A wait longer than the client waits in one call (the sandbox quota asks for an hour) ends the
+// call at once, with the wait and the rate-limit headers in the error, instead of burning the
+// attempts.
+func TestLongWaitIsHandedBack(t *testing.T) {
+	now := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name   string
+		status int
+		header map[string]string
+		body   string
+		want   time.Duration
+	}{
+		{"Retry-After", 429, map[string]string{"Retry-After": "3600", "X-RateLimit-Limit": "600", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "3600"},
+			`{"detail":"Request was throttled."}`, time.Hour},
+		{"X-RateLimit-Reset as a Unix time", 429, map[string]string{"X-RateLimit-Limit": "600", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": fmt.Sprint(now.Add(90 * time.Second).Unix())},
+			`{"detail":"Request was throttled."}`, 90 * time.Second},
+		{"sandbox quota text", 429, nil, `{"detail":"Sandbox session limit reached, available in 3600 seconds."}`, time.Hour},
+		{"503 with a long Retry-After", 503, map[string]string{"Retry-After": "120"}, `{"detail":"Maintenance."}`, 2 * time.Minute},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			calls := 0
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				calls++
+				for k, v := range tt.header {
+					w.Header().Set(k, v)
+				}
+				w.WriteHeader(tt.status)
+				_, _ = w.Write([]byte(tt.body))
+			}))
+			defer srv.Close()
+			c := didit.NewClient(srv.URL, apiKey, nil)
+			sl := &sleeps{}
+			c.Sleep, c.Now = sl.sleep, func() time.Time { return now }
 
-	got, err := c.CreateSession(context.Background(), didit.CreateSessionRequest{
-		WorkflowID: "wf-nfc", VendorData: "user-7", Metadata: linkMeta("a1", "nfc"), Existing: ours("a1", "nfc"),
-	})
-	require.NoError(t, err)
-	assert.False(t, got.Recovered)
-	assert.Equal(t, 1, sim.CreatedSessions())
-	assert.Equal(t, 1, sim.Requests(diditsim.RouteListSessions))
+			_, err := c.CreateSession(context.Background(), didit.CreateSessionRequest{WorkflowID: "wf", VendorData: "u"})
+			require.Error(t, err)
+			assert.Equal(t, failure.Transient, failure.KindOf(err))
+			wait, ok := didit.RetryAfter(err)
+			require.True(t, ok)
+			assert.Equal(t, tt.want, wait)
+			assert.Equal(t, 1, calls, "no attempt burnt on a wait that does not fit")
+			assert.Empty(t, sl.all())
+			var ae *didit.APIError
+			require.ErrorAs(t, err, &ae)
+			if tt.header["X-RateLimit-Limit"] != "" {
+				assert.Equal(t, 600, ae.RateLimit.Limit)
+				assert.Equal(t, 0, ae.RateLimit.Remaining)
+			}
+		})
+	}
+}
+
+func TestRetryAfterAbsentOnOtherErrors(t *testing.T) {
+	_, ok := didit.RetryAfter(failure.New(failure.Invalid, &didit.APIError{StatusCode: 403}))
+	assert.False(t, ok)
+	_, ok = didit.RetryAfter(errors.New("boom"))
+	assert.False(t, ok)
+}
+
+// Go's http.Client would follow a redirect and, to another origin, forward x-api-key with it.
+func TestRedirectRefused(t *testing.T) {
+	var gotKey []string
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gotKey = append(gotKey, r.Header.Get("x-api-key"))
+		w.WriteHeader(http.StatusCreated)
+		_, _ = w.Write([]byte(`{"session_id":"stolen"}`))
+	}))
+	defer elsewhere.Close()
+	for _, code := range []int{http.StatusMovedPermanently, http.StatusFound, http.StatusTemporaryRedirect, http.StatusPermanentRedirect} {
+		t.Run(fmt.Sprint(code), func(t *testing.T) {
+			redirector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, elsewhere.URL+r.URL.Path, code)
+			}))
+			defer redirector.Close()
+			hc := &http.Client{Timeout: time.Second}
+			c := didit.NewClient(redirector.URL, apiKey, hc)
+
+			_, err := c.CreateSession(context.Background(), didit.CreateSessionRequest{WorkflowID: "wf", VendorData: "u"})
+			require.Error(t, err)
+			assert.True(t, failure.Permanent(err), "a redirect is a configuration error: %v", err)
+			assert.Contains(t, err.Error(), "redirect")
+			assert.Empty(t, gotKey, "the other origin never saw the request, nor the key")
+			assert.Nil(t, hc.CheckRedirect, "the caller's client is not modified")
+		})
+	}
 }
 
 func TestPermanentErrorsNotRetried(t *testing.T) {
@@ -301,27 +364,34 @@ func TestGetDecisionAndBlocklist(t *testing.T) {
 	assert.Equal(t, []diditsim.BlocklistEntry{{SessionID: created.SessionID, Face: true}}, sim.Blocklist())
 }
 
-func TestFindSessionPages(t *testing.T) {
+// The listing is read one page at a time, in the documented row shape, and never completed
+// with a decision per row.
+func TestListSessionsOnePage(t *testing.T) {
 	sim, _, c, _ := setup(t, diditsim.Options{}, time.Second)
-	first, err := c.CreateSession(context.Background(), didit.CreateSessionRequest{WorkflowID: "wf", VendorData: "user-7", Metadata: linkMeta("a0", "nfc")})
-	require.NoError(t, err)
 	for i := range 60 {
-		_, err := c.CreateSession(context.Background(), didit.CreateSessionRequest{WorkflowID: "wf", VendorData: "user-7", Metadata: linkMeta(fmt.Sprint("b", i), "nfc")})
+		_, err := c.CreateSession(context.Background(), didit.CreateSessionRequest{WorkflowID: fmt.Sprint("wf-", i), VendorData: "user-7", Metadata: linkMeta(fmt.Sprint("b", i), "nfc")})
 		require.NoError(t, err)
 	}
-	_, err = c.CreateSession(context.Background(), didit.CreateSessionRequest{WorkflowID: "wf", VendorData: "user-8", Metadata: linkMeta("a0", "nfc")})
+	last, err := c.CreateSession(context.Background(), didit.CreateSessionRequest{WorkflowID: "wf-x", VendorData: "user-7"})
+	require.NoError(t, err)
+	_, err = c.CreateSession(context.Background(), didit.CreateSessionRequest{WorkflowID: "wf-y", VendorData: "user-8"})
 	require.NoError(t, err)
 
-	got, found, err := c.FindSession(context.Background(), didit.SessionQuery{VendorData: "user-7", WorkflowID: "wf"}, ours("a0", "nfc"))
+	rows, err := c.ListSessions(context.Background(), didit.SessionQuery{VendorData: "user-7", Limit: 500})
 	require.NoError(t, err)
-	require.True(t, found)
-	assert.Equal(t, first.SessionID, got.SessionID, "the oldest, on the second page, for user-7 only")
-	assert.Equal(t, first.URL, got.Link())
-	assert.Equal(t, 2, sim.Requests(diditsim.RouteListSessions))
+	assert.Len(t, rows, didit.MaxListLimit, "one page, at most MaxListLimit rows")
+	assert.Equal(t, last.SessionID, rows[0].SessionID, "newest first")
+	assert.Equal(t, last.URL, rows[0].SessionURL)
+	assert.False(t, rows[0].CreatedAt.IsZero())
+	for _, r := range rows {
+		assert.Equal(t, "user-7", r.VendorData)
+	}
+	assert.Equal(t, 1, sim.Requests(diditsim.RouteListSessions))
+	assert.Zero(t, sim.Requests(diditsim.RouteDecision))
 
-	_, found, err = c.FindSession(context.Background(), didit.SessionQuery{VendorData: "user-9"}, ours("a0", "nfc"))
+	rows, err = c.ListSessions(context.Background(), didit.SessionQuery{VendorData: "user-9"})
 	require.NoError(t, err)
-	assert.False(t, found)
+	assert.Empty(t, rows)
 }
 
 // The API key must not leak through errors, the client's printed form or logs, whatever fails.
@@ -362,4 +432,23 @@ func TestAPIKeyNeverInErrorsOrLogs(t *testing.T) {
 	for _, s := range printed {
 		assert.NotContains(t, s, apiKey[8:], "key leaked in %q", s)
 	}
+}
+
+// The simulator's sandbox quota answer, as Didit documents it (§9.6).
+func TestSandboxQuotaIsHandedBack(t *testing.T) {
+	sim, _, c, sl := setup(t, diditsim.Options{}, time.Second)
+	sim.InjectFault(diditsim.SandboxQuotaFault())
+
+	_, err := c.CreateSession(context.Background(), didit.CreateSessionRequest{WorkflowID: "wf", VendorData: "u"})
+	require.Error(t, err)
+	wait, ok := didit.RetryAfter(err)
+	require.True(t, ok)
+	assert.Equal(t, time.Hour, wait)
+	var ae *didit.APIError
+	require.ErrorAs(t, err, &ae)
+	assert.Equal(t, 500, ae.RateLimit.Limit)
+	assert.Equal(t, 0, ae.RateLimit.Remaining)
+	assert.Contains(t, ae.Detail, "available in 3600 seconds")
+	assert.Equal(t, 1, sim.Requests(diditsim.RouteCreateSession))
+	assert.Empty(t, sl.all())
 }

@@ -93,6 +93,7 @@ type StepUp struct {
 	Reason          string    `firestore:"reason,omitempty"`  // why it failed
 	CreatedAt       time.Time `firestore:"created_at"`
 	UpdatedAt       time.Time `firestore:"updated_at"`
+	RetryAt         time.Time `firestore:"retry_at,omitempty"` // a pending step waiting for Didit (reason says why) is not tried before
 }
 
 // DocID is the profile document id for a user: vendor_data itself when Firestore allows it (so

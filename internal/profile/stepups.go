@@ -5,9 +5,8 @@ import (
 	"fmt"
 
 	"cloud.google.com/go/firestore"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
+	"github.com/riskwire/didit-risk/internal/docstore"
 	"github.com/riskwire/didit-risk/internal/failure"
 )
 
@@ -27,32 +26,24 @@ var stepRank = map[string]int{StepPending: 0, StepCreated: 1, StepFailed: 2, Ste
 
 // RecordStepUp shows a step-up's state on the profile, in step_ups.{kind}. A write never moves
 // a step backwards (a late "created" after "completed") and never replaces the step of a newer
-// assessment with an older one, so duplicate or reordered deliveries are harmless.
+// assessment with an older one, so duplicate or reordered deliveries are harmless. Only
+// step_ups.{kind}, updated_at and schema_version are written.
 func (s *Store) RecordStepUp(ctx context.Context, profileID string, st StepUp) error {
-	ref := s.profileRef(profileID)
-	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
-		snap, err := tx.Get(ref)
-		if err != nil && status.Code(err) != codes.NotFound {
-			return err
+	_, err := docstore.Update(ctx, s.fs, s.profileRef(profileID), func(p *Profile, _ bool) (bool, error) {
+		cur, ok := p.StepUps[st.Kind]
+		if ok && !supersedes(st, cur) {
+			return false, nil
 		}
-		var p Profile
-		if snap != nil && snap.Exists() {
-			if err := snap.DataTo(&p); err != nil {
-				return fmt.Errorf("decode profile: %w", err)
-			}
-		}
-		if cur, ok := p.StepUps[st.Kind]; ok && !supersedes(st, cur) {
-			return nil
-		}
-		if cur, ok := p.StepUps[st.Kind]; ok && cur.AssessmentID == st.AssessmentID && !cur.CreatedAt.IsZero() {
+		if ok && cur.AssessmentID == st.AssessmentID && !cur.CreatedAt.IsZero() {
 			st.CreatedAt = cur.CreatedAt
 		}
-		return tx.Set(ref, map[string]any{
-			"step_ups":       map[string]any{st.Kind: st},
-			"updated_at":     st.UpdatedAt,
-			"schema_version": SchemaVersion,
-		}, firestore.Merge([]string{"step_ups", st.Kind}, []string{"updated_at"}, []string{"schema_version"}))
-	})
+		if p.StepUps == nil {
+			p.StepUps = map[string]StepUp{}
+		}
+		p.StepUps[st.Kind] = st
+		p.UpdatedAt, p.SchemaVersion = st.UpdatedAt, SchemaVersion
+		return true, nil
+	}, firestore.Merge([]string{"step_ups", st.Kind}, []string{"updated_at"}, []string{"schema_version"}))
 	if err != nil {
 		return failure.New(failure.Transient, fmt.Errorf("record step-up %s for %s: %w", st.Kind, st.AssessmentID, err))
 	}
@@ -68,16 +59,10 @@ func supersedes(next, cur StepUp) bool {
 }
 
 // Get reads a profile; found is false when the user has none yet.
-func (s *Store) Get(ctx context.Context, profileID string) (p Profile, found bool, err error) {
-	snap, err := s.profileRef(profileID).Get(ctx)
-	if status.Code(err) == codes.NotFound {
-		return p, false, nil
-	}
+func (s *Store) Get(ctx context.Context, profileID string) (Profile, bool, error) {
+	p, found, err := docstore.Get[Profile](ctx, s.profileRef(profileID))
 	if err != nil {
-		return p, false, failure.New(failure.Transient, fmt.Errorf("read profile %s: %w", profileID, err))
+		return p, false, fmt.Errorf("profile %s: %w", profileID, err)
 	}
-	if err := snap.DataTo(&p); err != nil {
-		return p, false, fmt.Errorf("decode profile %s: %w", profileID, err)
-	}
-	return p, true, nil
+	return p, found, nil
 }

@@ -2,25 +2,36 @@
 // one session per required kind (nfc, phone, biometric, poa, ...) on that kind's workflow; for a
 // block decision, when enabled, the assessed session's face and document go on Didit's blocklist.
 //
-// # Exactly one Didit session per (assessment, kind)
+// # One Didit session per (verified session, kind)
 //
-// Pub/Sub delivers at least once, possibly to two instances at once, and an instance can die
-// between Didit's answer and the write that records it. So before calling Didit a handler
-// claims step_up_claims/{assessment}:{kind} in a Firestore transaction: a new claim is pending,
-// owned by a random token until a lease expires. Then:
-//   - a settled claim (created, failed) is acked without calling Didit;
+// Pub/Sub delivers at least once, possibly to two instances at once, an instance can die
+// between Didit's answer and the write that records it, and several assessments (status.updated
+// then data.updated, a re-score) can ask for the same step about the same verified session. So
+// before calling Didit a handler claims step_up_claims/{session}:{kind} in a Firestore
+// transaction — the guard "one open step-up per kind per session" is the claim itself. A new
+// claim is pending, owned by a random token until a lease expires. Then:
+//   - a settled claim (created, completed, failed) is acked without calling Didit;
 //   - a pending claim under a live lease belongs to a running handler: the duplicate returns a
 //     Transient error, so Pub/Sub redelivers it later, when it will find the claim settled (and
-//     ack), or the lease expired (and take over). Acking instead would also be safe while the
-//     owner's own message is unacked, but costs nothing to not depend on: a retried duplicate
-//     is a cheap read, a lost step is a user never asked to verify;
+//     ack), or the lease expired (and take over);
+//   - a pending claim deferred by Didit (429 with a long Retry-After) is not tried before its
+//     retry_at: the delivery is handed back, and the profile says why the step waits;
 //   - a pending claim whose lease expired was left by a handler that stopped after claiming —
-//     possibly after Didit created the session. The new owner first looks for that session in
-//     Didit's listing (GET /v3/sessions/?vendor_data=&workflow_id=, matched on the metadata
-//     link's assessment id and kind, which Didit stores and echoes) and records it if found;
-//     only otherwise does it create one. The client does the same lookup before retrying a create
-//     whose outcome it could not see (timeout, 5xx). Didit has no idempotency key on session
-//     creation, and the listing is its only documented way to find "our" session again.
+//     possibly after Didit created the session. The new owner looks at one short page of the
+//     user's sessions on the workflow created since the claim's create_started_at (list rows
+//     carry no metadata, so the creation time is the only link) and records the oldest such
+//     session; otherwise it creates one, which Didit's session reuse makes safe too (see
+//     didit.Client.CreateSession).
+//
+// # One Didit session can answer several claims
+//
+// Didit returns the unfinished session of a vendor_data on a workflow instead of creating a
+// second one, overwriting its metadata (shared/didit-api.md §9.4). Two verified sessions of one
+// user asking for the same kind therefore get the same Didit session, and both claims record
+// its id. When that session is decided, the scorer publishes a decision whose step_up_kind is
+// set; this function then completes every created claim of the profile whose Didit session the
+// profile shows decided, so none is left dangling. The step's outcome is on the profile, where
+// the scorer records it (step_ups.{kind}); the claim keeps Didit's status.
 //
 // A handler's Didit calls run under a deadline (StepBudget) well inside the lease, so an owner
 // never calls Didit after another could have taken over.
@@ -33,12 +44,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
+	"github.com/riskwire/didit-risk/internal/config"
 	"github.com/riskwire/didit-risk/internal/didit"
 	"github.com/riskwire/didit-risk/internal/failure"
 	"github.com/riskwire/didit-risk/internal/profile"
@@ -61,6 +75,27 @@ const (
 	DefaultClaimTTL   = 30 * 24 * time.Hour
 )
 
+// DefaultVerifyHost is Didit's hosted verification flow (shared/didit-api.md §5).
+const DefaultVerifyHost = "verify.didit.me"
+
+// AttrEventKey is the log attribute carrying the decision's assessment id, which is the event
+// key of the webhook it scored: one query follows a webhook through the three functions.
+const AttrEventKey = "event_key"
+
+// Reasons a pending step shows while it waits for the time Didit gave: a 429 (rate limit,
+// sandbox quota) or a 503 with a Retry-After.
+const (
+	ReasonRateLimit   = "didit rate limit"
+	ReasonUnavailable = "didit unavailable"
+)
+
+// Recovery of a lost create answer reads at most recoverListLimit rows (one request), and
+// counts as ours a session created at most clockSkew before the claim's create_started_at.
+const (
+	recoverListLimit = 10
+	clockSkew        = time.Minute
+)
+
 // ErrStepFailed marks a decision whose steps Didit refused for good: the refusal is recorded on
 // the claim and the profile, so the event is acked, not retried.
 var ErrStepFailed = errors.New("step-up refused permanently")
@@ -68,7 +103,7 @@ var ErrStepFailed = errors.New("step-up refused permanently")
 // Didit is the part of the Didit API the service uses; *didit.Client is one.
 type Didit interface {
 	CreateSession(ctx context.Context, req didit.CreateSessionRequest) (didit.SessionCreated, error)
-	FindSession(ctx context.Context, q didit.SessionQuery, match func(didit.SessionSummary) bool) (didit.SessionSummary, bool, error)
+	ListSessions(ctx context.Context, q didit.SessionQuery) ([]didit.SessionSummary, error)
 	AddToBlocklist(ctx context.Context, sessionID string, face, document bool) error
 }
 
@@ -88,6 +123,10 @@ type Service struct {
 	Workflows        map[string]string // kind → Didit workflow id
 	CallbackURL      string
 	BlocklistOnBlock bool
+	// VerifyHosts are the hosts (host[:port]) a Didit session URL may point at to be shown to
+	// product code; empty means DefaultVerifyHost. An https URL elsewhere, or an http URL on a
+	// host that is not loopback, fails the step.
+	VerifyHosts []string
 
 	Now      func() time.Time // nil: time.Now
 	NewOwner func() string    // claim owner tokens; nil: random
@@ -130,8 +169,11 @@ func orDefault(d, def time.Duration) time.Duration {
 //   - other permanent errors (an event that does not decode): logged at ERROR and returned, so
 //     Pub/Sub retries up to the subscription's max attempts and then dead-letters it, where it can
 //     be inspected and replayed; acking would silently lose a step the scorer asked for;
-//   - anything else (Didit or Firestore unavailable, claim busy): logged at WARNING and returned
-//     for a retry with the subscription's backoff.
+//   - anything else (Didit or Firestore unavailable, claim busy, a step deferred until the time
+//     Didit gave): logged at WARNING and returned for a retry with the subscription's backoff.
+//     A wait longer than the subscription's attempts cover dead-letters the message; the claim
+//     and the profile still show the step pending with retry_at and its reason, and replaying
+//     the dead letter after that time resumes it, once.
 func (s *Service) HandleEvent(ctx context.Context, e event.Event) error {
 	msg, err := queue.Decode(e)
 	var d profile.Decision
@@ -144,7 +186,7 @@ func (s *Service) HandleEvent(ctx context.Context, e event.Event) error {
 	if err == nil {
 		return nil
 	}
-	attrs := []any{"message_id", msg.Message.ID, "delivery_attempt", msg.DeliveryAttempt,
+	attrs := []any{AttrEventKey, d.AssessmentID, "message_id", msg.Message.ID, "delivery_attempt", msg.DeliveryAttempt,
 		"assessment_id", d.AssessmentID, "action", d.Action, "error_kind", failure.KindOf(err).String(), "error", err.Error()}
 	switch {
 	case errors.Is(err, ErrStepFailed):
@@ -163,13 +205,19 @@ func (s *Service) HandleEvent(ctx context.Context, e event.Event) error {
 // ErrStepFailed when some step was refused for good (and recorded so), and a Transient error
 // when something must be retried.
 func (s *Service) Handle(ctx context.Context, d profile.Decision) error {
+	if d.StepUpKind != "" {
+		// The assessed session was a step-up: its decision settles the claims it answers.
+		if err := s.completeAnswered(ctx, d); err != nil {
+			return err
+		}
+	}
 	switch d.Action {
 	case ActionStepUp:
 		return s.stepUps(ctx, d)
 	case ActionBlock:
 		return s.blocklist(ctx, d)
 	default:
-		s.Log.DebugContext(ctx, "decision ignored", "assessment_id", d.AssessmentID, "action", d.Action)
+		s.Log.DebugContext(ctx, "decision ignored", AttrEventKey, d.AssessmentID, "assessment_id", d.AssessmentID, "action", d.Action)
 		return nil
 	}
 }
@@ -177,10 +225,12 @@ func (s *Service) Handle(ctx context.Context, d profile.Decision) error {
 // result is one step's end, for its log line and the decision's error.
 type result struct {
 	kind     string
-	outcome  string // created, recovered, failed, already_created, already_failed, busy, retry, unrecorded
+	claim    string
+	outcome  string // created, recovered, failed, deferred, already_created, already_failed, busy, retry, unrecorded, blocklisted
 	attempt  int
 	session  string
 	reason   string
+	retryAt  time.Time
 	refused  bool // refused for good in this invocation
 	err      error
 	duration time.Duration
@@ -193,22 +243,12 @@ func (s *Service) stepUps(ctx context.Context, d profile.Decision) error {
 			kinds = append(kinds, k)
 		}
 	}
-	open, err := s.openSteps(ctx, d)
-	if err != nil {
-		return err
-	}
 	var errs []error
 	refused := 0
 	for _, kind := range kinds {
-		if prev, ok := open[kind]; ok {
-			// The user already has a session of this kind to complete for the same verified
-			// session (asked by an earlier assessment): a second one would only confuse them.
-			s.logStep(ctx, d, result{kind: kind, outcome: "already_open", session: prev.DiditSessionID})
-			continue
-		}
 		start := time.Now()
 		r := s.step(ctx, d, kind)
-		r.kind, r.duration = kind, time.Since(start)
+		r.duration = time.Since(start)
 		s.logStep(ctx, d, r)
 		switch {
 		case r.err != nil:
@@ -226,115 +266,172 @@ func (s *Service) stepUps(ctx context.Context, d profile.Decision) error {
 	return nil
 }
 
-// openSteps returns the kinds with a step-up still open (pending or created) that an earlier
-// assessment asked for about the same session as d.
-func (s *Service) openSteps(ctx context.Context, d profile.Decision) (map[string]profile.StepUp, error) {
-	p, found, err := s.Profiles.Get(ctx, d.ProfileID)
-	if err != nil || !found {
-		return nil, err
-	}
-	open := map[string]profile.StepUp{}
-	for kind, su := range p.StepUps {
-		if (su.Status == profile.StepPending || su.Status == profile.StepCreated) &&
-			su.AssessmentID != d.AssessmentID && su.OriginSessionID == d.SessionID {
-			open[kind] = su
-		}
-	}
-	return open, nil
-}
+// action is the Didit work a claim guards. It runs only while its caller owns the claim, under
+// the step budget, and returns the claim's settled state and the outcome to log; an error is
+// settled failed when permanent, deferred when Didit asked for a wait, and released otherwise.
+type action func(ctx context.Context, c Claim, grant Grant) (settled Claim, outcome string, err error)
 
-// step makes sure one (assessment, kind) has its Didit session, once.
-func (s *Service) step(ctx context.Context, d profile.Decision, kind string) result {
+// claimed is the one claim lifecycle of step-ups and blocklistings: acquire the claim of
+// (d's session, kind); unless it is settled, busy or deferred, show it pending on the profile,
+// run act, and settle, defer or release the claim by act's result.
+func (s *Service) claimed(ctx context.Context, d profile.Decision, kind, workflow string, act action) result {
 	now := s.now()
-	id := ClaimID(d.AssessmentID, kind)
-	workflow := s.Workflows[kind]
+	subject := d.SessionID
+	if subject == "" {
+		subject = "assessment:" + d.AssessmentID // a decision always names its session; never share a claim otherwise
+	}
+	id := ClaimID(subject, kind)
 	owner := s.owner()
 	c, grant, err := s.Claims.Acquire(ctx, id, Claim{
 		State: profile.StepPending, Owner: owner, LeaseUntil: now.Add(orDefault(s.Lease, DefaultLease)),
 		Kind: kind, ProfileID: d.ProfileID, AssessmentID: d.AssessmentID, OriginSessionID: d.SessionID,
 		WorkflowID: workflow, CreatedAt: now, UpdatedAt: now, ExpireAt: now.Add(orDefault(s.ClaimTTL, DefaultClaimTTL)),
 	})
+	r := result{kind: kind, claim: id, attempt: c.Attempts}
 	if err != nil {
-		return result{outcome: "retry", err: err}
-	}
-	switch grant {
-	case GrantDone:
-		// Show it again: an earlier handler may have stopped between settling and recording.
-		r := result{outcome: "already_" + c.State, attempt: c.Attempts, session: c.DiditSessionID, reason: c.Reason}
-		r.err = s.record(ctx, c)
-		return r
-	case GrantBusy:
-		return result{outcome: "busy", attempt: c.Attempts, err: failure.Errorf(failure.Transient,
-			"step-up %s is being handled by another instance (lease until %s)", id, c.LeaseUntil.UTC().Format(time.RFC3339))}
-	}
-
-	r := result{attempt: c.Attempts}
-	if err := s.record(ctx, c); err != nil {
-		s.release(ctx, id, owner)
 		r.outcome, r.err = "retry", err
 		return r
 	}
-	if workflow == "" {
-		return s.settle(ctx, id, owner, c, Claim{State: profile.StepFailed, Reason: fmt.Sprintf("no workflow configured for step-up kind %q", kind)}, r)
+	switch grant {
+	case GrantDone:
+		r.outcome, r.session, r.reason = "already_"+c.State, c.DiditSessionID, c.Reason
+		if c.State != profile.StepCompleted {
+			// Show it again: an earlier handler may have stopped between settling and recording.
+			// A completed step's outcome is recorded by the scorer, not rewritten here.
+			r.err = s.record(ctx, c)
+		}
+		return r
+	case GrantBusy:
+		r.outcome = "busy"
+		r.err = failure.Errorf(failure.Transient, "step %s is being handled by another instance (lease until %s)", id, c.LeaseUntil.UTC().Format(time.RFC3339))
+		return r
+	case GrantDeferred:
+		r.outcome, r.reason, r.retryAt = "deferred", c.Reason, c.RetryAt
+		r.err = failure.Errorf(failure.Transient, "step %s waits until %s (%s)", id, c.RetryAt.UTC().Format(time.RFC3339), c.Reason)
+		return r
 	}
 
+	if err := s.record(ctx, c); err != nil {
+		s.release(ctx, d, id, owner, Deferral{})
+		r.outcome, r.err = "retry", err
+		return r
+	}
 	dctx, cancel := context.WithTimeout(ctx, orDefault(s.StepBudget, DefaultStepBudget))
-	defer cancel()
-	ours := func(ss didit.SessionSummary) bool {
-		l, ok := profile.ParseStepUpLink(ss.Metadata)
-		return ok && l.AssessmentID == d.AssessmentID && l.Kind == kind
+	res, outcome, err := act(dctx, c, grant)
+	cancel()
+	switch {
+	case err == nil:
+		r.outcome = outcome
+		return s.settle(ctx, d, id, owner, res, r)
+	case failure.Permanent(err):
+		return s.settle(ctx, d, id, owner, Claim{State: profile.StepFailed, Reason: reason(err)}, r)
 	}
-	var (
-		sess      didit.SessionCreated
-		recovered bool
-	)
-	if grant == GrantTakeover {
-		found, ok, err := s.Didit.FindSession(dctx, didit.SessionQuery{VendorData: d.UserID, WorkflowID: workflow}, ours)
-		if err != nil {
-			return s.diditFailed(ctx, id, owner, c, r, err)
+	if wait, ok := didit.RetryAfter(err); ok {
+		// Didit asked for a wait that does not fit this invocation: hand the message back, and
+		// neither this nor any redelivery calls Didit before the time it gave.
+		def := Deferral{Until: s.now().Add(wait), Reason: ReasonRateLimit}
+		if ae := (*didit.APIError)(nil); errors.As(err, &ae) && ae.StatusCode != http.StatusTooManyRequests {
+			def.Reason = ReasonUnavailable
 		}
-		if ok {
-			sess, recovered = didit.SessionCreated{SessionID: found.SessionID, URL: found.Link()}, true
-		}
+		s.release(ctx, d, id, owner, def)
+		c.RetryAt, c.Reason = def.Until, def.Reason
+		r.outcome, r.reason, r.retryAt = "deferred", def.Reason, def.Until
+		r.err = failure.New(failure.Transient, errors.Join(
+			fmt.Errorf("step %s deferred %s until %s: %w", id, wait, def.Until.UTC().Format(time.RFC3339), err), s.record(ctx, c)))
+		return r
 	}
-	if !recovered {
-		sess, err = s.Didit.CreateSession(dctx, didit.CreateSessionRequest{
-			WorkflowID: workflow,
-			VendorData: d.UserID,
-			Callback:   s.CallbackURL,
-			Metadata: map[string]any{profile.StepUpMetadataKey: profile.StepUpLink{
-				ProfileID: d.ProfileID, AssessmentID: d.AssessmentID, OriginSessionID: d.SessionID, Kind: kind,
-			}},
-			Existing: ours,
-		})
-		if err != nil {
-			return s.diditFailed(ctx, id, owner, c, r, err)
-		}
-		recovered = sess.Recovered
-	}
-	r.outcome = "created"
-	if recovered {
-		r.outcome = "recovered"
-	}
-	r.session = sess.SessionID
-	return s.settle(ctx, id, owner, c, Claim{State: profile.StepCreated, DiditSessionID: sess.SessionID, URL: sess.URL}, r)
-}
-
-// diditFailed settles a step Didit refused for good, or releases the claim for a retry.
-func (s *Service) diditFailed(ctx context.Context, id, owner string, c Claim, r result, err error) result {
-	if failure.Permanent(err) {
-		return s.settle(ctx, id, owner, c, Claim{State: profile.StepFailed, Reason: reason(err)}, r)
-	}
-	s.release(ctx, id, owner)
+	s.release(ctx, d, id, owner, Deferral{})
 	r.outcome, r.err = "retry", err
 	return r
 }
 
+// step makes sure d's session has its Didit session of this kind, once.
+func (s *Service) step(ctx context.Context, d profile.Decision, kind string) result {
+	workflow := s.Workflows[kind]
+	return s.claimed(ctx, d, kind, workflow, func(ctx context.Context, c Claim, grant Grant) (Claim, string, error) {
+		if workflow == "" {
+			return Claim{State: profile.StepFailed, Reason: fmt.Sprintf("no workflow configured for step-up kind %q", kind)}, "failed", nil
+		}
+		sess, outcome, err := s.session(ctx, d, c, grant)
+		if err != nil {
+			return Claim{}, "", err
+		}
+		if why := s.refuseURL(sess.URL); why != "" {
+			return Claim{State: profile.StepFailed, DiditSessionID: sess.SessionID, Reason: why}, "failed", nil
+		}
+		return Claim{State: profile.StepCreated, DiditSessionID: sess.SessionID, URL: sess.URL}, outcome, nil
+	})
+}
+
+// session returns the claim's Didit session: on a takeover after an earlier owner may have
+// created it, the one found in one short listing page; otherwise a new (or, by Didit's reuse
+// rule, the user's unfinished) session. A decision without vendor_data (an anonymous session)
+// can be neither listed nor reused: after a lost answer its takeover may create a second
+// session (the claim records one; the other is never shown to product code).
+func (s *Service) session(ctx context.Context, d profile.Decision, c Claim, grant Grant) (didit.SessionCreated, string, error) {
+	if grant == GrantTakeover && !c.CreateStartedAt.IsZero() && d.UserID != "" {
+		rows, err := s.Didit.ListSessions(ctx, didit.SessionQuery{VendorData: d.UserID, WorkflowID: c.WorkflowID, Limit: recoverListLimit})
+		if err != nil {
+			return didit.SessionCreated{}, "", err
+		}
+		if row, ok := oldestSince(rows, d.UserID, c.CreateStartedAt.Add(-clockSkew)); ok {
+			return didit.SessionCreated{SessionID: row.SessionID, URL: row.SessionURL, Status: row.Status, VendorData: row.VendorData}, "recovered", nil
+		}
+	}
+	sess, err := s.Didit.CreateSession(ctx, didit.CreateSessionRequest{
+		WorkflowID: c.WorkflowID,
+		VendorData: d.UserID,
+		Callback:   s.CallbackURL,
+		// The link names the claim's first assessment, as the profile's step_ups.{kind} does, so
+		// the scorer matches the session's decision to it.
+		Metadata: map[string]any{profile.StepUpMetadataKey: profile.StepUpLink{
+			ProfileID: c.ProfileID, AssessmentID: c.AssessmentID, OriginSessionID: c.OriginSessionID, Kind: c.Kind,
+		}},
+	})
+	return sess, "created", err
+}
+
+// oldestSince picks, from a newest-first listing, the oldest session of vendorData created at or
+// after since: the one an earlier owner's create made (or, with Didit's reuse, returned). A
+// session created since by something else on the same step-up workflow for the same user
+// would be taken too; it answers the same kind for the same user.
+func oldestSince(rows []didit.SessionSummary, vendorData string, since time.Time) (didit.SessionSummary, bool) {
+	var out didit.SessionSummary
+	found := false
+	for _, r := range rows {
+		if r.SessionID != "" && r.VendorData == vendorData && !r.CreatedAt.Before(since) && (!found || r.CreatedAt.Before(out.CreatedAt)) {
+			out, found = r, true
+		}
+	}
+	return out, found
+}
+
+// refuseURL says why a session URL from Didit must not be shown to product code (which sends
+// users there), or "" when it may: https on one of VerifyHosts, or http on a loopback one (a
+// local simulator). The URL itself is never part of the reason: it is a bearer link.
+func (s *Service) refuseURL(raw string) string {
+	hosts := s.VerifyHosts
+	if len(hosts) == 0 {
+		hosts = []string{DefaultVerifyHost}
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case raw == "" || err != nil || u.Host == "":
+		return "didit returned no usable session url"
+	case u.User != nil || !slices.ContainsFunc(hosts, func(h string) bool { return strings.EqualFold(h, u.Host) }):
+		return "didit session url refused: not on a verification host (DIDIT_VERIFY_HOSTS)"
+	case u.Scheme == "https", u.Scheme == "http" && config.IsLoopback(u.Host):
+		return ""
+	default:
+		return "didit session url refused: not https"
+	}
+}
+
 // settle records the step's end on the claim, then on the profile. A failure to write after
 // Didit created the session leaves the claim pending under this owner's lease, deliberately not
-// released: the redelivery that takes over once the lease has run out looks the session up in
-// Didit's listing, long after the create that made it has finished.
-func (s *Service) settle(ctx context.Context, id, owner string, c Claim, res Claim, r result) result {
+// released: the redelivery that takes over once the lease has run out finds the session in
+// Didit's listing, or gets it back from the create by Didit's reuse rule.
+func (s *Service) settle(ctx context.Context, d profile.Decision, id, owner string, res Claim, r result) result {
 	res.UpdatedAt = s.now()
 	stored, settled, err := s.Claims.Settle(ctx, id, owner, res)
 	if err != nil {
@@ -347,26 +444,64 @@ func (s *Service) settle(ctx context.Context, id, owner string, c Claim, res Cla
 	}
 	if !settled {
 		// Another owner settled first. With the lease and the step budget this needs a handler
-		// stalled past its lease; if both created a session, say so loudly.
+		// stalled past its lease; if both got different sessions, say so loudly.
 		if res.DiditSessionID != "" && stored.DiditSessionID != "" && stored.DiditSessionID != res.DiditSessionID {
-			s.Log.ErrorContext(ctx, "duplicate Didit session for one step-up", "assessment_id", c.AssessmentID,
-				"kind", c.Kind, "kept_session_id", stored.DiditSessionID, "extra_session_id", res.DiditSessionID)
+			s.Log.ErrorContext(ctx, "duplicate Didit session for one step-up", AttrEventKey, d.AssessmentID, "claim", id,
+				"kind", stored.Kind, "kept_session_id", stored.DiditSessionID, "extra_session_id", res.DiditSessionID)
 		}
 		r.outcome = "already_" + stored.State
 		r.refused = false
 	}
 	r.session = stored.DiditSessionID
-	if err := s.record(ctx, stored); err != nil {
-		r.err = err
+	if stored.State != profile.StepCompleted {
+		if err := s.record(ctx, stored); err != nil {
+			r.err = err
+		}
 	}
 	return r
 }
 
-// release gives up the lease after a retryable failure, so the redelivery need not wait for it.
-// It is best effort: if it fails, the lease simply runs out.
-func (s *Service) release(ctx context.Context, id, owner string) {
-	if err := s.Claims.Release(ctx, id, owner, s.now()); err != nil {
-		s.Log.WarnContext(ctx, "release step-up claim", "claim", id, "error", err.Error())
+// completeAnswered completes the created claims of d's profile whose Didit session the profile
+// shows decided as a step-up session of the claim's kind: with Didit's session reuse, one
+// session answers every claim that recorded it. Each claim moves once (a transaction), so
+// redeliveries and concurrent decisions are harmless.
+func (s *Service) completeAnswered(ctx context.Context, d profile.Decision) error {
+	p, found, err := s.Profiles.Get(ctx, d.ProfileID)
+	if err != nil || !found {
+		return err
+	}
+	open, err := s.Claims.Created(ctx, d.ProfileID)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, c := range open {
+		st, ok := p.Sessions[c.DiditSessionID]
+		if !ok || !st.Decided || st.StepUpKind != c.Kind {
+			continue
+		}
+		_, done, err := s.Claims.Complete(ctx, c.ID, c.DiditSessionID, st.Status, s.now())
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if done {
+			s.Log.InfoContext(ctx, "step-up", AttrEventKey, d.AssessmentID, "assessment_id", c.AssessmentID, "claim", c.ID,
+				"kind", c.Kind, "outcome", "completed", "didit_session_id", c.DiditSessionID, "didit_status", st.Status)
+		}
+	}
+	if len(errs) > 0 {
+		return failure.New(failure.Transient, errors.Join(errs...))
+	}
+	return nil
+}
+
+// release gives up the lease after a retryable failure, so the redelivery need not wait for it
+// (unless the deferral says when it may try). It is best effort: if it fails, the lease simply
+// runs out.
+func (s *Service) release(ctx context.Context, d profile.Decision, id, owner string, def Deferral) {
+	if err := s.Claims.Release(ctx, id, owner, s.now(), def); err != nil {
+		s.Log.WarnContext(ctx, "release step-up claim", AttrEventKey, d.AssessmentID, "claim", id, "error", err.Error())
 	}
 }
 
@@ -377,7 +512,8 @@ func (s *Service) record(ctx context.Context, c Claim) error {
 	}
 	return s.Profiles.RecordStepUp(ctx, c.ProfileID, profile.StepUp{
 		Kind: c.Kind, Status: c.State, AssessmentID: c.AssessmentID, OriginSessionID: c.OriginSessionID,
-		DiditSessionID: c.DiditSessionID, URL: c.URL, Reason: c.Reason, CreatedAt: c.CreatedAt, UpdatedAt: s.now(),
+		DiditSessionID: c.DiditSessionID, URL: c.URL, Reason: c.Reason, RetryAt: c.RetryAt,
+		CreatedAt: c.CreatedAt, UpdatedAt: s.now(),
 	})
 }
 
@@ -386,17 +522,24 @@ func (s *Service) record(ctx context.Context, c Claim) error {
 func (s *Service) logStep(ctx context.Context, d profile.Decision, r result) {
 	level := slog.LevelInfo
 	attrs := []slog.Attr{
+		slog.String(AttrEventKey, d.AssessmentID),
 		slog.String("assessment_id", d.AssessmentID),
 		slog.String("kind", r.kind),
 		slog.String("outcome", r.outcome),
 		slog.Int("attempt", r.attempt),
 		slog.Int64("duration_ms", r.duration.Milliseconds()),
 	}
+	if r.claim != "" {
+		attrs = append(attrs, slog.String("claim", r.claim))
+	}
 	if r.session != "" {
 		attrs = append(attrs, slog.String("didit_session_id", r.session))
 	}
 	if r.reason != "" {
 		attrs = append(attrs, slog.String("reason", r.reason))
+	}
+	if !r.retryAt.IsZero() {
+		attrs = append(attrs, slog.Time("retry_at", r.retryAt.UTC()))
 	}
 	switch {
 	case r.err != nil:
@@ -408,65 +551,33 @@ func (s *Service) logStep(ctx context.Context, d profile.Decision, r result) {
 	s.Log.LogAttrs(ctx, level, "step-up", attrs...)
 }
 
-// blocklist adds a blocked user's face and document to Didit's blocklist, once per assessment.
+// blocklist adds a blocked user's face and document to Didit's blocklist, once per session.
 // Only a decision whose Didit data was signature-covered is acted on: an X-Signature-Simple
 // webhook leaves the decision unauthenticated, and blocklisting someone on forged data would
 // lock an innocent user out of every Didit customer's flow.
 func (s *Service) blocklist(ctx context.Context, d profile.Decision) error {
-	r := result{kind: KindBlocklist}
 	start := time.Now()
-	defer func() {
-		r.duration = time.Since(start)
-		s.logStep(ctx, d, r)
-	}()
+	var r result
 	switch {
 	case !s.BlocklistOnBlock:
 		r.outcome = "disabled"
-		return nil
 	case !d.DecisionTrusted:
 		r.outcome, r.reason = "skipped", "decision not signature-covered"
-		return nil
 	case d.SessionID == "":
 		r.outcome = "invalid"
 		r.err = failure.Errorf(failure.Invalid, "block decision %s has no session id", d.AssessmentID)
-		return r.err
+	default:
+		// Didit keeps one blocklist entry per face or document, so a takeover simply calls again.
+		r = s.claimed(ctx, d, KindBlocklist, "", func(ctx context.Context, _ Claim, _ Grant) (Claim, string, error) {
+			if err := s.Didit.AddToBlocklist(ctx, d.SessionID, true, true); err != nil {
+				return Claim{}, "", err
+			}
+			return Claim{State: profile.StepCompleted}, "blocklisted", nil
+		})
+		r.session = d.SessionID
 	}
-	now := s.now()
-	id := ClaimID(d.AssessmentID, KindBlocklist)
-	owner := s.owner()
-	c, grant, err := s.Claims.Acquire(ctx, id, Claim{
-		State: profile.StepPending, Owner: owner, LeaseUntil: now.Add(orDefault(s.Lease, DefaultLease)),
-		Kind: KindBlocklist, ProfileID: d.ProfileID, AssessmentID: d.AssessmentID, OriginSessionID: d.SessionID,
-		CreatedAt: now, UpdatedAt: now, ExpireAt: now.Add(orDefault(s.ClaimTTL, DefaultClaimTTL)),
-	})
-	r.attempt = c.Attempts
-	switch {
-	case err != nil:
-		r.outcome, r.err = "retry", err
-		return err
-	case grant == GrantDone:
-		r.outcome, r.session = "already_"+c.State, c.OriginSessionID
-		return nil
-	case grant == GrantBusy:
-		r.outcome = "busy"
-		r.err = failure.Errorf(failure.Transient, "blocklisting %s is being handled by another instance", id)
-		return r.err
-	}
-	dctx, cancel := context.WithTimeout(ctx, orDefault(s.StepBudget, DefaultStepBudget))
-	defer cancel()
-	// Didit keeps one blocklist entry per face or document, so a takeover simply calls again.
-	if err := s.Didit.AddToBlocklist(dctx, d.SessionID, true, true); err != nil {
-		if !failure.Permanent(err) {
-			s.release(ctx, id, owner)
-			r.outcome, r.err = "retry", err
-			return err
-		}
-		r = s.settle(ctx, id, owner, c, Claim{State: profile.StepFailed, Reason: reason(err)}, r)
-	} else {
-		r.outcome = "blocklisted"
-		r = s.settle(ctx, id, owner, c, Claim{State: profile.StepCompleted}, r)
-	}
-	r.session = d.SessionID
+	r.kind, r.duration = KindBlocklist, time.Since(start)
+	s.logStep(ctx, d, r)
 	switch {
 	case r.err != nil:
 		return r.err

@@ -7,6 +7,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -14,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"cloud.google.com/go/firestore"
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -23,8 +26,11 @@ import (
 	"github.com/riskwire/didit-risk/internal/didit"
 	"github.com/riskwire/didit-risk/internal/failure"
 	"github.com/riskwire/didit-risk/internal/logging"
+	"github.com/riskwire/didit-risk/internal/policy"
 	"github.com/riskwire/didit-risk/internal/profile"
 	"github.com/riskwire/didit-risk/internal/queue"
+	"github.com/riskwire/didit-risk/internal/scorer"
+	"github.com/riskwire/didit-risk/internal/scoring"
 	"github.com/riskwire/didit-risk/internal/stepup"
 )
 
@@ -79,6 +85,7 @@ type env struct {
 	t      *testing.T
 	sim    *diditsim.Server
 	srv    *httptest.Server
+	fs     *firestore.Client
 	store  *profile.Store
 	claims *stepup.ClaimStore
 	clock  *clock
@@ -98,7 +105,7 @@ func newEnv(t *testing.T, opts diditsim.Options) *env {
 	srv := httptest.NewServer(sim)
 	t.Cleanup(func() { srv.Close(); _ = sim.Close() })
 	return &env{
-		t: t, sim: sim, srv: srv,
+		t: t, sim: sim, srv: srv, fs: fs,
 		store:  profile.NewStore(fs),
 		claims: stepup.NewClaimStore(fs),
 		clock:  &clock{t: time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)},
@@ -134,6 +141,7 @@ func (e *env) service(mod ...func(*stepup.Service)) *stepup.Service {
 		Log:         logging.New(e.logs, "json", "debug"),
 		Workflows:   workflows,
 		CallbackURL: callback,
+		VerifyHosts: []string{strings.TrimPrefix(e.srv.URL, "http://")}, // the simulator's host, as config derives it
 		Now:         e.clock.Now,
 	}
 	for _, m := range mod {
@@ -176,9 +184,10 @@ func (e *env) profileStep(kind string) profile.StepUp {
 	return st
 }
 
-func (e *env) claim(assessment, kind string) stepup.Claim {
+// claim is the claim of (verified session, kind).
+func (e *env) claim(session, kind string) stepup.Claim {
 	e.t.Helper()
-	c, found, err := e.claims.Get(context.Background(), stepup.ClaimID(assessment, kind))
+	c, found, err := e.claims.Get(context.Background(), stepup.ClaimID(session, kind))
 	require.NoError(e.t, err)
 	require.True(e.t, found)
 	return c
@@ -208,14 +217,16 @@ func TestHappyPath(t *testing.T) {
 	assert.Equal(t, "origin-asm-1", st.OriginSessionID)
 	assert.False(t, st.CreatedAt.IsZero())
 
-	c := e.claim("asm-1", "nfc")
+	c := e.claim("origin-asm-1", "nfc")
 	assert.Equal(t, profile.StepCreated, c.State)
 	assert.Equal(t, 1, c.Attempts)
 	assert.Equal(t, sess.ID, c.DiditSessionID)
+	assert.Equal(t, e.clock.Now(), c.CreateStartedAt.UTC())
 	assert.True(t, c.ExpireAt.After(e.clock.Now().Add(7*24*time.Hour)), "TTL a few weeks out")
 
 	logs := e.logs.String()
 	assert.Contains(t, logs, `"outcome":"created"`)
+	assert.Contains(t, logs, `"event_key":"asm-1"`)
 	assert.Contains(t, logs, `"didit_session_id":"`+sess.ID+`"`)
 	assert.NotContains(t, logs, apiKey)
 	assert.NotContains(t, logs, userID, "no personal data in logs")
@@ -242,7 +253,6 @@ func TestDuplicateAndConcurrentDeliveries(t *testing.T) {
 	}
 	close(start)
 	wg.Wait()
-	t.Logf("concurrent deliveries: %v", errs)
 	for _, err := range errs {
 		if err != nil {
 			assert.Equal(t, failure.Transient, failure.KindOf(err), "a busy claim asks for a redelivery: %v", err)
@@ -265,12 +275,59 @@ func TestDuplicateAndConcurrentDeliveries(t *testing.T) {
 		st := e.profileStep(kind)
 		assert.Equal(t, profile.StepCreated, st.Status, kind)
 		assert.Equal(t, kinds[kind], st.DiditSessionID, kind)
-		assert.Equal(t, 1, e.claim("asm-2", kind).Attempts, kind)
+		assert.Equal(t, 1, e.claim("origin-asm-2", kind).Attempts, kind)
 	}
 }
 
-// claimsFunc overrides Settle; TestCrashBetweenCreateAndRecord uses it to make the claim write after a successful create fail, as if the instance died
-// between Didit's answer and the write.
+// Two step_up decisions about the same verified session (status.updated then data.updated:
+// different assessment ids) handled at once by two instances ask Didit once: the claim is per
+// (session, kind). Repeated, since a race shows only sometimes.
+func TestConcurrentDecisionsAboutOneSessionMakeOneDiditSession(t *testing.T) {
+	e := newEnv(t, diditsim.Options{})
+	const trials = 5
+	for trial := range trials {
+		origin := fmt.Sprintf("origin-race-%d", trial)
+		before := e.sim.Requests(diditsim.RouteCreateSession)
+		e.sim.InjectFault(diditsim.Fault{Route: diditsim.RouteCreateSession, Delay: 200 * time.Millisecond, Times: 1})
+		evs := make([]event.Event, 2)
+		for i := range evs {
+			d := decision(fmt.Sprintf("asm-race-%d-%d", trial, i), "biometric")
+			d.SessionID = origin
+			evs[i] = pubsubEvent(t, d)
+		}
+
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		errs := make([]error, len(evs))
+		for i, ev := range evs {
+			svc := e.service()
+			wg.Go(func() {
+				<-start
+				errs[i] = svc.HandleEvent(context.Background(), ev)
+			})
+		}
+		close(start)
+		wg.Wait()
+		// Pub/Sub redelivers what was handed back.
+		for i, err := range errs {
+			if err != nil {
+				assert.Equal(t, failure.Transient, failure.KindOf(err))
+				require.NoError(t, e.service().HandleEvent(context.Background(), evs[i]))
+			}
+		}
+
+		assert.Equal(t, 1, e.sim.Requests(diditsim.RouteCreateSession)-before, "trial %d: one create", trial)
+		c := e.claim(origin, "biometric")
+		assert.Equal(t, profile.StepCreated, c.State)
+		assert.Equal(t, 1, c.Attempts, "trial %d", trial)
+		// Each trial's session is then finished, so the next trial's create is not a reuse.
+		require.True(t, e.sim.SetStatus(c.DiditSessionID, "Approved"))
+	}
+	assert.Equal(t, trials, e.sim.CreatedSessions(), "one Didit session per trial")
+}
+
+// claimsFunc overrides Settle; TestCrashBetweenCreateAndRecord uses it to make the claim write
+// after a successful create fail, as if the instance died between Didit's answer and the write.
 type claimsFunc struct {
 	stepup.Claims
 	settle func(ctx context.Context, id, owner string, result stepup.Claim) (stepup.Claim, bool, error)
@@ -280,26 +337,32 @@ func (c claimsFunc) Settle(ctx context.Context, id, owner string, result stepup.
 	return c.settle(ctx, id, owner, result)
 }
 
-func TestCrashBetweenCreateAndRecord(t *testing.T) {
-	for _, tt := range []struct {
-		name       string
-		noMetadata bool
-	}{{"listing with metadata", false}, {"listing without metadata", true}} {
-		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(t, diditsim.Options{ListWithoutMetadata: tt.noMetadata})
-			ev := pubsubEvent(t, decision("asm-3", "biometric"))
-			crashing := e.service(func(s *stepup.Service) {
-				s.Claims = claimsFunc{Claims: e.claims, settle: func(context.Context, string, string, stepup.Claim) (stepup.Claim, bool, error) {
-					return stepup.Claim{}, false, failure.Errorf(failure.Transient, "instance died")
-				}}
-			})
+func crashing(e *env) *stepup.Service {
+	return e.service(func(s *stepup.Service) {
+		s.Claims = claimsFunc{Claims: e.claims, settle: func(context.Context, string, string, stepup.Claim) (stepup.Claim, bool, error) {
+			return stepup.Claim{}, false, failure.Errorf(failure.Transient, "instance died")
+		}}
+	})
+}
 
-			err := crashing.HandleEvent(context.Background(), ev)
+// After a crash between Didit's answer and the claim's write, the next owner recovers the
+// session from one listing page — however many sessions the user has — with no decision GET.
+func TestCrashBetweenCreateAndRecord(t *testing.T) {
+	for _, older := range []int{0, 60} {
+		t.Run(fmt.Sprintf("%d older sessions", older), func(t *testing.T) {
+			e := newEnv(t, diditsim.Options{})
+			for i := range older { // finished sessions of the user on the same workflow, before the claim
+				e.sim.AddSession(diditsim.Session{VendorData: userID, WorkflowID: "wf-bio", Status: "Approved",
+					CreatedAt: e.clock.Now().Add(-time.Duration(older-i) * time.Hour)})
+			}
+			ev := pubsubEvent(t, decision("asm-3", "biometric"))
+
+			err := crashing(e).HandleEvent(context.Background(), ev)
 			require.Error(t, err)
 			assert.False(t, failure.Permanent(err))
-			require.Equal(t, 1, e.sim.CreatedSessions(), "Didit created the session")
-			created := e.sim.Sessions()[0]
-			assert.Equal(t, profile.StepPending, e.claim("asm-3", "biometric").State)
+			require.Equal(t, older+1, e.sim.CreatedSessions(), "Didit created the session")
+			created := e.sim.Sessions()[older]
+			assert.Equal(t, profile.StepPending, e.claim("origin-asm-3", "biometric").State)
 			assert.Equal(t, profile.StepPending, e.profileStep("biometric").Status)
 
 			// Redelivered while the dead instance's lease is live: nobody calls Didit.
@@ -309,18 +372,19 @@ func TestCrashBetweenCreateAndRecord(t *testing.T) {
 			assert.Equal(t, 1, e.sim.Requests(diditsim.RouteCreateSession))
 			assert.Zero(t, e.sim.Requests(diditsim.RouteListSessions))
 
-			// After the lease: the taker finds the session in Didit instead of creating one.
+			// After the lease: the taker finds the session in one listing page.
 			e.clock.Advance(stepup.DefaultLease + time.Second)
 			require.NoError(t, e.service().HandleEvent(context.Background(), ev))
 
-			assert.Equal(t, 1, e.sim.CreatedSessions(), "still exactly one session")
+			assert.Equal(t, older+1, e.sim.CreatedSessions(), "still exactly one step-up session")
 			assert.Equal(t, 1, e.sim.Requests(diditsim.RouteCreateSession))
-			assert.Equal(t, 1, e.sim.Requests(diditsim.RouteListSessions))
+			assert.Equal(t, 1, e.sim.Requests(diditsim.RouteListSessions), "recovery is one request")
+			assert.Zero(t, e.sim.Requests(diditsim.RouteDecision), "no decision GET per row")
 			st := e.profileStep("biometric")
 			assert.Equal(t, profile.StepCreated, st.Status)
 			assert.Equal(t, created.ID, st.DiditSessionID)
 			assert.Equal(t, created.URL, st.URL)
-			c := e.claim("asm-3", "biometric")
+			c := e.claim("origin-asm-3", "biometric")
 			assert.Equal(t, profile.StepCreated, c.State)
 			assert.Equal(t, 2, c.Attempts)
 			assert.Contains(t, e.logs.String(), `"outcome":"recovered"`)
@@ -341,6 +405,45 @@ func TestRateLimitedThenCreated(t *testing.T) {
 	assert.Equal(t, profile.StepCreated, e.profileStep("phone").Status)
 }
 
+// The sandbox quota's "available in 3600 seconds": the message is handed back at once, the
+// profile says the step waits for Didit's rate limit and until when, redeliveries before then
+// do not call Didit, and the step goes ahead after it.
+func TestLongRateLimitDefersTheStep(t *testing.T) {
+	e := newEnv(t, diditsim.Options{})
+	e.sim.InjectFault(diditsim.SandboxQuotaFault())
+	ev := pubsubEvent(t, decision("asm-10", "phone"))
+	start := e.clock.Now()
+
+	err := e.service().HandleEvent(context.Background(), ev)
+	require.Error(t, err)
+	assert.Equal(t, failure.Transient, failure.KindOf(err))
+	assert.Empty(t, e.recordedSleeps(), "no sleeping through an hour")
+	assert.Equal(t, 1, e.sim.Requests(diditsim.RouteCreateSession), "no attempt burnt")
+	st := e.profileStep("phone")
+	assert.Equal(t, profile.StepPending, st.Status)
+	assert.Equal(t, stepup.ReasonRateLimit, st.Reason)
+	assert.Equal(t, start.Add(time.Hour), st.RetryAt.UTC())
+	c := e.claim("origin-asm-10", "phone")
+	assert.Equal(t, start.Add(time.Hour), c.RetryAt.UTC())
+	assert.False(t, c.LeaseUntil.After(e.clock.Now()), "claim released")
+
+	for _, later := range []time.Duration{10 * time.Second, 20 * time.Minute} {
+		e.clock.Advance(later)
+		err := e.service().HandleEvent(context.Background(), ev)
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "waits until")
+	}
+	assert.Equal(t, 1, e.sim.Requests(diditsim.RouteCreateSession), "nobody called Didit before the time it gave")
+
+	e.clock.Advance(time.Hour)
+	require.NoError(t, e.service().HandleEvent(context.Background(), ev))
+	st = e.profileStep("phone")
+	assert.Equal(t, profile.StepCreated, st.Status)
+	assert.True(t, st.RetryAt.IsZero())
+	assert.Empty(t, st.Reason)
+	assert.Equal(t, 1, e.sim.CreatedSessions())
+}
+
 func TestServerErrorsReturnTransientThenRecover(t *testing.T) {
 	e := newEnv(t, diditsim.Options{})
 	e.sim.InjectFault(diditsim.Fault{Route: diditsim.RouteCreateSession, Status: http.StatusInternalServerError, Times: 1000})
@@ -350,11 +453,11 @@ func TestServerErrorsReturnTransientThenRecover(t *testing.T) {
 	require.Error(t, err, "returned so that Pub/Sub retries and, in the end, dead-letters")
 	assert.Equal(t, failure.Transient, failure.KindOf(err))
 	assert.False(t, failure.Permanent(err))
-	assert.Equal(t, didit.DefaultRetryPolicy.MaxAttempts, e.sim.Requests(diditsim.RouteCreateSession), "bounded retries in the invocation")
-	assert.Len(t, e.recordedSleeps(), didit.DefaultRetryPolicy.MaxAttempts-1)
+	assert.Equal(t, didit.DefaultRetryPolicy().MaxAttempts, e.sim.Requests(diditsim.RouteCreateSession), "bounded retries in the invocation")
+	assert.Len(t, e.recordedSleeps(), didit.DefaultRetryPolicy().MaxAttempts-1)
 	assert.Zero(t, e.sim.CreatedSessions())
 	assert.Equal(t, profile.StepPending, e.profileStep("poa").Status)
-	c := e.claim("asm-5", "poa")
+	c := e.claim("origin-asm-5", "poa")
 	assert.Equal(t, profile.StepPending, c.State)
 	assert.False(t, c.LeaseUntil.After(e.clock.Now()), "lease released for the redelivery")
 
@@ -362,11 +465,13 @@ func TestServerErrorsReturnTransientThenRecover(t *testing.T) {
 	e.sim.ClearFaults()
 	require.NoError(t, e.service().HandleEvent(context.Background(), ev))
 	assert.Equal(t, 1, e.sim.CreatedSessions())
+	assert.Equal(t, 1, e.sim.Requests(diditsim.RouteListSessions), "one page looked at before creating")
 	assert.Equal(t, profile.StepCreated, e.profileStep("poa").Status)
-	assert.Equal(t, 2, e.claim("asm-5", "poa").Attempts)
+	assert.Equal(t, 2, e.claim("origin-asm-5", "poa").Attempts)
 }
 
-// A 500 returned after Didit created the session is recovered inside the same invocation.
+// A 500 returned after Didit created the session: the client repeats the create and Didit's
+// session reuse answers with the same session.
 func TestAmbiguousServerErrorRecoveredInCall(t *testing.T) {
 	e := newEnv(t, diditsim.Options{})
 	e.sim.InjectFault(diditsim.Fault{Route: diditsim.RouteCreateSession, Status: http.StatusBadGateway, AfterProcessing: true})
@@ -374,12 +479,12 @@ func TestAmbiguousServerErrorRecoveredInCall(t *testing.T) {
 	require.NoError(t, e.service().HandleEvent(context.Background(), pubsubEvent(t, decision("asm-6", "nfc"))))
 
 	assert.Equal(t, 1, e.sim.CreatedSessions())
-	assert.Equal(t, 1, e.sim.Requests(diditsim.RouteCreateSession))
-	assert.Equal(t, 1, e.sim.Requests(diditsim.RouteListSessions))
+	assert.Equal(t, 2, e.sim.Requests(diditsim.RouteCreateSession))
+	assert.Equal(t, 1, e.sim.ReusedSessions())
+	assert.Zero(t, e.sim.Requests(diditsim.RouteListSessions))
 	st := e.profileStep("nfc")
 	assert.Equal(t, profile.StepCreated, st.Status)
 	assert.Equal(t, e.sim.Sessions()[0].ID, st.DiditSessionID)
-	assert.Contains(t, e.logs.String(), `"outcome":"recovered"`)
 }
 
 func TestForbiddenIsRecordedFailedAndAcked(t *testing.T) {
@@ -393,7 +498,7 @@ func TestForbiddenIsRecordedFailedAndAcked(t *testing.T) {
 	st := e.profileStep("nfc")
 	assert.Equal(t, profile.StepFailed, st.Status)
 	assert.Equal(t, "didit 403: You do not have permission to perform this action.", st.Reason)
-	assert.Equal(t, profile.StepFailed, e.claim("asm-7", "nfc").State)
+	assert.Equal(t, profile.StepFailed, e.claim("origin-asm-7", "nfc").State)
 	assert.Contains(t, e.logs.String(), `"severity":"ERROR"`)
 
 	// A redelivery changes nothing and calls nobody.
@@ -401,6 +506,18 @@ func TestForbiddenIsRecordedFailedAndAcked(t *testing.T) {
 	assert.Equal(t, 1, e.sim.Requests(diditsim.RouteCreateSession))
 	assert.Equal(t, 1, strings.Count(e.logs.String(), `"severity":"ERROR"`), "the refusal is reported once")
 	assert.NotContains(t, e.logs.String(), apiKey)
+}
+
+// A session URL that is not on the configured verification host is never stored: the step fails.
+func TestSessionURLOffTheVerifyHostFails(t *testing.T) {
+	e := newEnv(t, diditsim.Options{BaseURL: "https://verify.didit.me.attacker.example"})
+	require.NoError(t, e.service().HandleEvent(context.Background(), pubsubEvent(t, decision("asm-11", "nfc"))))
+
+	st := e.profileStep("nfc")
+	assert.Equal(t, profile.StepFailed, st.Status)
+	assert.Contains(t, st.Reason, "not on a verification host")
+	assert.Empty(t, st.URL)
+	assert.Empty(t, e.claim("origin-asm-11", "nfc").URL)
 }
 
 func TestUnknownKindFails(t *testing.T) {
@@ -444,7 +561,7 @@ func TestBlocklistOnBlock(t *testing.T) {
 				return
 			}
 			assert.Equal(t, []diditsim.BlocklistEntry{{SessionID: origin.ID, Face: true, Document: true}}, e.sim.Blocklist())
-			assert.Equal(t, profile.StepCompleted, e.claim("asm-9", stepup.KindBlocklist).State)
+			assert.Equal(t, profile.StepCompleted, e.claim(origin.ID, stepup.KindBlocklist).State)
 		})
 	}
 }
@@ -458,8 +575,124 @@ func TestUndecodableEventIsReturned(t *testing.T) {
 	require.NoError(t, ev.SetData(event.ApplicationJSON, queue.MessagePublished{Message: queue.Message{Data: []byte(`{"not":"a decision"}`), ID: "m1"}}))
 
 	err := e.service().HandleEvent(context.Background(), ev)
-	require.Error(t, err, "kept: Pub/Sub dead-letters it after the subscription's attempts")
+	require.Error(t, err)
 	assert.True(t, failure.Permanent(err))
 	assert.False(t, errors.Is(err, stepup.ErrStepFailed))
 	assert.Zero(t, e.sim.CreatedSessions())
+}
+
+// capturedDecisions is the scorer's decisions topic, in memory.
+type capturedDecisions struct {
+	mu   sync.Mutex
+	data [][]byte
+}
+
+func (c *capturedDecisions) Publish(_ context.Context, data []byte, _ map[string]string) (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.data = append(c.data, data)
+	return fmt.Sprint(len(c.data)), nil
+}
+
+func (c *capturedDecisions) take(t *testing.T) []profile.Decision {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []profile.Decision
+	for _, b := range c.data {
+		d, err := profile.DecodeDecision(b)
+		require.NoError(t, err)
+		out = append(out, d)
+	}
+	c.data = nil
+	return out
+}
+
+// Didit's session reuse, end to end with the real scorer: two verified sessions of one user
+// ask for an NFC step-up; Didit answers both creates with one session (metadata overwritten by
+// the second); when the user completes it, its webhook is scored, and the decision about it
+// completes both claims — none stays "created" pointing at a finished session.
+func TestReusedSessionCompletesEveryClaimItAnswers(t *testing.T) {
+	e := newEnv(t, diditsim.Options{})
+	var webhooks [][]byte
+	var mu sync.Mutex
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		webhooks = append(webhooks, b)
+		mu.Unlock()
+	}))
+	defer receiver.Close()
+	e.sim.SetWebhookURL(receiver.URL)
+	decisions := &capturedDecisions{}
+	sc := &scorer.Handler{
+		Profiles: e.store, Engine: scoring.NewEngine(policy.Default()), Hash: scoring.NewHasher([]byte("k")),
+		Decisions: decisions, Log: logging.New(e.logs, "json", "info"), Now: time.Now,
+	}
+	// deliver scores every webhook the simulator sent since the last call, as the scorer's push
+	// subscription would, and returns the decisions published.
+	deliver := func() []profile.Decision {
+		mu.Lock()
+		bodies := webhooks
+		webhooks = nil
+		mu.Unlock()
+		for i, b := range bodies {
+			ev := event.New()
+			ev.SetID(fmt.Sprint("wh-", i))
+			ev.SetSource("test")
+			ev.SetType("google.cloud.pubsub.topic.v1.messagePublished")
+			require.NoError(t, ev.SetData(event.ApplicationJSON, queue.MessagePublished{Message: queue.Message{Data: b, ID: fmt.Sprint("wh-", i)}}))
+			require.NoError(t, sc.Handle(context.Background(), ev))
+		}
+		return decisions.take(t)
+	}
+
+	// Two verified sessions of the user, decided.
+	var origins []string
+	for range 2 {
+		o := e.sim.AddSession(diditsim.Session{VendorData: userID, WorkflowID: "wf-kyc", Status: "In Progress"})
+		_, err := e.sim.Complete(context.Background(), o.ID, diditsim.Approve)
+		require.NoError(t, err)
+		origins = append(origins, o.ID)
+	}
+	require.Len(t, deliver(), 2)
+
+	// Each asks for nfc (as a medium-risk verdict would): one Didit session answers both.
+	svc := e.service()
+	for i, o := range origins {
+		d := decision(fmt.Sprint("asm-reuse-", i), "nfc")
+		d.SessionID = o
+		require.NoError(t, svc.HandleEvent(context.Background(), pubsubEvent(t, d)))
+	}
+	require.Equal(t, 2, e.sim.Requests(diditsim.RouteCreateSession))
+	require.Equal(t, 1, e.sim.ReusedSessions(), "Didit returned the unfinished session")
+	first, second := e.claim(origins[0], "nfc"), e.claim(origins[1], "nfc")
+	require.Equal(t, first.DiditSessionID, second.DiditSessionID)
+	stepSession := first.DiditSessionID
+
+	// The user completes it; the scorer scores its webhook and publishes a step-up decision.
+	_, err := e.sim.Complete(context.Background(), stepSession, diditsim.Approve)
+	require.NoError(t, err)
+	ds := deliver()
+	require.Len(t, ds, 1)
+	require.Equal(t, "nfc", ds[0].StepUpKind, "the decision is about a step-up session")
+	for range 2 { // and a redelivery
+		require.NoError(t, svc.HandleEvent(context.Background(), pubsubEvent(t, ds[0])))
+	}
+
+	for _, o := range origins {
+		c := e.claim(o, "nfc")
+		assert.Equal(t, profile.StepCompleted, c.State, o)
+		assert.Equal(t, "Approved", c.DiditStatus, o)
+		assert.Equal(t, stepSession, c.DiditSessionID, o)
+	}
+	st := e.profileStep("nfc")
+	assert.Equal(t, profile.StepCompleted, st.Status)
+	assert.Equal(t, "approved", st.Outcome)
+	assert.Equal(t, stepSession, st.DiditSessionID)
+	assert.Equal(t, 2, strings.Count(e.logs.String(), `"outcome":"completed"`), "each claim completed once")
+
+	// Nothing stays open for the user.
+	open, err := e.claims.Created(context.Background(), userID)
+	require.NoError(t, err)
+	assert.Empty(t, open)
 }

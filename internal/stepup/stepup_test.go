@@ -1,6 +1,7 @@
 package stepup_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -26,79 +27,41 @@ import (
 type fakeDidit struct {
 	t      *testing.T
 	create func(ctx context.Context, req didit.CreateSessionRequest) (didit.SessionCreated, error)
-	find   func(ctx context.Context, q didit.SessionQuery, match func(didit.SessionSummary) bool) (didit.SessionSummary, bool, error)
+	list   func(ctx context.Context, q didit.SessionQuery) ([]didit.SessionSummary, error)
 	block  func(ctx context.Context, sessionID string, face, document bool) error
+
+	mu    sync.Mutex
+	calls int
+}
+
+func (f *fakeDidit) count() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls++
 }
 
 func (f *fakeDidit) CreateSession(ctx context.Context, req didit.CreateSessionRequest) (didit.SessionCreated, error) {
 	if f.create == nil {
 		f.t.Fatalf("unexpected CreateSession")
 	}
+	f.count()
 	return f.create(ctx, req)
 }
 
-func (f *fakeDidit) FindSession(ctx context.Context, q didit.SessionQuery, match func(didit.SessionSummary) bool) (didit.SessionSummary, bool, error) {
-	if f.find == nil {
-		f.t.Fatalf("unexpected FindSession")
+func (f *fakeDidit) ListSessions(ctx context.Context, q didit.SessionQuery) ([]didit.SessionSummary, error) {
+	if f.list == nil {
+		f.t.Fatalf("unexpected ListSessions")
 	}
-	return f.find(ctx, q, match)
+	f.count()
+	return f.list(ctx, q)
 }
 
 func (f *fakeDidit) AddToBlocklist(ctx context.Context, sessionID string, face, document bool) error {
 	if f.block == nil {
 		f.t.Fatalf("unexpected AddToBlocklist")
 	}
+	f.count()
 	return f.block(ctx, sessionID, face, document)
-}
-
-// memClaims keeps claims in a map with the store's rules, for tests without Firestore.
-type memClaims struct {
-	mu       sync.Mutex
-	m        map[string]stepup.Claim
-	released []string
-}
-
-func (c *memClaims) Acquire(_ context.Context, id string, want stepup.Claim) (stepup.Claim, stepup.Grant, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	cur, ok := c.m[id]
-	switch {
-	case !ok:
-		want.Attempts = 1
-		c.m[id] = want
-		return want, stepup.GrantNew, nil
-	case cur.State != profile.StepPending:
-		return cur, stepup.GrantDone, nil
-	case cur.Owner != want.Owner && cur.LeaseUntil.After(want.UpdatedAt):
-		return cur, stepup.GrantBusy, nil
-	}
-	cur.Owner, cur.LeaseUntil, cur.UpdatedAt = want.Owner, want.LeaseUntil, want.UpdatedAt
-	cur.Attempts++
-	c.m[id] = cur
-	return cur, stepup.GrantTakeover, nil
-}
-
-func (c *memClaims) Settle(_ context.Context, id, _ string, r stepup.Claim) (stepup.Claim, bool, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	cur := c.m[id]
-	if cur.State != profile.StepPending {
-		return cur, false, nil
-	}
-	cur.State, cur.DiditSessionID, cur.URL, cur.Reason, cur.UpdatedAt = r.State, r.DiditSessionID, r.URL, r.Reason, r.UpdatedAt
-	c.m[id] = cur
-	return cur, true, nil
-}
-
-func (c *memClaims) Release(_ context.Context, id, owner string, now time.Time) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if cur := c.m[id]; cur.State == profile.StepPending && cur.Owner == owner {
-		cur.LeaseUntil = now
-		c.m[id] = cur
-		c.released = append(c.released, id)
-	}
-	return nil
 }
 
 // profilesFunc records step-up states.
@@ -106,7 +69,7 @@ type profilesFunc struct {
 	mu      sync.Mutex
 	got     []profile.StepUp
 	fail    error
-	profile profile.Profile // what Get returns
+	profile *profile.Profile // what Get returns; nil: not found
 }
 
 func (p *profilesFunc) RecordStepUp(_ context.Context, _ string, st profile.StepUp) error {
@@ -119,7 +82,10 @@ func (p *profilesFunc) RecordStepUp(_ context.Context, _ string, st profile.Step
 func (p *profilesFunc) Get(context.Context, string) (profile.Profile, bool, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.profile, p.profile.StepUps != nil, nil
+	if p.profile == nil {
+		return profile.Profile{}, false, nil
+	}
+	return *p.profile, true, nil
 }
 
 func (p *profilesFunc) last() profile.StepUp {
@@ -128,17 +94,21 @@ func (p *profilesFunc) last() profile.StepUp {
 	return p.got[len(p.got)-1]
 }
 
-func newUnit(t *testing.T, d *fakeDidit) (*stepup.Service, *memClaims, *profilesFunc, *bytes.Buffer) {
+type fixedClock struct{ t time.Time }
+
+func (c *fixedClock) Now() time.Time { return c.t }
+
+func newUnit(t *testing.T, d *fakeDidit) (*stepup.Service, *stepup.MemClaims, *profilesFunc, *bytes.Buffer, *fixedClock) {
 	d.t = t
-	claims := &memClaims{m: map[string]stepup.Claim{}}
+	claims := stepup.NewMemClaims()
 	profiles := &profilesFunc{}
 	var logs bytes.Buffer
-	now := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	clk := &fixedClock{t: time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)}
 	return &stepup.Service{
 		Didit: d, Claims: claims, Profiles: profiles, Log: logging.New(&logs, "json", "debug"),
 		Workflows: map[string]string{"nfc": "wf-nfc"}, CallbackURL: "https://app/cb",
-		Now: func() time.Time { return now },
-	}, claims, profiles, &logs
+		Now: clk.Now,
+	}, claims, profiles, &logs, clk
 }
 
 func event1(t *testing.T, d profile.Decision) event.Event {
@@ -157,6 +127,12 @@ func stepUpDecision(steps ...string) profile.Decision {
 	return profile.Decision{ProfileID: "p1", UserID: "u1", AssessmentID: "a1", SessionID: "s0", Action: stepup.ActionStepUp, RequiredSteps: steps, DecisionTrusted: true}
 }
 
+func created(id string) func(context.Context, didit.CreateSessionRequest) (didit.SessionCreated, error) {
+	return func(context.Context, didit.CreateSessionRequest) (didit.SessionCreated, error) {
+		return didit.SessionCreated{SessionID: id, URL: "https://verify.didit.me/session/" + id}, nil
+	}
+}
+
 // HandleEvent is the one place that maps outcomes to ack (nil) or retry (error).
 func TestHandleEventAckOrRetry(t *testing.T) {
 	forbidden := failure.New(failure.Invalid, &didit.APIError{Method: "POST", Path: "/v3/session/", StatusCode: 403, Detail: "You do not have permission to perform this action."})
@@ -169,9 +145,7 @@ func TestHandleEventAckOrRetry(t *testing.T) {
 		wantState string
 		wantLog   string
 	}{
-		{"created", ptr(stepUpDecision("nfc")), func(context.Context, didit.CreateSessionRequest) (didit.SessionCreated, error) {
-			return didit.SessionCreated{SessionID: "d1", URL: "https://verify/d1"}, nil
-		}, false, 0, profile.StepCreated, `"outcome":"created"`},
+		{"created", ptr(stepUpDecision("nfc")), created("d1"), false, 0, profile.StepCreated, `"outcome":"created"`},
 		{"refused for good: recorded, acked", ptr(stepUpDecision("nfc")), func(context.Context, didit.CreateSessionRequest) (didit.SessionCreated, error) {
 			return didit.SessionCreated{}, forbidden
 		}, false, 0, profile.StepFailed, `"severity":"ERROR"`},
@@ -184,7 +158,7 @@ func TestHandleEventAckOrRetry(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			svc, _, profiles, logs := newUnit(t, &fakeDidit{create: tt.create})
+			svc, _, profiles, logs, _ := newUnit(t, &fakeDidit{create: tt.create})
 			ev := event1(t, profile.Decision{})
 			if tt.decision != nil {
 				ev = event1(t, *tt.decision)
@@ -208,24 +182,25 @@ func TestHandleEventAckOrRetry(t *testing.T) {
 }
 
 func TestRefusalReasonOnProfile(t *testing.T) {
-	svc, claims, profiles, _ := newUnit(t, &fakeDidit{create: func(context.Context, didit.CreateSessionRequest) (didit.SessionCreated, error) {
+	svc, claims, profiles, _, _ := newUnit(t, &fakeDidit{create: func(context.Context, didit.CreateSessionRequest) (didit.SessionCreated, error) {
 		return didit.SessionCreated{}, failure.New(failure.Invalid, &didit.APIError{StatusCode: 400, Detail: "Insufficient credits."})
 	}})
 	require.ErrorIs(t, svc.Handle(context.Background(), stepUpDecision("nfc")), stepup.ErrStepFailed)
 	st := profiles.last()
 	assert.Equal(t, "didit 400: Insufficient credits.", st.Reason)
-	assert.Equal(t, profile.StepFailed, claims.m[stepup.ClaimID("a1", "nfc")].State)
+	c, _ := claims.Get(stepup.ClaimID("s0", "nfc"))
+	assert.Equal(t, profile.StepFailed, c.State)
 }
 
 func TestCreateRequestCarriesLink(t *testing.T) {
 	var got didit.CreateSessionRequest
 	var deadline time.Duration
-	svc, _, _, _ := newUnit(t, &fakeDidit{create: func(ctx context.Context, req didit.CreateSessionRequest) (didit.SessionCreated, error) {
+	svc, _, _, _, _ := newUnit(t, &fakeDidit{create: func(ctx context.Context, req didit.CreateSessionRequest) (didit.SessionCreated, error) {
 		got = req
 		dl, ok := ctx.Deadline()
 		require.True(t, ok, "Didit calls run under the step budget")
 		deadline = time.Until(dl)
-		return didit.SessionCreated{SessionID: "d1"}, nil
+		return didit.SessionCreated{SessionID: "d1", URL: "https://verify.didit.me/session/t"}, nil
 	}})
 	svc.StepBudget = 5 * time.Second
 
@@ -235,116 +210,299 @@ func TestCreateRequestCarriesLink(t *testing.T) {
 	assert.Equal(t, "u1", got.VendorData)
 	assert.Equal(t, "https://app/cb", got.Callback)
 	assert.Equal(t, profile.StepUpLink{ProfileID: "p1", AssessmentID: "a1", OriginSessionID: "s0", Kind: "nfc"}, got.Metadata[profile.StepUpMetadataKey])
-	require.NotNil(t, got.Existing, "ambiguous retries look the session up first")
-	assert.True(t, got.Existing(didit.SessionSummary{Metadata: map[string]any{profile.StepUpMetadataKey: map[string]any{"assessment_id": "a1", "kind": "nfc"}}}))
-	assert.False(t, got.Existing(didit.SessionSummary{Metadata: map[string]any{profile.StepUpMetadataKey: map[string]any{"assessment_id": "a2", "kind": "nfc"}}}))
-	assert.False(t, got.Existing(didit.SessionSummary{}))
 	assert.LessOrEqual(t, deadline, 5*time.Second)
 }
 
-func TestTakeoverLooksUpBeforeCreating(t *testing.T) {
+// Several assessments about one session (status.updated, then data.updated, a re-score) share
+// one claim per kind: one Didit session.
+func TestOneClaimPerSessionAndKind(t *testing.T) {
+	f := &fakeDidit{create: created("d1")}
+	svc, _, _, logs, _ := newUnit(t, f)
+	require.NoError(t, svc.Handle(context.Background(), stepUpDecision("nfc")))
+	d2 := stepUpDecision("nfc")
+	d2.AssessmentID = "a2"
+	require.NoError(t, svc.Handle(context.Background(), d2))
+	assert.Equal(t, 1, f.calls, "the second assessment found the claim settled")
+	assert.Contains(t, logs.String(), `"outcome":"already_created"`)
+
+	// About another session, the same kind is a new step.
+	d3 := stepUpDecision("nfc")
+	d3.AssessmentID, d3.SessionID = "a3", "s9"
+	require.NoError(t, svc.Handle(context.Background(), d3))
+	assert.Equal(t, 2, f.calls)
+}
+
+// A takeover after an owner may have created the session reads one short listing page and
+// takes the oldest session created since the claim's create_started_at, without a decision GET
+// per row; only when none is there does it create.
+func TestTakeoverRecoversFromOneListingPage(t *testing.T) {
+	started := time.Date(2026, 11, 20, 9, 50, 0, 0, time.UTC)
+	rows := []didit.SessionSummary{ // newest first
+		{SessionID: "d-newer", VendorData: "u1", SessionURL: "https://verify.didit.me/session/newer", CreatedAt: started.Add(3 * time.Minute)},
+		{SessionID: "d-ours", VendorData: "u1", SessionURL: "https://verify.didit.me/session/ours", CreatedAt: started.Add(time.Second)},
+		{SessionID: "d-before", VendorData: "u1", SessionURL: "https://verify.didit.me/session/before", CreatedAt: started.Add(-time.Hour)},
+	}
 	tests := []struct {
 		name        string
-		found       bool
-		wantCreates int
+		rows        []didit.SessionSummary
+		wantSession string
 		wantOutcome string
+		wantCalls   int
 	}{
-		{"found: recorded, not created", true, 0, "recovered"},
-		{"not found: created", false, 1, "created"},
+		{"found: recorded, not created", rows, "d-ours", "recovered", 1},
+		{"only older sessions: created", rows[2:], "d-new", "created", 2},
+		{"none: created", nil, "d-new", "created", 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			creates := 0
-			var query didit.SessionQuery
-			svc, claims, profiles, logs := newUnit(t, &fakeDidit{
-				find: func(_ context.Context, q didit.SessionQuery, match func(didit.SessionSummary) bool) (didit.SessionSummary, bool, error) {
-					query = q
-					return didit.SessionSummary{SessionID: "d-old", SessionURL: "https://verify/d-old"}, tt.found, nil
+			var queries []didit.SessionQuery
+			f := &fakeDidit{
+				list: func(_ context.Context, q didit.SessionQuery) ([]didit.SessionSummary, error) {
+					queries = append(queries, q)
+					return tt.rows, nil
 				},
-				create: func(context.Context, didit.CreateSessionRequest) (didit.SessionCreated, error) {
-					creates++
-					return didit.SessionCreated{SessionID: "d-new", URL: "https://verify/d-new"}, nil
-				},
-			})
+				create: created("d-new"),
+			}
+			svc, claims, profiles, logs, _ := newUnit(t, f)
 			// A claim left pending by an instance that died, lease long expired.
-			claims.m[stepup.ClaimID("a1", "nfc")] = stepup.Claim{State: profile.StepPending, Owner: "dead", Attempts: 1, Kind: "nfc", ProfileID: "p1", AssessmentID: "a1"}
+			_, _, err := claims.Acquire(context.Background(), stepup.ClaimID("s0", "nfc"), stepup.Claim{
+				State: profile.StepPending, Owner: "dead", LeaseUntil: started.Add(2 * time.Minute), Kind: "nfc", ProfileID: "p1",
+				AssessmentID: "a1", OriginSessionID: "s0", WorkflowID: "wf-nfc", CreatedAt: started, UpdatedAt: started,
+			})
+			require.NoError(t, err)
 
 			require.NoError(t, svc.Handle(context.Background(), stepUpDecision("nfc")))
 
-			assert.Equal(t, didit.SessionQuery{VendorData: "u1", WorkflowID: "wf-nfc"}, query)
-			assert.Equal(t, tt.wantCreates, creates)
+			assert.Equal(t, []didit.SessionQuery{{VendorData: "u1", WorkflowID: "wf-nfc", Limit: 10}}, queries, "one page, bounded")
+			assert.Equal(t, tt.wantCalls, f.calls, "Didit calls in all")
 			assert.Equal(t, profile.StepCreated, profiles.last().Status)
-			assert.Equal(t, 2, claims.m[stepup.ClaimID("a1", "nfc")].Attempts)
+			assert.Equal(t, tt.wantSession, profiles.last().DiditSessionID)
+			c, _ := claims.Get(stepup.ClaimID("s0", "nfc"))
+			assert.Equal(t, 2, c.Attempts)
+			assert.Equal(t, started, c.CreateStartedAt, "kept from the first owner")
 			assert.Contains(t, logs.String(), `"outcome":"`+tt.wantOutcome+`"`)
 		})
 	}
 }
 
 func TestBusyClaimIsRetriedWithoutCallingDidit(t *testing.T) {
-	svc, claims, _, _ := newUnit(t, &fakeDidit{})
-	claims.m[stepup.ClaimID("a1", "nfc")] = stepup.Claim{State: profile.StepPending, Owner: "other", LeaseUntil: svc.Now().Add(time.Minute), Attempts: 1}
+	svc, claims, _, _, clk := newUnit(t, &fakeDidit{})
+	_, _, err := claims.Acquire(context.Background(), stepup.ClaimID("s0", "nfc"), stepup.Claim{State: profile.StepPending, Owner: "other", LeaseUntil: clk.t.Add(time.Minute), UpdatedAt: clk.t})
+	require.NoError(t, err)
 
-	err := svc.Handle(context.Background(), stepUpDecision("nfc"))
+	err = svc.Handle(context.Background(), stepUpDecision("nfc"))
 	require.Error(t, err)
 	assert.Equal(t, failure.Transient, failure.KindOf(err))
 	assert.Contains(t, err.Error(), "another instance")
 }
 
 func TestSettledClaimIsShownAgain(t *testing.T) {
-	svc, claims, profiles, _ := newUnit(t, &fakeDidit{})
-	claims.m[stepup.ClaimID("a1", "nfc")] = stepup.Claim{State: profile.StepCreated, Kind: "nfc", ProfileID: "p1", AssessmentID: "a1", DiditSessionID: "d1", URL: "https://verify/d1", Attempts: 1}
+	f := &fakeDidit{create: created("d1")}
+	svc, _, profiles, _, _ := newUnit(t, f)
+	require.NoError(t, svc.Handle(context.Background(), stepUpDecision("nfc")))
+	profiles.got = nil
 
 	require.NoError(t, svc.Handle(context.Background(), stepUpDecision("nfc")))
 	st := profiles.last()
 	assert.Equal(t, profile.StepCreated, st.Status)
 	assert.Equal(t, "d1", st.DiditSessionID)
+	assert.Equal(t, 1, f.calls)
 }
 
 func TestProfileWriteFailureReleasesClaim(t *testing.T) {
-	svc, claims, profiles, _ := newUnit(t, &fakeDidit{})
+	svc, claims, profiles, _, _ := newUnit(t, &fakeDidit{})
 	profiles.fail = failure.Errorf(failure.Transient, "firestore unavailable")
 
 	err := svc.Handle(context.Background(), stepUpDecision("nfc"))
 	require.Error(t, err)
 	assert.Equal(t, failure.Transient, failure.KindOf(err))
-	assert.Equal(t, []string{stepup.ClaimID("a1", "nfc")}, claims.released)
+	assert.Equal(t, []string{stepup.ClaimID("s0", "nfc")}, claims.Released)
 }
 
 func TestClaimID(t *testing.T) {
-	assert.Equal(t, "asm-1:nfc", stepup.ClaimID("asm-1", "nfc"))
+	assert.Equal(t, "sess-1:nfc", stepup.ClaimID("sess-1", "nfc"))
 	assert.False(t, strings.Contains(stepup.ClaimID("a/b", "nfc"), "/"), "Firestore ids cannot hold a slash")
 }
 
 func TestErrStepFailedIsPermanent(t *testing.T) {
-	svc, _, _, _ := newUnit(t, &fakeDidit{})
+	svc, _, _, _, _ := newUnit(t, &fakeDidit{})
 	err := svc.Handle(context.Background(), stepUpDecision("retina"))
 	require.Error(t, err)
 	assert.True(t, errors.Is(err, stepup.ErrStepFailed))
 	assert.True(t, failure.Permanent(err))
 }
 
+// The session URL is where product code sends the user: only https on Didit's verification
+// host (or http on a loopback simulator named in VerifyHosts) is stored.
+func TestSessionURLMustBeOnVerifyHost(t *testing.T) {
+	tests := []struct {
+		name       string
+		hosts      []string
+		url        string
+		wantStatus string
+		wantReason string
+	}{
+		{"Didit's host", nil, "https://verify.didit.me/session/abcdefghijkl", profile.StepCreated, ""},
+		{"Didit's host with a language", nil, "https://verify.didit.me/en/session/abcdefghijkl", profile.StepCreated, ""},
+		{"host case", nil, "https://Verify.Didit.Me/session/x", profile.StepCreated, ""},
+		{"plain http", nil, "http://verify.didit.me/session/x", profile.StepFailed, "not https"},
+		{"another host", nil, "https://verify.didit.me.evil.example/session/x", profile.StepFailed, "not on a verification host"},
+		{"userinfo", nil, "https://verify.didit.me@evil.example/session/x", profile.StepFailed, "not on a verification host"},
+		{"javascript", nil, "javascript:alert(1)", profile.StepFailed, "no usable session url"},
+		{"empty", nil, "", profile.StepFailed, "no usable session url"},
+		{"loopback simulator named", []string{"127.0.0.1:8090"}, "http://127.0.0.1:8090/session/x", profile.StepCreated, ""},
+		{"loopback not named", nil, "http://127.0.0.1:8090/session/x", profile.StepFailed, "not on a verification host"},
+		{"http on a named host that is not loopback", []string{"verify.example"}, "http://verify.example/session/x", profile.StepFailed, "not https"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			svc, claims, profiles, _, _ := newUnit(t, &fakeDidit{create: func(context.Context, didit.CreateSessionRequest) (didit.SessionCreated, error) {
+				return didit.SessionCreated{SessionID: "d1", URL: tt.url}, nil
+			}})
+			svc.VerifyHosts = tt.hosts
+
+			err := svc.Handle(context.Background(), stepUpDecision("nfc"))
+			st := profiles.last()
+			assert.Equal(t, tt.wantStatus, st.Status)
+			c, _ := claims.Get(stepup.ClaimID("s0", "nfc"))
+			assert.Equal(t, tt.wantStatus, c.State)
+			if tt.wantStatus == profile.StepFailed {
+				require.ErrorIs(t, err, stepup.ErrStepFailed)
+				assert.Contains(t, st.Reason, tt.wantReason)
+				assert.Empty(t, st.URL, "a refused URL is never shown")
+				if tt.url != "" {
+					assert.NotContains(t, st.Reason, tt.url)
+				}
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.url, st.URL)
+		})
+	}
+}
+
+// A wait Didit asks for that does not fit the invocation hands the message back, records the
+// step as waiting on the profile, and keeps every redelivery away from Didit until then.
+func TestLongRetryAfterDefers(t *testing.T) {
+	limited := true
+	f := &fakeDidit{create: func(context.Context, didit.CreateSessionRequest) (didit.SessionCreated, error) {
+		if limited {
+			return didit.SessionCreated{}, failure.Errorf(failure.Transient, "didit: asked to wait: %w",
+				&didit.APIError{Method: "POST", Path: "/v3/session/", StatusCode: 429, RetryAfter: time.Hour, Detail: "available in 3600 seconds"})
+		}
+		return created("d1")(context.Background(), didit.CreateSessionRequest{})
+	}}
+	svc, claims, profiles, logs, clk := newUnit(t, f)
+	start := clk.t
+
+	err := svc.HandleEvent(context.Background(), event1(t, stepUpDecision("nfc")))
+	require.Error(t, err, "handed back")
+	assert.Equal(t, failure.Transient, failure.KindOf(err))
+	st := profiles.last()
+	assert.Equal(t, profile.StepPending, st.Status)
+	assert.Equal(t, stepup.ReasonRateLimit, st.Reason)
+	assert.Equal(t, start.Add(time.Hour), st.RetryAt)
+	c, _ := claims.Get(stepup.ClaimID("s0", "nfc"))
+	assert.Equal(t, start.Add(time.Hour), c.RetryAt)
+	assert.Equal(t, []string{stepup.ClaimID("s0", "nfc")}, claims.Released, "claim released")
+	assert.Contains(t, logs.String(), `"outcome":"deferred"`)
+	assert.Contains(t, logs.String(), `"retry_at":"2026-11-20T11:00:00Z"`)
+
+	// Redeliveries before the time Didit gave do not call it.
+	clk.t = start.Add(30 * time.Minute)
+	err = svc.Handle(context.Background(), stepUpDecision("nfc"))
+	require.Error(t, err)
+	assert.Equal(t, failure.Transient, failure.KindOf(err))
+	assert.Contains(t, err.Error(), "waits until 2026-11-20T11:00:00Z")
+	assert.Equal(t, 1, f.calls)
+
+	// After it, the step goes ahead and the wait is cleared.
+	limited = false
+	clk.t = start.Add(time.Hour + time.Second)
+	f.list = func(context.Context, didit.SessionQuery) ([]didit.SessionSummary, error) { return nil, nil }
+	require.NoError(t, svc.Handle(context.Background(), stepUpDecision("nfc")))
+	st = profiles.last()
+	assert.Equal(t, profile.StepCreated, st.Status)
+	assert.True(t, st.RetryAt.IsZero())
+	assert.Empty(t, st.Reason)
+}
+
+// With Didit's session reuse one Didit session can answer several claims of one kind; its
+// decision (a decision whose step_up_kind is set) completes every claim that recorded it.
+func TestStepUpDecisionCompletesEveryClaimItAnswers(t *testing.T) {
+	f := &fakeDidit{create: created("d1")} // reuse: both creates answer d1
+	svc, claims, profiles, logs, _ := newUnit(t, f)
+	for _, origin := range []string{"s0", "s1"} {
+		d := stepUpDecision("nfc")
+		d.AssessmentID, d.SessionID = "a-"+origin, origin
+		require.NoError(t, svc.Handle(context.Background(), d))
+	}
+	other := stepUpDecision("nfc")
+	other.AssessmentID, other.SessionID = "a-s2", "s2"
+	svc.Didit = &fakeDidit{t: t, create: created("d2")}
+	require.NoError(t, svc.Handle(context.Background(), other))
+
+	profiles.profile = &profile.Profile{Sessions: map[string]profile.SessionState{
+		"d1": {Status: "Approved", Decided: true, StepUpKind: "nfc", OriginSessionID: "s1"},
+		"d2": {Status: "Not Started", StepUpKind: "nfc", OriginSessionID: "s2"},
+	}}
+	answered := profile.Decision{ProfileID: "p1", UserID: "u1", AssessmentID: "a-d1", SessionID: "s1", Action: "approve", StepUpKind: "nfc", DecisionTrusted: true}
+	for range 2 { // a redelivery changes nothing
+		require.NoError(t, svc.HandleEvent(context.Background(), event1(t, answered)))
+	}
+
+	for _, origin := range []string{"s0", "s1"} {
+		c, _ := claims.Get(stepup.ClaimID(origin, "nfc"))
+		assert.Equal(t, profile.StepCompleted, c.State, origin)
+		assert.Equal(t, "Approved", c.DiditStatus, origin)
+	}
+	c, _ := claims.Get(stepup.ClaimID("s2", "nfc"))
+	assert.Equal(t, profile.StepCreated, c.State, "a session not yet decided leaves its claim open")
+	assert.Equal(t, 2, strings.Count(logs.String(), `"outcome":"completed"`), "each claim completed once")
+}
+
+// Every line the step-up function logs about a decision carries its event key.
+func TestEveryLogLineCarriesTheEventKey(t *testing.T) {
+	f := &fakeDidit{create: created("d1")}
+	svc, claims, profiles, logs, clk := newUnit(t, f)
+	svc.BlocklistOnBlock = true
+	f.block = func(context.Context, string, bool, bool) error { return nil }
+	ctx := context.Background()
+	_ = svc.HandleEvent(ctx, event1(t, stepUpDecision("nfc", "retina"))) // created + failed
+	_ = svc.HandleEvent(ctx, event1(t, stepUpDecision("nfc")))           // already_created
+	_, _, _ = claims.Acquire(ctx, stepup.ClaimID("s5", "nfc"), stepup.Claim{Owner: "x", State: profile.StepPending, LeaseUntil: clk.t.Add(time.Hour), UpdatedAt: clk.t})
+	busy := stepUpDecision("nfc")
+	busy.SessionID = "s5"
+	_ = svc.HandleEvent(ctx, event1(t, busy))                                                                                                           // busy
+	_ = svc.HandleEvent(ctx, event1(t, profile.Decision{ProfileID: "p1", AssessmentID: "a1", SessionID: "s0", Action: "block", DecisionTrusted: true})) // blocklisted
+	profiles.profile = &profile.Profile{Sessions: map[string]profile.SessionState{"d1": {Status: "Approved", Decided: true, StepUpKind: "nfc"}}}
+	_ = svc.HandleEvent(ctx, event1(t, profile.Decision{ProfileID: "p1", AssessmentID: "a1", SessionID: "s0", Action: "approve", StepUpKind: "nfc"})) // completed, ignored
+
+	sc := bufio.NewScanner(bytes.NewReader(logs.Bytes()))
+	lines := 0
+	for sc.Scan() {
+		var m map[string]any
+		require.NoError(t, json.Unmarshal(sc.Bytes(), &m))
+		assert.Equal(t, "a1", m["event_key"], "line %s", sc.Text())
+		lines++
+	}
+	assert.GreaterOrEqual(t, lines, 7)
+	for _, o := range []string{"created", "failed", "already_created", "busy", "blocklisted", "completed"} {
+		assert.Contains(t, logs.String(), `"outcome":"`+o+`"`)
+	}
+}
+
 func ptr[T any](v T) *T { return &v }
 
-// A later assessment about the same session must not open a second session of a kind the user
-// still has to complete.
-func TestOpenStepOfSameKindIsNotDuplicated(t *testing.T) {
-	var created []string
-	svc, _, profiles, logs := newUnit(t, &fakeDidit{create: func(_ context.Context, r didit.CreateSessionRequest) (didit.SessionCreated, error) {
-		created = append(created, r.WorkflowID)
-		return didit.SessionCreated{SessionID: "d-" + r.WorkflowID, URL: "https://verify/x"}, nil
+func TestUnavailableWithRetryAfterSaysSo(t *testing.T) {
+	svc, _, profiles, _, clk := newUnit(t, &fakeDidit{create: func(context.Context, didit.CreateSessionRequest) (didit.SessionCreated, error) {
+		return didit.SessionCreated{}, failure.Errorf(failure.Transient, "didit: %w", &didit.APIError{StatusCode: 503, RetryAfter: 2 * time.Minute})
 	}})
-	svc.Workflows["phone"] = "wf-phone"
-	profiles.profile = profile.Profile{StepUps: map[string]profile.StepUp{
-		"nfc": {Kind: "nfc", Status: profile.StepCreated, AssessmentID: "a0", OriginSessionID: "s0", DiditSessionID: "d-old"},
-	}}
-	require.NoError(t, svc.Handle(context.Background(), stepUpDecision("nfc", "phone")))
-	assert.Equal(t, []string{"wf-phone"}, created, "nfc is still open for s0: only phone is created")
-	assert.Contains(t, logs.String(), `"outcome":"already_open"`)
-
-	// About another session, the same kind is a new step.
-	created = nil
-	d := stepUpDecision("nfc")
-	d.AssessmentID, d.SessionID = "a2", "s9"
-	require.NoError(t, svc.Handle(context.Background(), d))
-	assert.Equal(t, []string{"wf-nfc"}, created)
+	err := svc.Handle(context.Background(), stepUpDecision("nfc"))
+	require.Error(t, err)
+	assert.Equal(t, failure.Transient, failure.KindOf(err))
+	st := profiles.last()
+	assert.Equal(t, profile.StepPending, st.Status)
+	assert.Equal(t, stepup.ReasonUnavailable, st.Reason)
+	assert.Equal(t, clk.t.Add(2*time.Minute), st.RetryAt)
 }
