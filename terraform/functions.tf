@@ -106,6 +106,25 @@ resource "google_artifact_registry_repository" "functions" {
   format        = "DOCKER"
   description   = "Images of the ${var.name_prefix} functions, written by their builds."
 
+  # Every deployment adds images: keep the newest versions of each (the
+  # running revisions and some to roll back to), delete the rest after 30
+  # days. KEEP wins over DELETE.
+  cleanup_policy_dry_run = false
+  cleanup_policies {
+    id     = "keep-recent"
+    action = "KEEP"
+    most_recent_versions {
+      keep_count = 10
+    }
+  }
+  cleanup_policies {
+    id     = "delete-old"
+    action = "DELETE"
+    condition {
+      older_than = "2592000s"
+    }
+  }
+
   depends_on = [google_project_service.enabled]
 }
 

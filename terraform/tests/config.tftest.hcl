@@ -86,6 +86,22 @@ run "defaults" {
   }
 }
 
+run "image_cleanup" {
+  command = plan
+
+  # Images do not pile up: the newest 10 versions stay, older ones go after 30 days.
+  assert {
+    condition = (
+      !google_artifact_registry_repository.functions.cleanup_policy_dry_run &&
+      toset([
+        for p in google_artifact_registry_repository.functions.cleanup_policies :
+        "${p.id} ${p.action} ${try(p.most_recent_versions[0].keep_count, "-")} ${try(p.condition[0].older_than, "-")}"
+      ]) == toset(["keep-recent KEEP 10 -", "delete-old DELETE - 2592000s"])
+    )
+    error_message = "The functions' repository must keep the 10 newest versions and delete older images after 30 days."
+  }
+}
+
 run "policy_file" {
   command = plan
 
