@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 GO          ?= go
-BIN         := $(CURDIR)/build/bin
+BIN         ?= $(CURDIR)/build/bin
 PKGS        := ./...
 WITH_EMU    := $(GO) run ./emulator/cmd/with-emulators
 FUZZTIME    ?= 10s

@@ -1,6 +1,7 @@
 # Identities and every grant the system needs, each as narrow as the API
-# allows: topic-, subscription-, secret- and service-level where possible;
-# project-level only for Firestore (which has no finer IAM) and the build.
+# allows: topic-, subscription-, secret-, bucket-, repository- and
+# service-level where possible; project-level only for Firestore (which has no
+# finer IAM) and the build's log writing.
 
 locals {
   service_accounts = {
@@ -35,15 +36,30 @@ locals {
 
   topic_publishers = {
     "receiver/webhooks"          = { topic = "webhooks", member = local.sa_member.receiver }
+    "stepup/webhooks"            = { topic = "webhooks", member = local.sa_member.stepup } # republishes refetched decisions
     "scorer/decisions"           = { topic = "decisions", member = local.sa_member.scorer }
     "pubsub-agent/webhooks_dlq"  = { topic = "webhooks_dlq", member = local.pubsub_service_agent }
     "pubsub-agent/decisions_dlq" = { topic = "decisions_dlq", member = local.pubsub_service_agent }
   }
 
+  # The builder runs the functions' Cloud Build builds (build_config's
+  # service_account). It gets what such a build does and nothing more,
+  # instead of roles/cloudbuild.builds.builder on the project, which can
+  # write to every bucket and repository of the project and more:
+  #   - write the build's logs: roles/logging.logWriter, on the project (log
+  #     entries are written to a project);
+  #   - read the uploaded source: roles/storage.objectViewer on the source
+  #     bucket only (the build fetches the object build_config names);
+  #   - push the image and the buildpack's cache image:
+  #     roles/artifactregistry.writer on the functions' own repository only
+  #     (functions.tf).
+  # No Pub/Sub, Firestore, Secret Manager or Cloud Run role: a build runs no
+  # application code against them, and deploying the built image is done by
+  # the Cloud Functions service agent, not by the build.
   project_roles = {
-    "scorer/datastore"   = { role = "roles/datastore.user", member = local.sa_member.scorer }
-    "stepup/datastore"   = { role = "roles/datastore.user", member = local.sa_member.stepup }
-    "builder/cloudbuild" = { role = "roles/cloudbuild.builds.builder", member = local.sa_member.builder }
+    "scorer/datastore" = { role = "roles/datastore.user", member = local.sa_member.scorer }
+    "stepup/datastore" = { role = "roles/datastore.user", member = local.sa_member.stepup }
+    "builder/logging"  = { role = "roles/logging.logWriter", member = local.sa_member.builder }
   }
 }
 
@@ -63,6 +79,20 @@ resource "google_project_iam_member" "this" {
   project = var.project_id
   role    = each.value.role
   member  = each.value.member
+}
+
+resource "google_storage_bucket_iam_member" "builder_source" {
+  bucket = google_storage_bucket.source.name
+  role   = "roles/storage.objectViewer"
+  member = local.sa_member.builder
+}
+
+resource "google_artifact_registry_repository_iam_member" "builder" {
+  project    = var.project_id
+  location   = var.region
+  repository = google_artifact_registry_repository.functions.repository_id
+  role       = "roles/artifactregistry.writer"
+  member     = local.sa_member.builder
 }
 
 resource "google_secret_manager_secret_iam_member" "accessor" {

@@ -24,7 +24,26 @@ locals {
     decisions_dlq = "risk-decisions-dlq"
   }
 
-  # Push subscriptions: which topic, which function, which messages.
+  # The exact Pub/Sub filter of each filtered push subscription, keyed like
+  # local.push_subscriptions. A Go test reads these strings to tie them to the
+  # message attribute names and values the code publishes: keep each on one
+  # line, as a plain string literal.
+  #   webhooks_refetch: webhooks whose decision the signature did not cover
+  #     (X-Signature-Simple only) go to the step-up function, the only one with
+  #     Didit's API key, which fetches the decision from Didit and republishes
+  #     it. Fail closed: a message without the attribute is untrusted too.
+  #   stepup, stepup_block: one subscription per decision action the step-up
+  #     function acts on.
+  subscription_filters = {
+    webhooks_refetch = "NOT attributes.decision_authenticated = \"true\""
+    stepup           = "attributes.action = \"step_up\""
+    stepup_block     = "attributes.action = \"block\""
+  }
+
+  # Push subscriptions: which topic, which function, which messages. The
+  # scorer takes every webhook: it scores only what a signature covered and
+  # leaves the rest to the refetch path. (A filter cannot be changed in
+  # place: changing one replaces the subscription and drops its backlog.)
   push_subscriptions = merge(
     {
       scorer = {
@@ -34,12 +53,19 @@ locals {
         function = "scorer"
         filter   = null
       }
+      webhooks_refetch = {
+        name     = "${var.name_prefix}-webhooks-refetch"
+        topic    = "webhooks"
+        dlq      = "webhooks_dlq"
+        function = "stepup"
+        filter   = local.subscription_filters.webhooks_refetch
+      }
       stepup = {
         name     = "${var.name_prefix}-stepup"
         topic    = "decisions"
         dlq      = "decisions_dlq"
         function = "stepup"
-        filter   = "attributes.action = \"step_up\""
+        filter   = local.subscription_filters.stepup
       }
     },
     var.didit_blocklist_on_block ? {
@@ -48,7 +74,7 @@ locals {
         topic    = "decisions"
         dlq      = "decisions_dlq"
         function = "stepup"
-        filter   = "attributes.action = \"block\""
+        filter   = local.subscription_filters.stepup_block
       }
     } : {},
   )

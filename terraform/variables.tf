@@ -37,7 +37,7 @@ variable "labels" {
 # ---- source ----
 
 variable "source_archive" {
-  description = "The zip that `make package` writes (functions/deploy): the module plus a root package that imports the three functions. Defaults to build/source.zip at the repository root."
+  description = "The zip that `make package` writes (functions/cmd/package-source): the module plus a root package that imports the three functions. Defaults to build/source.zip at the repository root."
   type        = string
   default     = null
 }
@@ -100,6 +100,17 @@ variable "firestore_database" {
   description = "Firestore database id the scorer and step-up functions use (FIRESTORE_DATABASE)."
   type        = string
   default     = "(default)"
+}
+
+variable "assessment_retention_days" {
+  description = "Days an assessment (the full signals and rule results behind one decision) is kept before Firestore's TTL deletes it (scorer: ASSESSMENT_RETENTION, in hours). The default, 400 days, covers a year of backtests of a new policy against past webhooks and a yearly audit of past decisions, plus a month's margin for an audit that runs late; the profile's per-user aggregates keep what risk needs beyond that."
+  type        = number
+  default     = 400
+
+  validation {
+    condition     = var.assessment_retention_days >= 1 && var.assessment_retention_days <= 3650 && floor(var.assessment_retention_days) == var.assessment_retention_days
+    error_message = "assessment_retention_days must be a whole number of days between 1 and 3650."
+  }
 }
 
 variable "manage_firestore_database" {

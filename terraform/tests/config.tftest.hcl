@@ -47,6 +47,7 @@ run "defaults" {
       LOG_FORMAT           = "json"
       FIRESTORE_DATABASE   = "(default)"
       DECISIONS_TOPIC      = "risk-decisions"
+      ASSESSMENT_RETENTION = "9600h"
     })
     error_message = "Scorer environment changed (POLICY_FILE only when policy_file is set)."
   }
@@ -60,6 +61,7 @@ run "defaults" {
       DIDIT_CALLBACK_URL       = "https://app.example.com/verification/done"
       STEP_UP_WORKFLOWS        = "nfc=wf-nfc-0001,poa=wf-poa-0001"
       DIDIT_BLOCKLIST_ON_BLOCK = "false"
+      WEBHOOKS_TOPIC           = "didit-webhooks"
     })
     error_message = "Step-up environment changed."
   }
@@ -68,7 +70,9 @@ run "defaults" {
   assert {
     condition = alltrue([
       for k, s in google_pubsub_subscription.push :
-      s.ack_deadline_seconds >= google_cloudfunctions2_function.fn[k].service_config[0].timeout_seconds
+      s.ack_deadline_seconds >= google_cloudfunctions2_function.fn[{
+        scorer = "scorer", webhooks_refetch = "stepup", stepup = "stepup", stepup_block = "stepup"
+      }[k]].service_config[0].timeout_seconds
     ])
     error_message = "A push subscription's ack deadline is shorter than its function's timeout."
   }
@@ -79,6 +83,22 @@ run "defaults" {
       f.service_config[0].max_instance_request_concurrency == 1 || tonumber(f.service_config[0].available_cpu) >= 1
     ])
     error_message = "Concurrency above 1 needs at least 1 vCPU."
+  }
+}
+
+run "image_cleanup" {
+  command = plan
+
+  # Images do not pile up: the newest 10 versions stay, older ones go after 30 days.
+  assert {
+    condition = (
+      !google_artifact_registry_repository.functions.cleanup_policy_dry_run &&
+      toset([
+        for p in google_artifact_registry_repository.functions.cleanup_policies :
+        "${p.id} ${p.action} ${try(p.most_recent_versions[0].keep_count, "-")} ${try(p.condition[0].older_than, "-")}"
+      ]) == toset(["keep-recent KEEP 10 -", "delete-old DELETE - 2592000s"])
+    )
+    error_message = "The functions' repository must keep the 10 newest versions and delete older images after 30 days."
   }
 }
 
@@ -96,9 +116,54 @@ run "policy_file" {
 
   assert {
     condition = {
-      for k, f in google_firestore_field.ttl : k => "${f.database} ${f.field} ${length(f.ttl_config)}"
-    } == { processed_events = "(default) expire_at 1", step_up_claims = "(default) expire_at 1" }
-    error_message = "TTL policies on expire_at of processed_events and step_up_claims are required."
+      for k, f in google_firestore_field.ttl : k => "${f.collection} ${f.database} ${f.field} ${length(f.ttl_config)}"
+      } == {
+      processed_events = "processed_events (default) expire_at 1"
+      step_up_claims   = "step_up_claims (default) expire_at 1"
+      assessments      = "assessments (default) expire_at 1"
+    }
+    error_message = "TTL policies on expire_at of processed_events, step_up_claims and assessments are required."
+  }
+
+  # A TTL field is a growing timestamp nothing queries: no single-field indexes.
+  assert {
+    condition = alltrue([
+      for f in google_firestore_field.ttl : length(f.index_config) == 1 && length(f.index_config[0].indexes) == 0
+    ])
+    error_message = "TTL fields must be exempt from single-field indexing."
+  }
+
+  # Exactly the maps nobody queries are exempt from indexing (an empty
+  # index_config: no single-field index at all).
+  assert {
+    condition = toset([
+      for f in google_firestore_field.unindexed : "${f.database} ${f.collection}.${f.field}"
+      if length(f.index_config) == 1 && length(f.index_config[0].indexes) == 0 && length(f.ttl_config) == 0
+      ]) == toset([
+      "(default) risk_profiles.sessions",
+      "(default) risk_profiles.step_ups",
+      "(default) risk_profiles.document_hashes",
+      "(default) risk_profiles.device_hashes",
+      "(default) risk_profiles.reasons",
+      "(default) risk_profiles.aggregates",
+      "(default) assessments.signals",
+      "(default) assessments.history",
+      "(default) assessments.reasons",
+      "(default) assessments.shadow_rules",
+      "(default) assessments.shadow",
+      "(default) assessments.rule_errors",
+      "(default) assessments.model",
+    ]) && length(google_firestore_field.unindexed) == 13
+    error_message = "Index exemptions changed: exactly the unqueried maps of risk_profiles and assessments must have an empty index_config."
+  }
+
+  # What the review queue and product code query keeps its indexes.
+  assert {
+    condition = length([
+      for f in concat(values(google_firestore_field.unindexed), values(google_firestore_field.ttl)) : f
+      if contains(["review_state", "updated_at", "action", "level", "score"], f.field)
+    ]) == 0
+    error_message = "review_state, updated_at, action, level and score are queried: they must keep their single-field indexes."
   }
 
   assert {
@@ -132,7 +197,7 @@ run "policy_file" {
   }
 
   assert {
-    condition = length(google_monitoring_alert_policy.push_backlog_age.conditions) == 2 && alltrue([
+    condition = length(google_monitoring_alert_policy.push_backlog_age.conditions) == length(google_pubsub_subscription.push) && alltrue([
       for c in google_monitoring_alert_policy.push_backlog_age.conditions :
       strcontains(c.condition_threshold[0].filter, "oldest_unacked_message_age")
     ])
@@ -143,6 +208,29 @@ run "policy_file" {
     condition     = length(google_monitoring_alert_policy.dead_letters.notification_channels) == 0
     error_message = "No notification channels unless given."
   }
+}
+
+run "assessment_retention" {
+  command = plan
+
+  variables {
+    assessment_retention_days = 30
+  }
+
+  assert {
+    condition     = google_cloudfunctions2_function.fn["scorer"].service_config[0].environment_variables["ASSESSMENT_RETENTION"] == "720h"
+    error_message = "ASSESSMENT_RETENTION must be assessment_retention_days as a Go duration in hours."
+  }
+}
+
+run "rejects_bad_retention" {
+  command = plan
+
+  variables {
+    assessment_retention_days = 0.5
+  }
+
+  expect_failures = [var.assessment_retention_days]
 }
 
 run "rejects_bad_inputs" {

@@ -49,6 +49,8 @@ run "access_control" {
         values(google_pubsub_subscription_iam_member.dead_letter_subscriber)[*].member,
         values(google_project_iam_member.this)[*].member,
         [google_service_account_iam_member.push_token_creator.member],
+        [google_storage_bucket_iam_member.builder_source.member],
+        [google_artifact_registry_repository_iam_member.builder.member],
       ) : !contains(["allUsers", "allAuthenticatedUsers"], m)
     ])
     error_message = "A grant other than the receiver's invoker names allUsers or allAuthenticatedUsers."
@@ -92,11 +94,12 @@ run "access_control" {
       for m in google_pubsub_topic_iam_member.publisher : "${m.topic} ${m.role} ${m.member}"
       ]) == toset([
       "didit-webhooks roles/pubsub.publisher serviceAccount:didit-risk-receiver@didit-risk-check.iam.gserviceaccount.com",
+      "didit-webhooks roles/pubsub.publisher serviceAccount:didit-risk-stepup@didit-risk-check.iam.gserviceaccount.com",
       "risk-decisions roles/pubsub.publisher serviceAccount:didit-risk-scorer@didit-risk-check.iam.gserviceaccount.com",
       "didit-webhooks-dlq roles/pubsub.publisher serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com",
       "risk-decisions-dlq roles/pubsub.publisher serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com",
     ])
-    error_message = "Topic publishers changed: receiver -> webhooks, scorer -> decisions, Pub/Sub service agent -> DLQs only."
+    error_message = "Topic publishers changed: receiver and step-up (refetched decisions) -> webhooks, scorer -> decisions, Pub/Sub service agent -> DLQs only."
   }
 
   assert {
@@ -105,9 +108,84 @@ run "access_control" {
       ]) == toset([
       "roles/datastore.user serviceAccount:didit-risk-scorer@didit-risk-check.iam.gserviceaccount.com",
       "roles/datastore.user serviceAccount:didit-risk-stepup@didit-risk-check.iam.gserviceaccount.com",
-      "roles/cloudbuild.builds.builder serviceAccount:didit-risk-builder@didit-risk-check.iam.gserviceaccount.com",
+      "roles/logging.logWriter serviceAccount:didit-risk-builder@didit-risk-check.iam.gserviceaccount.com",
     ])
-    error_message = "Project-level roles changed: only Firestore for scorer and step-up, and the build role for the builder."
+    error_message = "Project-level roles changed: only Firestore for scorer and step-up, and log writing for the builder."
+  }
+}
+
+# Least privilege at build time: the builder account can write its logs, read
+# the source archive and push to the functions' own image repository, and
+# nothing else (issue 12).
+run "builder_least_privilege" {
+  command = plan
+
+  # Every function builds as the builder, into the repository it may write.
+  assert {
+    condition = alltrue([
+      for f in google_cloudfunctions2_function.fn :
+      f.build_config[0].service_account == "projects/didit-risk-check/serviceAccounts/didit-risk-builder@didit-risk-check.iam.gserviceaccount.com" &&
+      f.build_config[0].docker_repository == "projects/didit-risk-check/locations/europe-west1/repositories/didit-risk-functions"
+    ])
+    error_message = "Every function must build as the builder account into the didit-risk-functions repository."
+  }
+
+  assert {
+    condition = (
+      google_artifact_registry_repository.functions.format == "DOCKER" &&
+      google_artifact_registry_repository.functions.location == "europe-west1" &&
+      google_artifact_registry_repository_iam_member.builder.repository == google_artifact_registry_repository.functions.repository_id &&
+      google_artifact_registry_repository_iam_member.builder.location == "europe-west1" &&
+      google_artifact_registry_repository_iam_member.builder.role == "roles/artifactregistry.writer" &&
+      google_artifact_registry_repository_iam_member.builder.member == "serviceAccount:didit-risk-builder@didit-risk-check.iam.gserviceaccount.com"
+    )
+    error_message = "The builder must be Artifact Registry writer on the functions' repository (and only there)."
+  }
+
+  assert {
+    condition = (
+      google_storage_bucket_iam_member.builder_source.bucket == google_storage_bucket.source.name &&
+      google_storage_bucket_iam_member.builder_source.role == "roles/storage.objectViewer" &&
+      google_storage_bucket_iam_member.builder_source.member == "serviceAccount:didit-risk-builder@didit-risk-check.iam.gserviceaccount.com"
+    )
+    error_message = "The builder must read the source bucket with objectViewer, granted on the bucket."
+  }
+
+  # Every grant naming the builder, across every kind of IAM resource here.
+  assert {
+    condition = toset(concat(
+      [for m in google_project_iam_member.this : "project ${m.role}" if m.member == "serviceAccount:didit-risk-builder@didit-risk-check.iam.gserviceaccount.com"],
+      [for m in google_pubsub_topic_iam_member.publisher : "topic ${m.topic} ${m.role}" if m.member == "serviceAccount:didit-risk-builder@didit-risk-check.iam.gserviceaccount.com"],
+      [for m in google_pubsub_subscription_iam_member.dead_letter_subscriber : "subscription ${m.subscription} ${m.role}" if m.member == "serviceAccount:didit-risk-builder@didit-risk-check.iam.gserviceaccount.com"],
+      [for m in google_secret_manager_secret_iam_member.accessor : "secret ${m.secret_id} ${m.role}" if m.member == "serviceAccount:didit-risk-builder@didit-risk-check.iam.gserviceaccount.com"],
+      [for m in google_cloud_run_service_iam_member.invoker : "service ${m.service} ${m.role}" if m.member == "serviceAccount:didit-risk-builder@didit-risk-check.iam.gserviceaccount.com"],
+      [for m in [google_service_account_iam_member.push_token_creator] : "service-account ${m.role}" if m.member == "serviceAccount:didit-risk-builder@didit-risk-check.iam.gserviceaccount.com"],
+      [for m in [google_storage_bucket_iam_member.builder_source] : "bucket ${m.bucket} ${m.role}" if m.member == "serviceAccount:didit-risk-builder@didit-risk-check.iam.gserviceaccount.com"],
+      [for m in [google_artifact_registry_repository_iam_member.builder] : "repository ${m.repository} ${m.role}" if m.member == "serviceAccount:didit-risk-builder@didit-risk-check.iam.gserviceaccount.com"],
+      )) == toset([
+      "project roles/logging.logWriter",
+      "bucket didit-risk-check-didit-risk-source roles/storage.objectViewer",
+      "repository didit-risk-functions roles/artifactregistry.writer",
+    ])
+    error_message = "The builder's grants changed: logs writer (project), objectViewer (source bucket), Artifact Registry writer (functions' repository), nothing else."
+  }
+
+  # Nobody holds the broad build role, or storage or Pub/Sub roles, project-wide:
+  # those reach every bucket and every topic, the webhooks topic the scorer trusts included.
+  assert {
+    condition = length([
+      for m in google_project_iam_member.this : m.role
+      if m.role == "roles/cloudbuild.builds.builder" || startswith(m.role, "roles/storage.") || startswith(m.role, "roles/pubsub.") || contains(["roles/owner", "roles/editor"], m.role)
+    ]) == 0
+    error_message = "No project-wide cloudbuild.builds.builder, storage (admin, objectAdmin, ...), Pub/Sub, owner or editor role."
+  }
+
+  # The builder can publish to no topic.
+  assert {
+    condition = alltrue([
+      for m in google_pubsub_topic_iam_member.publisher : m.member != "serviceAccount:didit-risk-builder@didit-risk-check.iam.gserviceaccount.com"
+    ])
+    error_message = "The builder must not publish to any topic."
   }
 }
 
@@ -126,8 +204,9 @@ run "dead_letters" {
     condition = {
       for k, s in google_pubsub_subscription.push : k => "${s.topic} -> ${s.dead_letter_policy[0].dead_letter_topic}"
       } == {
-      scorer = "projects/didit-risk-check/topics/didit-webhooks -> projects/didit-risk-check/topics/didit-webhooks-dlq"
-      stepup = "projects/didit-risk-check/topics/risk-decisions -> projects/didit-risk-check/topics/risk-decisions-dlq"
+      scorer           = "projects/didit-risk-check/topics/didit-webhooks -> projects/didit-risk-check/topics/didit-webhooks-dlq"
+      webhooks_refetch = "projects/didit-risk-check/topics/didit-webhooks -> projects/didit-risk-check/topics/didit-webhooks-dlq"
+      stepup           = "projects/didit-risk-check/topics/risk-decisions -> projects/didit-risk-check/topics/risk-decisions-dlq"
     }
     error_message = "Push subscriptions or their dead-letter topics changed."
   }
@@ -165,6 +244,58 @@ run "dead_letters" {
   }
 }
 
+# Webhooks whose decision no signature covered (X-Signature-Simple only) go to
+# the step-up function, which refetches the decision from Didit (issue 10).
+run "webhooks_refetch" {
+  command = plan
+
+  variables {
+    stepup_limits = { timeout_seconds = 120 }
+  }
+
+  assert {
+    condition = {
+      for k, s in google_pubsub_subscription.push : k => coalesce(s.filter, "(all)")
+      } == {
+      scorer           = "(all)"
+      webhooks_refetch = "NOT attributes.decision_authenticated = \"true\""
+      stepup           = "attributes.action = \"step_up\""
+    }
+    error_message = "Filters changed: the refetch subscription takes every webhook not marked decision_authenticated=\"true\" (a missing attribute is untrusted)."
+  }
+
+  assert {
+    condition = (
+      google_pubsub_subscription.push["webhooks_refetch"].name == "didit-risk-webhooks-refetch" &&
+      google_pubsub_subscription.push["webhooks_refetch"].topic == "projects/didit-risk-check/topics/didit-webhooks"
+    )
+    error_message = "The refetch subscription must be didit-risk-webhooks-refetch on the webhooks topic."
+  }
+
+  # It feeds the step-up function: its ack deadline follows that function's
+  # timeout (120 s here, the scorer's 60 s default).
+  assert {
+    condition = (
+      google_pubsub_subscription.push["webhooks_refetch"].ack_deadline_seconds == 130 &&
+      google_pubsub_subscription.push["scorer"].ack_deadline_seconds == 70
+    )
+    error_message = "The refetch subscription must push to the step-up function (ack deadline from its timeout)."
+  }
+
+  assert {
+    condition     = google_pubsub_subscription.push["webhooks_refetch"].push_config[0].oidc_token[0].service_account_email == "didit-risk-push-invoker@didit-risk-check.iam.gserviceaccount.com"
+    error_message = "The refetch subscription must authenticate as the push identity."
+  }
+
+  assert {
+    condition = (
+      google_pubsub_subscription_iam_member.dead_letter_subscriber["webhooks_refetch"].subscription == "didit-risk-webhooks-refetch" &&
+      google_pubsub_subscription.push["webhooks_refetch"].retry_policy[0].minimum_backoff == "10s"
+    )
+    error_message = "The refetch subscription needs the same retry and dead-letter setup as the others."
+  }
+}
+
 run "blocklist_on_block" {
   command = plan
 
@@ -177,9 +308,10 @@ run "blocklist_on_block" {
     condition = {
       for k, s in google_pubsub_subscription.push : k => coalesce(s.filter, "(all)")
       } == {
-      scorer       = "(all)"
-      stepup       = "attributes.action = \"step_up\""
-      stepup_block = "attributes.action = \"block\""
+      scorer           = "(all)"
+      webhooks_refetch = "NOT attributes.decision_authenticated = \"true\""
+      stepup           = "attributes.action = \"step_up\""
+      stepup_block     = "attributes.action = \"block\""
     }
     error_message = "With didit_blocklist_on_block, a second step-up subscription takes block decisions."
   }

@@ -69,7 +69,10 @@ const fakeManifest = `{
   },
   "@cdktf/provider-google.thing.ThingRule": {
    "fqn": "@cdktf/provider-google.thing.ThingRule", "kind": "interface",
-   "properties": [{"name": "expr", "type": {"primitive": "string"}}]
+   "properties": [
+    {"name": "expr", "type": {"primitive": "string"}},
+    {"name": "id", "type": {"primitive": "string"}, "docs": {"remarks": "If you experience problems setting this value it might not be settable."}}
+   ]
   },
   "@cdktf/provider-google.thing.ThingRuleOutputReference": {
    "fqn": "@cdktf/provider-google.thing.ThingRuleOutputReference", "kind": "class", "base": "cdktf.ComplexObject",
@@ -124,6 +127,12 @@ function thingRuleToHclTerraform(struct) {
     const attrs = {
         expr: {
             value: cdktf.stringToHclTerraform(struct.expr),
+            isBlock: false,
+            type: "simple",
+            storageClassType: "string",
+        },
+        id: {
+            value: cdktf.stringToHclTerraform(struct.id),
             isBlock: false,
             type: "simple",
             storageClassType: "string",
@@ -255,6 +264,9 @@ func TestEncodings(t *testing.T) {
 			}}},
 			"rule": {Nesting: tfschema.NestingSet, Block: &tfschema.Block{Attributes: map[string]*tfschema.Attribute{
 				"expr": {Type: tfschema.String, Required: true},
+				// A required id of a nested block (artifact registry's
+				// cleanup_policies.id) gets cdktf's mark too, but stays required.
+				"id": {Type: tfschema.String, Required: true},
 			}}},
 		},
 	}

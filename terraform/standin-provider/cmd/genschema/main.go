@@ -19,7 +19,9 @@
 //
 //   - Config properties are the arguments. A property without "optional" is a
 //     required argument; with it, optional. The exception cdktf marks is id,
-//     whose docs say it "might not be settable": it is optional and computed.
+//     whose docs say it "might not be settable": it is optional and computed
+//     (cdktf marks a nested block's required id the same way; that one stays
+//     required).
 //   - A property typed by a struct interface (a bare fqn) is a nested block
 //     with at most one item; typed as IResolvable | array of a struct, a
 //     repeatable block. A required block property means at least one item.
@@ -360,8 +362,12 @@ func (g *generator) block(structFqn, classFqn string, hcl map[string]hclEntry, j
 			return nil, fmt.Errorf("%s.%s: %w", structFqn, p.Name, err)
 		}
 		a := &tfschema.Attribute{Type: t, Required: !p.Optional, Optional: p.Optional}
-		if strings.Contains(p.Docs.Remarks, settableMark) {
-			a.Computed = true // cdktf's own mark for optional+computed (id)
+		if p.Optional && strings.Contains(p.Docs.Remarks, settableMark) {
+			// cdktf's own mark for optional+computed (id). cdktf puts it on
+			// every property named id, also on a nested block's required id
+			// (artifact registry's cleanup_policies.id), which stays required:
+			// Terraform rejects an attribute both required and computed.
+			a.Computed = true
 		}
 		b.Attributes[e.name] = a
 	}
