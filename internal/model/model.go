@@ -65,6 +65,12 @@ type Model struct {
 	raw      *leaves.Ensemble // predicts the margin (log-odds)
 	header   Header
 	baseline []float64 // header.Baseline, through forLeaves as features are
+	// For each feature: the trees that split on it (as a model of their own, nil when none do)
+	// and the sorted thresholds of those splits. A feature's contribution is the change in the
+	// margin when it goes back to its baseline; only trees that split on it can change, and they
+	// change only when a threshold lies between the value and the baseline.
+	sub        []*leaves.Ensemble
+	thresholds [][]float64
 }
 
 // Result is one scoring.
@@ -78,7 +84,8 @@ type Result struct {
 // unit of XGBoost's pred_contribs): the margin minus the margin with this feature at its
 // baseline value (the training set's median) and every other feature unchanged. Positive
 // pushes towards a bad outcome. leaves does not compute SHAP values; this "one feature back to
-// ordinary" delta costs one extra evaluation per feature off its baseline. The contributions of
+// ordinary" delta is exact and cheap: only the trees splitting on the feature are evaluated
+// again (by leaves), and only when a split lies between the value and the baseline. The contributions of
 // several features need not add up to the margin (trees interact). Log-odds rather than
 // probability so that a strong reason still shows when the score is already near 0 or 1.
 type Contribution struct {
@@ -163,11 +170,34 @@ func Parse(raw, header []byte) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
-	base := make([]float64, len(h.Baseline))
-	for i, b := range h.Baseline {
-		base[i] = forLeaves(b)
+	m := &Model{raw: ens.EnsembleWithRawPredictions(), header: h,
+		baseline: make([]float64, len(h.Baseline)), sub: make([]*leaves.Ensemble, len(h.Features)),
+		thresholds: make([][]float64, len(h.Features))}
+	for i, v := range h.Baseline {
+		m.baseline[i] = forLeaves(v)
 	}
-	return &Model{raw: ens.EnsembleWithRawPredictions(), header: h, baseline: base}, nil
+	using := make([][]int, len(h.Features))
+	for t, tree := range info.trees {
+		for _, s := range tree.splits {
+			if u := using[s.feature]; len(u) == 0 || u[len(u)-1] != t {
+				using[s.feature] = append(using[s.feature], t)
+			}
+			m.thresholds[s.feature] = append(m.thresholds[s.feature], s.threshold)
+		}
+	}
+	for i, trees := range using {
+		if len(trees) == 0 {
+			continue
+		}
+		slices.Sort(m.thresholds[i])
+		m.thresholds[i] = slices.Compact(m.thresholds[i])
+		sub, err := leaves.XGEnsembleFromReader(bufio.NewReader(bytes.NewReader(subModel(b, info, trees))), false)
+		if err != nil {
+			return nil, fmt.Errorf("%w: trees of feature %s: %v", ErrCorrupt, h.Features[i], err)
+		}
+		m.sub[i] = sub
+	}
+	return m, nil
 }
 
 // Version returns the model's version.
@@ -181,8 +211,8 @@ func (m *Model) Header() Header {
 }
 
 // Score evaluates the model on a feature vector (FeaturesFrom, FeaturesFromMaps) and explains
-// the result. It costs one tree-ensemble evaluation plus one per feature that differs from its
-// baseline.
+// the result. It costs one evaluation of the ensemble, plus two of the trees splitting on each
+// feature that is on the other side of some split from its baseline.
 func (m *Model) Score(x []float64) (Result, error) {
 	if len(x) != len(m.header.Features) {
 		return Result{}, fmt.Errorf("score: %d features, model %s wants %d", len(x), m.header.Version, len(m.header.Features))
@@ -200,11 +230,12 @@ func (m *Model) Score(x []float64) (Result, error) {
 	n := 0
 	for i, f := range v {
 		base := m.baseline[i]
-		if f == base {
-			continue
+		if !m.crosses(i, f, base) {
+			continue // no split between the value and the baseline: the margin is the same
 		}
+		with := m.sub[i].PredictSingle(v, 0)
 		v[i] = base
-		c := margin - m.raw.PredictSingle(v, 0)
+		c := with - m.sub[i].PredictSingle(v, 0)
 		v[i] = f
 		if math.Abs(c) < minContribution {
 			continue
@@ -222,6 +253,18 @@ func (m *Model) Score(x []float64) (Result, error) {
 		res.Top = slices.Clone(top[:n])
 	}
 	return res, nil
+}
+
+// crosses reports whether some split on feature i sends a and b different ways.
+func (m *Model) crosses(i int, a, b float64) bool {
+	if a == b || m.sub[i] == nil {
+		return false
+	}
+	lo, hi := min(a, b), max(a, b)
+	// leaves goes left when value <= t: a and b part at t when lo <= t < hi.
+	th := m.thresholds[i]
+	k, _ := slices.BinarySearch(th, lo)
+	return k < len(th) && th[k] < hi
 }
 
 // forLeaves makes leaves take XGBoost's branches. XGBoost holds a feature as a float32 and goes

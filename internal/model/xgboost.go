@@ -28,6 +28,7 @@ const (
 	nodeSize         = 20  // parent, left, right, split index, split condition / leaf value
 	nodeStatSize     = 16  // loss change, sum hessian, base weight, leaf child count
 	maxNameLen       = 64
+	deletedNode      = 1<<32 - 1 // XGBoost's kDeletedNodeMarker split index
 	maxAttrs         = 1024
 	maxAttrLen       = 1 << 16
 )
@@ -40,6 +41,19 @@ type xgbInfo struct {
 	numTrees    int
 	objective   string
 	major       uint32
+	gbtreeAt    int        // offset of the gbtree parameters in the adapted bytes
+	trees       []treeSpan // where each tree is, and its splits
+}
+
+// treeSpan is one tree's bytes in the adapted model and the splits it makes.
+type treeSpan struct {
+	start, end int
+	splits     []split
+}
+
+type split struct {
+	feature   int
+	threshold float64 // leaves goes left when the feature is <= threshold
 }
 
 func adaptXGBoost(raw []byte) ([]byte, xgbInfo, error) {
@@ -53,6 +67,7 @@ func adaptXGBoost(raw []byte) ([]byte, xgbInfo, error) {
 	lp := r.take(learnerParamSize)
 	objective := r.str(maxNameLen)
 	gbm := r.str(maxNameLen)
+	info.gbtreeAt = r.off
 	gp := r.take(gbtreeParamSize)
 	if r.err != nil {
 		return nil, info, r.err
@@ -81,6 +96,7 @@ func adaptXGBoost(raw []byte) ([]byte, xgbInfo, error) {
 		return nil, info, fmt.Errorf("leaf vectors (size %d) are not supported", n)
 	}
 	for i := range numTrees {
+		span := treeSpan{start: r.off}
 		tp := r.take(treeParamSize)
 		if r.err != nil {
 			return nil, info, fmt.Errorf("tree %d: %w", i, r.err)
@@ -100,14 +116,19 @@ func adaptXGBoost(raw []byte) ([]byte, xgbInfo, error) {
 		for j := range int(nodes) {
 			n := nb[j*nodeSize:]
 			left, right := int32(le.Uint32(n[4:])), int32(le.Uint32(n[8:]))
-			split := le.Uint32(n[12:]) & (1<<31 - 1)
-			if left == -1 {
-				continue // a leaf
+			sindex := le.Uint32(n[12:])
+			feat := sindex & (1<<31 - 1)
+			if left == -1 || sindex == deletedNode {
+				continue // a leaf, or a node pruning deleted (no longer reachable)
 			}
-			if left <= 0 || right <= 0 || left >= nodes || right >= nodes || int(split) >= info.numFeatures {
+			if left <= 0 || right <= 0 || left >= nodes || right >= nodes || int(feat) >= info.numFeatures {
 				return nil, info, fmt.Errorf("tree %d node %d: child or feature index out of range", i, j)
 			}
+			th := float64(math.Float32frombits(le.Uint32(n[16:])))
+			span.splits = append(span.splits, split{feature: int(feat), threshold: th})
 		}
+		span.end = r.off
+		info.trees = append(info.trees, span)
 	}
 	r.take(int(numTrees) * 4) // tree_info
 	// The learner's attributes and eval metrics close the file; leaves skips them, but a file
@@ -189,4 +210,19 @@ func (r *reader) str(maxLen uint64) string {
 		return ""
 	}
 	return string(r.take(int(n)))
+}
+
+// subModel returns a model of the given trees of an adapted model b, with a zero base score and
+// no attributes: the part of the margin those trees contribute.
+func subModel(b []byte, info xgbInfo, trees []int) []byte {
+	le := binary.LittleEndian
+	out := bytes.Clone(b[:info.gbtreeAt+gbtreeParamSize])
+	le.PutUint32(out[0:], 0)  // base_score: margin 0
+	le.PutUint32(out[12:], 0) // no attributes follow
+	le.PutUint32(out[16:], 0) // no eval metrics follow
+	le.PutUint32(out[info.gbtreeAt:], uint32(len(trees)))
+	for _, t := range trees {
+		out = append(out, b[info.trees[t].start:info.trees[t].end]...)
+	}
+	return append(out, make([]byte, 4*len(trees))...) // tree_info: all in group 0
 }
