@@ -217,11 +217,14 @@ func (m *Model) Score(x []float64) (Result, error) {
 	if len(x) != len(m.header.Features) {
 		return Result{}, fmt.Errorf("score: %d features, model %s wants %d", len(x), m.header.Version, len(m.header.Features))
 	}
-	v := make([]float64, len(x))
+	// One buffer for the vector and leaves' output: leaves' PredictSingle allocates its result
+	// on every call, Predict writes into ours.
+	buf := make([]float64, len(x)+1)
+	v, out := buf[:len(x)], buf[len(x):]
 	for i, f := range x {
 		v[i] = forLeaves(f)
 	}
-	margin := m.raw.PredictSingle(v, 0)
+	margin := predict(m.raw, v, out)
 	if math.IsNaN(margin) {
 		return Result{}, fmt.Errorf("score: model %s returned NaN", m.header.Version)
 	}
@@ -233,9 +236,9 @@ func (m *Model) Score(x []float64) (Result, error) {
 		if !m.crosses(i, f, base) {
 			continue // no split between the value and the baseline: the margin is the same
 		}
-		with := m.sub[i].PredictSingle(v, 0)
+		with := predict(m.sub[i], v, out)
 		v[i] = base
-		c := with - m.sub[i].PredictSingle(v, 0)
+		c := with - predict(m.sub[i], v, out)
 		v[i] = f
 		if math.Abs(c) < minContribution {
 			continue
@@ -274,6 +277,32 @@ func (m *Model) crosses(i int, a, b float64) bool {
 // scores, went the other way: TestParityWithXGBoost caught differences of 0.03.)
 func forLeaves(x float64) float64 {
 	return float64(math.Nextafter32(float32(x), float32(math.Inf(1))))
+}
+
+// predict returns the raw output of e on v, written through out (length 1). leaves fails only
+// on lengths, which the callers guarantee; NaN then, which Score refuses.
+func predict(e *leaves.Ensemble, v, out []float64) float64 {
+	if err := e.Predict(v, 0, out); err != nil {
+		return math.NaN()
+	}
+	return out[0]
+}
+
+// Predict returns the score alone: one evaluation of the ensemble, no contributions.
+func (m *Model) Predict(x []float64) (float64, error) {
+	if len(x) != len(m.header.Features) {
+		return 0, fmt.Errorf("predict: %d features, model %s wants %d", len(x), m.header.Version, len(m.header.Features))
+	}
+	buf := make([]float64, len(x)+1)
+	v, out := buf[:len(x)], buf[len(x):]
+	for i, f := range x {
+		v[i] = forLeaves(f)
+	}
+	p := sigmoid(predict(m.raw, v, out))
+	if math.IsNaN(p) {
+		return 0, fmt.Errorf("predict: model %s returned NaN", m.header.Version)
+	}
+	return p, nil
 }
 
 func sigmoid(m float64) float64 { return 1 / (1 + math.Exp(-m)) }

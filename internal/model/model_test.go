@@ -263,12 +263,28 @@ func BenchmarkScore(b *testing.B) {
 	}
 }
 
-func BenchmarkPredictOnly(b *testing.B) {
-	m := loadDefault(b)
-	x := risky(b)
-	for b.Loop() {
-		m.raw.PredictSingle(x, 0)
+func logit(p float64) float64 { return math.Log(p / (1 - p)) }
+
+func TestPredict(t *testing.T) {
+	m := loadDefault(t)
+	for _, x := range [][]float64{clean(t), risky(t)} {
+		p, err := m.Predict(x)
+		require.NoError(t, err)
+		res, err := m.Score(x)
+		require.NoError(t, err)
+		assert.Equal(t, res.Score, p)
 	}
+	_, err := m.Predict(nil)
+	assert.ErrorContains(t, err, "0 features")
 }
 
-func logit(p float64) float64 { return math.Log(p / (1 - p)) }
+func BenchmarkPredict(b *testing.B) {
+	m := loadDefault(b)
+	x := risky(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := m.Predict(x); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

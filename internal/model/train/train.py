@@ -61,12 +61,13 @@ def precision_recall(y, p, t):
 
 def calibration_picture(prefix, y, p, bins):
     frac, mean = calibration_curve(y, p, n_bins=bins, strategy="uniform")
+    counts = [int(c) for c in np.histogram(p, bins=bins, range=(0, 1))[0] if c > 0]
     try:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        return svg_picture(prefix, mean, frac)
+        return svg_picture(prefix, mean, frac, counts)
     fig, ax = plt.subplots(figsize=(5, 5), dpi=80)
     ax.plot([0, 1], [0, 1], "--", color="grey", label="perfectly calibrated")
     ax.plot(mean, frac, "o-", label="model (hold-out)")
@@ -79,10 +80,10 @@ def calibration_picture(prefix, y, p, bins):
     path = prefix + ".calibration.png"
     fig.savefig(path, metadata={"Software": None})
     plt.close(fig)
-    return path, list(zip(mean, frac))
+    return path, list(zip(mean, frac, counts))
 
 
-def svg_picture(prefix, mean, frac):
+def svg_picture(prefix, mean, frac, counts):
     s = 300
     pts = " ".join(f"{20 + m * s:.1f},{20 + (1 - f) * s:.1f}" for m, f in zip(mean, frac))
     svg = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{s + 40}" height="{s + 40}">'
@@ -92,7 +93,7 @@ def svg_picture(prefix, mean, frac):
     path = prefix + ".calibration.svg"
     with open(path, "w") as f:
         f.write(svg)
-    return path, list(zip(mean, frac))
+    return path, list(zip(mean, frac, counts))
 
 
 def main():
@@ -104,7 +105,7 @@ def main():
     ap.add_argument("--holdout", type=float, default=0.25, help="share of users held out")
     ap.add_argument("--thresholds", default="0.5,0.8", help="score thresholds the policy uses")
     ap.add_argument("--trees", type=int, default=40)
-    ap.add_argument("--depth", type=int, default=3)
+    ap.add_argument("--depth", type=int, default=2)
     ap.add_argument("--eta", type=float, default=0.3)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--fixture-rows", type=int, default=300, help="hold-out rows kept in PREFIX.predictions.csv")
@@ -183,8 +184,8 @@ def main():
     ]
     lines += [f"| {k} | {v['precision']:.3f} | {v['recall']:.3f} | {v['flagged']} |" for k, v in at.items()]
     lines += ["", f"Calibration (hold-out, 10 bins): ![calibration]({os.path.basename(picture)})", "",
-              "| mean predicted | observed |", "| --- | --- |"]
-    lines += [f"| {m:.3f} | {o:.3f} |" for m, o in curve]
+              "| mean predicted | observed | rows |", "| --- | --- | --- |"]
+    lines += [f"| {m:.3f} | {o:.3f} | {n} |" for m, o, n in curve]
     lines += ["", "Features by total gain:", "", "| feature | total gain |", "| --- | --- |"]
     lines += [f"| {k} | {v:.1f} |" for k, v in sorted(gain.items(), key=lambda kv: -kv[1])]
     with open(a.out + ".report.md", "w") as f:
