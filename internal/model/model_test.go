@@ -2,6 +2,7 @@ package model
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/csv"
 	"encoding/hex"
 	"encoding/json"
@@ -119,6 +120,13 @@ func TestLoadRefuses(t *testing.T) {
 		{"baseline short", nil, func(h map[string]any) { h["baseline"] = h["baseline"].([]any)[1:] }, false, ErrCorrupt, "baseline"},
 		{"no version", nil, func(h map[string]any) { h["version"] = "" }, false, ErrCorrupt, "no version"},
 		{"unknown header field", nil, func(h map[string]any) { h["featurez"] = 1 }, false, ErrCorrupt, "unknown field"},
+		{"split on a feature the model does not have", func(b []byte) []byte {
+			_, info, err := adaptXGBoost(b)
+			require.NoError(t, err)
+			node := len(binfMagic) + info.trees[0].start + treeParamSize // the first tree's root
+			binary.LittleEndian.PutUint32(b[node+12:], 1000)
+			return b
+		}, nil, false, ErrCorrupt, "feature index out of range"},
 		{"wrong objective", func(b []byte) []byte {
 			return []byte(strings.Replace(string(b), "binary:logistic", "binary:logitraw", 1))
 		}, nil, false, ErrCorrupt, "objective"},
