@@ -214,15 +214,9 @@ func (m *Model) Header() Header {
 // the result. It costs one evaluation of the ensemble, plus two of the trees splitting on each
 // feature that is on the other side of some split from its baseline.
 func (m *Model) Score(x []float64) (Result, error) {
-	if len(x) != len(m.header.Features) {
-		return Result{}, fmt.Errorf("score: %d features, model %s wants %d", len(x), m.header.Version, len(m.header.Features))
-	}
-	// One buffer for the vector and leaves' output: leaves' PredictSingle allocates its result
-	// on every call, Predict writes into ours.
-	buf := make([]float64, len(x)+1)
-	v, out := buf[:len(x)], buf[len(x):]
-	for i, f := range x {
-		v[i] = forLeaves(f)
+	v, out, err := m.input(x)
+	if err != nil {
+		return Result{}, fmt.Errorf("score: %w", err)
 	}
 	margin := predict(m.raw, v, out)
 	if math.IsNaN(margin) {
@@ -258,6 +252,23 @@ func (m *Model) Score(x []float64) (Result, error) {
 	return res, nil
 }
 
+// input checks x and returns it as leaves should see it (forLeaves), with a one-element output
+// buffer: one allocation, where leaves' PredictSingle allocates its result on every call.
+func (m *Model) input(x []float64) (v, out []float64, err error) {
+	if len(x) != len(m.header.Features) {
+		return nil, nil, fmt.Errorf("%d features, model %s wants %d", len(x), m.header.Version, len(m.header.Features))
+	}
+	buf := make([]float64, len(x)+1)
+	v, out = buf[:len(x)], buf[len(x):]
+	for i, f := range x {
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return nil, nil, fmt.Errorf("feature %s is %v", m.header.Features[i], f)
+		}
+		v[i] = forLeaves(f)
+	}
+	return v, out, nil
+}
+
 // crosses reports whether some split on feature i sends a and b different ways.
 func (m *Model) crosses(i int, a, b float64) bool {
 	if a == b || m.sub[i] == nil {
@@ -290,13 +301,9 @@ func predict(e *leaves.Ensemble, v, out []float64) float64 {
 
 // Predict returns the score alone: one evaluation of the ensemble, no contributions.
 func (m *Model) Predict(x []float64) (float64, error) {
-	if len(x) != len(m.header.Features) {
-		return 0, fmt.Errorf("predict: %d features, model %s wants %d", len(x), m.header.Version, len(m.header.Features))
-	}
-	buf := make([]float64, len(x)+1)
-	v, out := buf[:len(x)], buf[len(x):]
-	for i, f := range x {
-		v[i] = forLeaves(f)
+	v, out, err := m.input(x)
+	if err != nil {
+		return 0, fmt.Errorf("predict: %w", err)
 	}
 	p := sigmoid(predict(m.raw, v, out))
 	if math.IsNaN(p) {

@@ -218,6 +218,10 @@ func TestScore(t *testing.T) {
 
 	_, err = m.Score(clean(t)[1:])
 	assert.ErrorContains(t, err, "26 features, model")
+	x := clean(t)
+	x[3] = math.NaN()
+	_, err = m.Score(x)
+	assert.ErrorContains(t, err, "feature age_gap is NaN")
 }
 
 func TestScoreContributions(t *testing.T) {
