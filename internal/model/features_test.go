@@ -138,6 +138,7 @@ func TestFeatureSourcesAreStored(t *testing.T) {
 		assert.False(t, names[f.Name], "duplicate feature %s", f.Name)
 		names[f.Name] = true
 		require.NotEmpty(t, f.Sources, f.Name)
+		require.LessOrEqual(t, len(f.Sources), 2, "FeaturesFrom holds at most two sources per feature")
 		for _, s := range f.Sources {
 			assert.True(t, stored[s], "feature %s reads %s, which assessments do not store", f.Name, s)
 		}
