@@ -99,10 +99,15 @@ func TestExportTrainLoad(t *testing.T) {
 	loaded := time.Since(start)
 	assert.True(t, strings.HasPrefix(m.Version(), "e2e-"), m.Version())
 	assert.Greater(t, m.Header().Metrics.AUC, 0.7, "the synthetic signal is learnable")
-	for _, f := range []string{".model.json", ".report.md", ".calibration.png", ".predictions.csv"} {
+	for _, f := range []string{".model.json", ".report.md", ".predictions.csv"} {
 		_, err := os.Stat(prefix + f)
 		assert.NoError(t, err, f)
 	}
+	// A PNG with python3-matplotlib, else the SVG train.py draws by hand.
+	pictures, err := filepath.Glob(prefix + ".calibration.*")
+	require.NoError(t, err)
+	assert.Len(t, pictures, 1, "a calibration picture")
+	assert.Contains(t, string(mustRead(t, prefix+".report.md")), "Hold-out AUC")
 
 	// The freshly trained model agrees with XGBoost too, and scores the exported rows.
 	preds := readCSV(t, mustRead(t, prefix+".predictions.csv"))
@@ -134,7 +139,7 @@ func requireTrainer(t *testing.T) {
 	t.Helper()
 	if out, err := exec.Command(python, "-c", "import xgboost, sklearn").CombinedOutput(); err != nil {
 		t.Fatalf("%s cannot import xgboost and sklearn (%v: %s): install the Debian packages: "+
-			"apt-get install -y python3-xgboost python3-sklearn python3-matplotlib", python, err, out)
+			"apt-get install -y python3-xgboost python3-sklearn (and python3-matplotlib for the PNG)", python, err, out)
 	}
 }
 
