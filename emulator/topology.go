@@ -20,7 +20,7 @@ type Topology struct {
 	Webhooks, WebhooksDLQ   string // topic ids
 	Decisions, DecisionsDLQ string
 	ScorerPush              string // push subscription: webhooks -> scorer
-	StepUpPush              string // push subscription: decisions (action = step_up) -> step-up
+	StepUpPush              string // push subscription: decisions (action = step_up, or about a step-up session) -> step-up
 	BlockPush               string // push subscription: decisions (action = block) -> step-up, when enabled
 	WebhooksDLQPull         string // pull subscriptions to inspect and replay dead letters
 	DecisionsDLQPull        string
@@ -84,7 +84,7 @@ func (t Topology) Create(ctx context.Context, c *pubsub.Client, project string, 
 		subs = append(subs, push(t.ScorerPush, t.Webhooks, t.WebhooksDLQ, ep.Scorer, ""))
 	}
 	if ep.StepUp != "" {
-		subs = append(subs, push(t.StepUpPush, t.Decisions, t.DecisionsDLQ, ep.StepUp, `attributes.action = "step_up"`))
+		subs = append(subs, push(t.StepUpPush, t.Decisions, t.DecisionsDLQ, ep.StepUp, `attributes.action = "step_up" OR attributes:step_up_kind`))
 		if ep.Block {
 			subs = append(subs, push(t.BlockPush, t.Decisions, t.DecisionsDLQ, ep.StepUp, `attributes.action = "block"`))
 		}

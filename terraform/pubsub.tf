@@ -33,10 +33,12 @@ locals {
   #     Didit's API key, which fetches the decision from Didit and republishes
   #     it. Fail closed: a message without the attribute is untrusted too.
   #   stepup, stepup_block: one subscription per decision action the step-up
-  #     function acts on.
+  #     function acts on; stepup also takes every decision about a step-up
+  #     session (step_up_kind set, whatever its action), so that completing one
+  #     Didit session settles every claim it answers.
   subscription_filters = {
     webhooks_refetch = "NOT attributes.decision_authenticated = \"true\""
-    stepup           = "attributes.action = \"step_up\""
+    stepup           = "attributes.action = \"step_up\" OR attributes:step_up_kind"
     stepup_block     = "attributes.action = \"block\""
   }
 
@@ -47,18 +49,20 @@ locals {
   push_subscriptions = merge(
     {
       scorer = {
-        name     = "${var.name_prefix}-scorer"
-        topic    = "webhooks"
-        dlq      = "webhooks_dlq"
-        function = "scorer"
-        filter   = null
+        name                  = "${var.name_prefix}-scorer"
+        topic                 = "webhooks"
+        dlq                   = "webhooks_dlq"
+        function              = "scorer"
+        filter                = null
+        max_delivery_attempts = var.max_delivery_attempts
       }
       webhooks_refetch = {
-        name     = "${var.name_prefix}-webhooks-refetch"
-        topic    = "webhooks"
-        dlq      = "webhooks_dlq"
-        function = "stepup"
-        filter   = local.subscription_filters.webhooks_refetch
+        name                  = "${var.name_prefix}-webhooks-refetch"
+        topic                 = "webhooks"
+        dlq                   = "webhooks_dlq"
+        function              = "stepup"
+        filter                = local.subscription_filters.webhooks_refetch
+        max_delivery_attempts = var.max_delivery_attempts
       }
       stepup = {
         name     = "${var.name_prefix}-stepup"
@@ -66,15 +70,20 @@ locals {
         dlq      = "decisions_dlq"
         function = "stepup"
         filter   = local.subscription_filters.stepup
+        # A Didit rate limit can ask to wait an hour (the sandbox quota): the
+        # step stays pending with its retry_at, and enough attempts at the
+        # maximum backoff cover that wait before the message is dead-lettered.
+        max_delivery_attempts = var.stepup_max_delivery_attempts
       }
     },
     var.didit_blocklist_on_block ? {
       stepup_block = {
-        name     = "${var.name_prefix}-stepup-block"
-        topic    = "decisions"
-        dlq      = "decisions_dlq"
-        function = "stepup"
-        filter   = local.subscription_filters.stepup_block
+        name                  = "${var.name_prefix}-stepup-block"
+        topic                 = "decisions"
+        dlq                   = "decisions_dlq"
+        function              = "stepup"
+        filter                = local.subscription_filters.stepup_block
+        max_delivery_attempts = var.max_delivery_attempts
       }
     } : {},
   )
@@ -133,7 +142,7 @@ resource "google_pubsub_subscription" "push" {
 
   dead_letter_policy {
     dead_letter_topic     = local.topic_ids[each.value.dlq]
-    max_delivery_attempts = var.max_delivery_attempts
+    max_delivery_attempts = each.value.max_delivery_attempts
   }
 
   # Deliveries start at once: the push identity must already be allowed to

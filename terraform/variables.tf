@@ -223,6 +223,17 @@ variable "event_functions_ingress" {
 
 # ---- delivery ----
 
+variable "stepup_max_delivery_attempts" {
+  description = "Deliveries of a step_up decision before it is dead-lettered. Higher than max_delivery_attempts: a Didit rate limit can ask to wait an hour (the sandbox quota), and with the maximum backoff of 600 s about 12 attempts cover it; the step stays pending with its retry_at meanwhile."
+  type        = number
+  default     = 15
+
+  validation {
+    condition     = var.stepup_max_delivery_attempts >= 5 && var.stepup_max_delivery_attempts <= 100
+    error_message = "stepup_max_delivery_attempts must be between 5 and 100."
+  }
+}
+
 variable "max_delivery_attempts" {
   description = "Deliveries of a message to a function before it goes to the dead-letter topic (Pub/Sub allows 5-100)."
   type        = number

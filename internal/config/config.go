@@ -91,9 +91,6 @@ const (
 	DefaultDiditAPIURL    = "https://verification.didit.me"
 	DefaultVerifyHost     = "verify.didit.me"
 	DefaultDatabase       = "(default)"
-	// DefaultReplayHorizon: a webhook whose signed timestamp is older is refused as a replay,
-	// and dedupe markers outlive it.
-	DefaultReplayHorizon = 168 * time.Hour
 )
 
 // LoadReceiver reads the receiver's configuration.

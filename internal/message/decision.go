@@ -49,6 +49,9 @@ func (d Decision) Attributes() map[string]string {
 	if d.UserID != "" && len(d.UserID) <= maxAttr {
 		a[AttrUser] = d.UserID
 	}
+	if d.StepUpKind != "" {
+		a[AttrStepUpKind] = d.StepUpKind
+	}
 	return a
 }
 

@@ -35,6 +35,9 @@ const (
 	AttrUser         = "user"
 	AttrProfile      = "profile_id"
 	AttrAssessmentID = "assessment_id"
+	// AttrStepUpKind is set on decisions about a step-up session: the step-up function settles
+	// the claims that session answers.
+	AttrStepUpKind = "step_up_kind"
 )
 
 // True is the only attribute value that means true: anything else, absence included, is false.

@@ -100,14 +100,15 @@ func TestTerraformFiltersUseTheConstants(t *testing.T) {
 		message.AttrEventClass:            {string(message.ClassSession), string(message.ClassBusiness), string(message.ClassOther), string(message.ClassTest)},
 		message.AttrSignature:             {"raw", "v2", "simple"},
 		message.AttrLevel:                 {"low", "medium", "high", "critical"},
+		message.AttrStepUpKind:            nil, // only tested for presence
 	}
 	files, err := filepath.Glob(filepath.Join("..", "..", "terraform", "*.tf"))
 	require.NoError(t, err)
 	require.NotEmpty(t, files)
 
 	// An HCL string literal that mentions attributes.X, then each comparison inside it.
-	literal := regexp.MustCompile(`"((?:[^"\\\n]|\\.)*attributes\.(?:[^"\\\n]|\\.)*)"`)
-	ref := regexp.MustCompile(`attributes\.([A-Za-z0-9_]+)`)
+	literal := regexp.MustCompile(`"((?:[^"\\\n]|\\.)*attributes[.:](?:[^"\\\n]|\\.)*)"`)
+	ref := regexp.MustCompile(`attributes[.:]([A-Za-z0-9_]+)`) // attributes.X = "v" and attributes:X (has X)
 	cmp := regexp.MustCompile(`attributes\.([A-Za-z0-9_]+)\s*(?:=|!=)\s*"([^"]*)"`)
 	var filters int
 	for _, f := range files {
