@@ -54,8 +54,8 @@ func init() {
 	t := reflect.TypeFor[Signals]()
 	for i := range t.NumField() {
 		f := t.Field(i)
-		if f.Name == "Warnings" {
-			continue // kept for Merge; rules read risk.* and risk_codes
+		if f.Tag.Get("doc") == "-" {
+			continue // not a rule variable (Warnings, kept for Merge)
 		}
 		name, _, _ := strings.Cut(f.Tag.Get("firestore"), ",")
 		// Resolvers read the field at its offset: this runs for every variable of every
