@@ -379,7 +379,7 @@ func TestSignalTags(t *testing.T) {
 func TestVocabularyResolves(t *testing.T) {
 	sig := loadSignals(t, "webhooks/full_v3.json", fakeHash)
 	h := History{Sessions24h: 1, StepUps: map[string]StepUp{"nfc": {Status: StepCompleted, Outcome: OutcomeApproved}}}
-	a := newActivation(&sig, &h)
+	a := vocabulary().newActivation(&sig, &h)
 	defer a.release()
 	declared := map[string]bool{}
 	for _, v := range policy.Vars() {
@@ -394,7 +394,7 @@ func TestVocabularyResolves(t *testing.T) {
 		}[v.Kind]
 		assert.Equal(t, want, val.Type(), v.Name)
 	}
-	for _, n := range resolverNames {
+	for _, n := range vocabulary().names {
 		assert.True(t, declared[n], "resolved but not declared in policy.Vars: %s", n)
 	}
 	_, ok := a.ResolveName("signals.nope")
