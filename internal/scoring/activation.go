@@ -108,8 +108,8 @@ func newVariables() *variables {
 	add("history.step_up_kind", func(a *activation) ref.Val { return types.String(a.hist.StepUpKind) })
 	add("history.step_ups", func(a *activation) ref.Val { return stepUpsValue(a.hist.StepUps) })
 	for _, kind := range policy.StepKinds() {
-		add("history.step_ups."+kind+".status", func(a *activation) ref.Val { return types.String(a.hist.StepUps[kind].Status) })
-		add("history.step_ups."+kind+".outcome", func(a *activation) ref.Val { return types.String(a.hist.StepUps[kind].Outcome) })
+		add("history.step_ups."+string(kind)+".status", func(a *activation) ref.Val { return types.String(a.hist.StepUps[kind].Status) })
+		add("history.step_ups."+string(kind)+".outcome", func(a *activation) ref.Val { return types.String(a.hist.StepUps[kind].Outcome) })
 	}
 
 	v.isRisk = make([]bool, len(v.names))
@@ -126,10 +126,10 @@ func newVariables() *variables {
 // holding the kinds that have a step-up: `"nfc" in history.step_ups` tells whether one exists.
 // A kind without one has no entry; step_up_status("nfc") and history.step_ups.nfc.status read
 // "" for it (they are variables of their own).
-func stepUpsValue(m map[string]StepUp) ref.Val {
+func stepUpsValue(m map[policy.StepKind]StepUp) ref.Val {
 	native := make(map[string]map[string]string, len(m))
 	for k, su := range m {
-		native[k] = map[string]string{"status": su.Status, "outcome": su.Outcome}
+		native[string(k)] = map[string]string{"status": string(su.Status), "outcome": string(su.Outcome)}
 	}
 	return types.DefaultTypeAdapter.NativeToValue(native)
 }

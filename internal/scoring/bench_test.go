@@ -32,7 +32,7 @@ func BenchmarkScore(b *testing.B) {
 	e := NewEngine(policy.Default())
 	hash := NewHasher([]byte("bench-key"))
 	h := History{Sessions24h: 2, Sessions30d: 3, DistinctDocuments: 1, DistinctDevices: 1, PreviousLevel: "medium",
-		PreviousAction: "step_up", StepUps: map[string]StepUp{"nfc": {Status: StepCreated}}}
+		PreviousAction: "step_up", StepUps: map[policy.StepKind]StepUp{"nfc": {Status: policy.StepCreated}}}
 	b.ReportAllocs()
 	for b.Loop() {
 		sig := Extract(w, hash)

@@ -510,7 +510,7 @@ func normalizeDocumentNumber(n string) string {
 	return b.String()
 }
 
-// isDate checks the YYYY-MM-DD shape, which is all a string comparison of dates needs.
+// isUpperAlnum reports whether s holds only A-Z and 0-9, the already normalised case.
 func isUpperAlnum(s string) bool {
 	for i := range len(s) {
 		if c := s[i]; (c < '0' || c > '9') && (c < 'A' || c > 'Z') {
@@ -520,6 +520,7 @@ func isUpperAlnum(s string) bool {
 	return true
 }
 
+// isDate checks the YYYY-MM-DD shape, which is all a string comparison of dates needs.
 func isDate(s string) bool {
 	if len(s) != 10 || s[4] != '-' || s[7] != '-' {
 		return false
@@ -559,23 +560,23 @@ func highest(cur float64, v *didit.Num) float64 {
 // statusRank orders feature statuses from harmless to bad, so that several items of one feature
 // report the worst. Unknown strings rank with "not finished": neither good nor a verdict.
 func statusRank(s string) int {
-	switch s {
+	switch didit.Status(s) {
 	case "":
 		return 0
-	case "Approved":
+	case didit.StatusApproved:
 		return 1
-	case "Not Started":
+	case didit.StatusNotStarted:
 		return 2
-	case "Expired":
+	case didit.StatusExpired:
 		return 4
-	case "Resub Requested", "Resubmitted":
+	case didit.StatusResubRequested, didit.StatusResubmitted:
 		return 5
-	case "In Review":
+	case didit.StatusInReview:
 		return 6
-	case "Declined", "Rejected":
+	case didit.StatusDeclined, didit.StatusRejected:
 		return 7
 	}
-	return 3
+	return 3 // Not Finished, In Progress and anything unknown
 }
 
 func worstStatus(cur, v string) string {

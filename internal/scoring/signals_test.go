@@ -378,7 +378,7 @@ func TestSignalTags(t *testing.T) {
 // a value of the declared type, and nothing is resolved that the policy does not declare.
 func TestVocabularyResolves(t *testing.T) {
 	sig := loadSignals(t, "webhooks/full_v3.json", fakeHash)
-	h := History{Sessions24h: 1, StepUps: map[string]StepUp{"nfc": {Status: StepCompleted, Outcome: OutcomeApproved}}}
+	h := History{Sessions24h: 1, StepUps: map[policy.StepKind]StepUp{"nfc": {Status: policy.StepCompleted, Outcome: policy.OutcomeApproved}}}
 	a := vocabulary().newActivation(&sig, &h)
 	defer a.release()
 	declared := map[string]bool{}
