@@ -13,7 +13,7 @@ import (
 
 // benchPayload is the shared full v3 decision (every feature array), or our own fixture
 // with every feature while that one is missing.
-func benchPayload(b *testing.B) *didit.Webhook {
+func benchPayload(b testing.TB) *didit.Webhook {
 	b.Helper()
 	body, err := os.ReadFile(filepath.Join("..", "..", "testdata", "webhooks", "full_v3.json"))
 	if err != nil {
@@ -61,5 +61,27 @@ func BenchmarkExtract(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		Extract(w, hash)
+	}
+}
+
+// BenchmarkResolve is the activation alone: every variable the default policy reads, resolved
+// once from fresh signals, as the first evaluation of an event does.
+func BenchmarkResolve(b *testing.B) {
+	sig := Extract(benchPayload(b), NewHasher([]byte("bench-key")))
+	h := History{Sessions24h: 2, StepUps: map[policy.StepKind]StepUp{policy.StepNFC: {Status: policy.StepCreated}}}
+	var names []string
+	for _, r := range policy.Default().Rules {
+		names = append(names, r.Vars()...)
+	}
+	v := vocabulary()
+	b.ReportAllocs()
+	for b.Loop() {
+		a := v.newActivation(&sig, &h)
+		for _, n := range names {
+			if _, ok := a.ResolveName(n); !ok {
+				b.Fatal(n)
+			}
+		}
+		a.release()
 	}
 }
