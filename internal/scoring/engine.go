@@ -113,9 +113,6 @@ func NewEngine(p *policy.Policy) *Engine {
 	return e
 }
 
-// Policy returns the engine's policy.
-func (e *Engine) Policy() *policy.Policy { return e.p }
-
 // Evaluate scores sig against the policy:
 //   - score = sum of the points of the fired non-shadow rules, clamped to 0–100;
 //   - level from the thresholds, raised to the highest min_level of a fired rule;

@@ -117,8 +117,8 @@ var featureKeys = [...]string{policy.FeatureID, policy.FeatureNFC, policy.Featur
 	policy.FeaturePOA, policy.FeaturePhone, policy.FeatureEmail, policy.FeatureAML, policy.FeatureIP,
 	policy.FeatureDatabase}
 
-// Features returns every feature key, in the order of the Signals table.
-func Features() []string { return slices.Clone(featureKeys[:]) }
+// allFeatures returns every feature key, in the order of the Signals table.
+func allFeatures() []string { return slices.Clone(featureKeys[:]) }
 
 // emptySignals is the value of a decision without any feature: unknown numbers at -1.
 func emptySignals() Signals {
@@ -437,7 +437,7 @@ func (s *Signals) derive() {
 	s.RiskWarnings = sortedSet(s.RiskWarnings)
 
 	s.IPCountryMismatch = false
-	if doc := Alpha2(s.DocumentCountry); doc != "" {
+	if doc := alpha2(s.DocumentCountry); doc != "" {
 		for _, c := range s.IPCountries {
 			if c != doc {
 				s.IPCountryMismatch = true
