@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"cel.dev/cel-go/interpreter"
 	"github.com/stretchr/testify/require"
 
 	"github.com/riskwire/didit-risk/internal/didit"
@@ -82,6 +83,29 @@ func BenchmarkResolve(b *testing.B) {
 				b.Fatal(n)
 			}
 		}
+		a.release()
+	}
+}
+
+// BenchmarkEvaluateNoMemo runs every rule of the default policy through CEL over the same
+// signals as BenchmarkEvaluate, as Evaluate would without its memo of baseline results: the
+// difference between the two is what the memo buys.
+func BenchmarkEvaluateNoMemo(b *testing.B) {
+	p := policy.Default()
+	sig := Extract(benchPayload(b), NewHasher([]byte("bench-key")))
+	h := History{}
+	v := vocabulary()
+	b.ReportAllocs()
+	for b.Loop() {
+		a := v.newActivation(&sig, &h)
+		frame, err := interpreter.NewExecutionFrame(a)
+		require.NoError(b, err)
+		for _, r := range p.Rules {
+			if _, err := r.Eval(frame); err != nil {
+				b.Fatal(err)
+			}
+		}
+		frame.Close()
 		a.release()
 	}
 }
