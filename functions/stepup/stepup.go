@@ -40,7 +40,11 @@ func New(ctx context.Context, getenv func(string) string, stdout io.Writer) (fun
 		return nil, nil, err
 	}
 	// A kind the policy never asks for is a typo: refuse to start rather than fail steps later.
-	if err := cfg.CheckStepKinds(policy.StepKinds()); err != nil {
+	var kinds []string
+	for _, k := range policy.StepKinds() {
+		kinds = append(kinds, string(k))
+	}
+	if err := cfg.CheckStepKinds(kinds); err != nil {
 		return nil, nil, err
 	}
 	log := logging.New(stdout, cfg.LogFormat, cfg.LogLevel)

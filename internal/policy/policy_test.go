@@ -183,7 +183,7 @@ func TestParseValid(t *testing.T) {
 	require.Len(t, p.Rules, 2)
 	r := p.Rule("low_liveness")
 	require.NotNil(t, r)
-	assert.Equal(t, []string{"biometric", "phone"}, r.Steps, "steps are kept sorted")
+	assert.Equal(t, []StepKind{StepBiometric, StepPhone}, r.Steps, "steps are kept sorted")
 	assert.Equal(t, Medium, r.MinLevel)
 	assert.Equal(t, StepUp, r.Action)
 	assert.True(t, p.Rule("nfc_ok").Shadow)
@@ -240,12 +240,13 @@ func TestEval(t *testing.T) {
 	require.NoError(t, err)
 	got := map[string]bool{}
 	var errs []error
-	require.NoError(t, p.Eval(act, func(r *Rule, fired bool, err error) {
+	for _, r := range p.Rules {
+		fired, err := r.Eval(act)
 		got[r.ID] = fired
 		if err != nil {
 			errs = append(errs, err)
 		}
-	}))
+	}
 	assert.Equal(t, map[string]bool{"a": true, "b": true, "c": false}, got)
 	require.Len(t, errs, 1)
 	assert.Contains(t, errs[0].Error(), `rule "c"`)

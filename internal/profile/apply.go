@@ -12,7 +12,9 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/riskwire/didit-risk/internal/didit"
 	"github.com/riskwire/didit-risk/internal/failure"
+	"github.com/riskwire/didit-risk/internal/policy"
 	"github.com/riskwire/didit-risk/internal/scoring"
 )
 
@@ -188,9 +190,10 @@ func newProfile(ev Event, now time.Time) Profile {
 
 // statusRank orders Didit's statuses along a session's life, to break ties between webhooks
 // with the same one-second timestamp.
-var statusRank = map[string]int{
-	"Not Started": 0, "In Progress": 1, "Awaiting User": 1, "In Review": 2, "Resubmitted": 2,
-	"Approved": 3, "Declined": 3, "Abandoned": 3, "Expired": 3, "Kyc Expired": 4,
+var statusRank = map[didit.Status]int{
+	didit.StatusNotStarted: 0, didit.StatusInProgress: 1, didit.StatusAwaitingUser: 1, didit.StatusInReview: 2,
+	didit.StatusResubmitted: 2, didit.StatusApproved: 3, didit.StatusDeclined: 3, didit.StatusAbandoned: 3,
+	didit.StatusExpired: 3, didit.StatusKycExpired: 4,
 }
 
 // moves reports whether ev may change the session's state: sessions only move forward.
@@ -198,7 +201,8 @@ func moves(cur SessionState, ev Event) bool {
 	if !ev.EventTime.Equal(cur.EventTime) {
 		return ev.EventTime.After(cur.EventTime)
 	}
-	return statusRank[ev.Status] > statusRank[cur.Status] || (ev.Status != cur.Status && statusRank[ev.Status] == statusRank[cur.Status])
+	next, now := statusRank[didit.Status(ev.Status)], statusRank[didit.Status(cur.Status)]
+	return next > now || (ev.Status != cur.Status && next == now)
 }
 
 // record folds ev into p's facts and re-derives the verdict. It returns the assessment to store
@@ -247,7 +251,7 @@ func record(p *Profile, ev Event, eng Evaluator, now time.Time) *Assessment {
 	return &Assessment{
 		ID: ev.Key, EventKey: ev.Key, SessionID: ev.SessionID, SessionStatus: ev.Status, VerdictSession: v.session,
 		StepUpKind: st.StepUpKind, Score: v.a.Score, Level: p.Level, Action: p.Action,
-		Reasons: reasons(v.a.Reasons), Shadow: reasons(v.a.ShadowHits), RequiredSteps: v.a.RequiredSteps,
+		Reasons: reasons(v.a.Reasons), Shadow: reasons(v.a.ShadowHits), RequiredSteps: stepNames(v.a.RequiredSteps),
 		PolicyVersion: v.a.PolicyVersion, Signals: v.a.Signals, History: v.history, Trusted: ev.Trusted,
 		EventTime: ev.EventTime, CreatedAt: now,
 	}
@@ -265,11 +269,11 @@ func applyVerdict(p *Profile, eng Evaluator) *verdict {
 		return nil
 	}
 	p.Score, p.Level, p.Action = v.a.Score, string(v.a.Level), string(v.a.Action)
-	p.Reasons, p.RequiredSteps, p.PolicyVersion = reasons(v.a.Reasons), v.a.RequiredSteps, v.a.PolicyVersion
+	p.Reasons, p.RequiredSteps, p.PolicyVersion = reasons(v.a.Reasons), stepNames(v.a.RequiredSteps), v.a.PolicyVersion
 	p.LastSessionID = v.session
-	p.Blocked = p.Action == "block"
+	p.Blocked = v.a.Action == policy.Block
 	p.ReviewState = ReviewNone
-	if p.Action == "review" {
+	if v.a.Action == policy.Review {
 		p.ReviewState = ReviewOpen
 	}
 	return v
@@ -288,22 +292,11 @@ func completeStepUp(p *Profile, ev Event, now time.Time) {
 		su.CreatedAt = now
 	}
 	if ev.HasDecision {
-		su.Status, su.Outcome = StepCompleted, outcomeOf(ev.Status)
+		su.Status, su.Outcome = StepCompleted, string(scoring.StepUpOutcome(didit.Status(ev.Status)))
 	} else if su.Status == "" {
 		su.Status = StepCreated
 	}
 	p.StepUps[k] = su
-}
-
-func outcomeOf(status string) string {
-	switch status {
-	case "Approved":
-		return "approved"
-	case "Declined":
-		return "declined"
-	default:
-		return "review"
-	}
 }
 
 type verdict struct {
@@ -332,12 +325,13 @@ func derive(p *Profile, eng Evaluator) *verdict {
 	})
 
 	var last *verdict
-	prevLevel, prevAction := "", ""
+	var prevLevel policy.Level
+	var prevAction policy.Action
 	for i, e := range all {
 		if !e.st.Decided || e.st.StepUpKind != "" || e.st.Signals == nil {
 			continue
 		}
-		h := scoring.History{PreviousLevel: prevLevel, PreviousAction: prevAction, StepUps: map[string]scoring.StepUp{}}
+		h := scoring.History{PreviousLevel: prevLevel, PreviousAction: prevAction, StepUps: map[policy.StepKind]scoring.StepUp{}}
 		sig := *e.st.Signals
 		docs, devs := map[string]bool{}, map[string]bool{}
 		for _, o := range all[:i+1] {
@@ -348,7 +342,7 @@ func derive(p *Profile, eng Evaluator) *verdict {
 			if age <= 30*24*time.Hour {
 				h.Sessions30d++
 			}
-			if o.st.Status == "Declined" {
+			if didit.Status(o.st.Status) == didit.StatusDeclined {
 				h.DeclinedSessions++
 			}
 			if o.st.Signals != nil {
@@ -365,28 +359,40 @@ func derive(p *Profile, eng Evaluator) *verdict {
 			if o.st.StepUpKind == "" || o.st.OriginSessionID != e.id {
 				continue
 			}
-			su := scoring.StepUp{Status: StepCreated}
+			su := scoring.StepUp{Status: policy.StepCreated}
 			if o.st.Decided && o.st.Signals != nil {
 				sig = scoring.Merge(sig, *o.st.Signals)
-				su = scoring.StepUp{Status: StepCompleted, Outcome: outcomeOf(o.st.Status)}
+				su = scoring.StepUp{Status: policy.StepCompleted, Outcome: scoring.StepUpOutcome(didit.Status(o.st.Status))}
 			}
-			h.StepUps[o.st.StepUpKind] = su
-			h.IsStepUp, h.StepUpKind = true, o.st.StepUpKind
+			h.StepUps[policy.StepKind(o.st.StepUpKind)] = su
+			h.IsStepUp, h.StepUpKind = true, policy.StepKind(o.st.StepUpKind)
 		}
 		for k, su := range p.StepUps {
-			if _, ok := h.StepUps[k]; !ok && su.OriginSessionID == e.id {
-				h.StepUps[k] = scoring.StepUp{Status: su.Status, Outcome: su.Outcome}
+			if _, ok := h.StepUps[policy.StepKind(k)]; !ok && su.OriginSessionID == e.id {
+				h.StepUps[policy.StepKind(k)] = scoring.StepUp{Status: policy.StepStatus(su.Status), Outcome: policy.StepOutcome(su.Outcome)}
 			}
 		}
 		h.DistinctDocuments, h.DistinctDevices = len(docs), len(devs)
 		a := eng.Evaluate(sig, h)
-		prevLevel, prevAction = string(a.Level), string(a.Action)
+		prevLevel, prevAction = a.Level, a.Action
 		last = &verdict{a: a, session: e.id, history: HistoryRecord{
 			Sessions24h: h.Sessions24h, Sessions30d: h.Sessions30d, DeclinedSessions: h.DeclinedSessions,
-			DistinctDocuments: h.DistinctDocuments, DistinctDevices: h.DistinctDevices, PreviousLevel: h.PreviousLevel,
+			DistinctDocuments: h.DistinctDocuments, DistinctDevices: h.DistinctDevices, PreviousLevel: string(h.PreviousLevel),
 		}}
 	}
 	return last
+}
+
+// stepNames is the stored (and published) form of the required steps.
+func stepNames(ks []policy.StepKind) []string {
+	if ks == nil {
+		return nil
+	}
+	out := make([]string, len(ks))
+	for i, k := range ks {
+		out[i] = string(k)
+	}
+	return out
 }
 
 func reasons(rs []scoring.Reason) []Reason {

@@ -16,14 +16,14 @@ type Assessment struct {
 	// Scored is false for statuses without a decision (Not Started, In Progress, Resubmitted,
 	// Expired, Kyc Expired): nothing else but PolicyVersion and Signals is set, and product
 	// code should keep the user's previous outcome.
-	Scored        bool          `firestore:"scored" json:"scored"`
-	Score         int           `firestore:"score" json:"score"`         // 0–100
-	RawScore      int           `firestore:"raw_score" json:"raw_score"` // sum of points before clamping
-	Level         policy.Level  `firestore:"level" json:"level"`
-	Action        policy.Action `firestore:"action" json:"action"`
-	Reasons       []Reason      `firestore:"reasons" json:"reasons"`         // fired non-shadow rules, in policy order
-	ShadowHits    []Reason      `firestore:"shadow_hits" json:"shadow_hits"` // fired shadow rules, not counted
-	RequiredSteps []string      `firestore:"required_steps" json:"required_steps"`
+	Scored        bool              `firestore:"scored" json:"scored"`
+	Score         int               `firestore:"score" json:"score"`         // 0–100
+	RawScore      int               `firestore:"raw_score" json:"raw_score"` // sum of points before clamping
+	Level         policy.Level      `firestore:"level" json:"level"`
+	Action        policy.Action     `firestore:"action" json:"action"`
+	Reasons       []Reason          `firestore:"reasons" json:"reasons"`         // fired non-shadow rules, in policy order
+	ShadowHits    []Reason          `firestore:"shadow_hits" json:"shadow_hits"` // fired shadow rules, not counted
+	RequiredSteps []policy.StepKind `firestore:"required_steps" json:"required_steps"`
 	// Overrides names the engine's own safety rules that changed the outcome:
 	// "declined_never_approved", "no_step_up_left".
 	Overrides     []string    `firestore:"overrides" json:"overrides"`
@@ -54,6 +54,7 @@ const (
 // Engine evaluates one compiled policy. It is immutable and safe for concurrent use.
 type Engine struct {
 	p    *policy.Policy
+	vars *variables
 	memo []ruleMemo // by rule
 	// defaults are the variables' values on the baseline input (see baseline).
 	defaults []ref.Val
@@ -66,8 +67,8 @@ type Engine struct {
 // their baseline value in most decisions (a risk code not raised, no step-up, one session); CEL
 // is pure, so while they do, the rule's result is this one and CEL need not run it again.
 type ruleMemo struct {
-	reads  bitset // resolver indexes of the variables the rule reads
-	always bool   // a variable without resolver: always evaluate
+	reads  bitset // indexes of the variables the rule reads
+	always bool   // it reads a variable the activation does not know: always evaluate
 	fired  bool
 	err    error
 }
@@ -82,25 +83,27 @@ func baseline() (Signals, History) {
 
 // NewEngine returns an engine for p (policy.Default() for the embedded one).
 func NewEngine(p *policy.Policy) *Engine {
-	e := &Engine{p: p, memo: make([]ruleMemo, len(p.Rules)), defaults: make([]ref.Val, len(resolvers))}
+	v := vocabulary()
+	n := len(v.names)
+	e := &Engine{p: p, vars: v, memo: make([]ruleMemo, len(p.Rules)), defaults: make([]ref.Val, n)}
 	sig, h := baseline()
-	act := newActivation(&sig, &h)
+	act := v.newActivation(&sig, &h)
 	defer act.release()
-	for i := range resolvers {
+	for i := range n {
 		e.defaults[i] = act.value(i)
 	}
-	compared := newBitset(len(resolvers))
+	compared := newBitset(n)
 	for i, r := range p.Rules {
 		m := &e.memo[i]
-		m.reads = newBitset(len(resolvers))
+		m.reads = newBitset(n)
 		for _, name := range r.Vars() {
-			idx := names.lookup(name)
+			idx := v.lookup(name)
 			if idx < 0 {
 				m.always = true
 				break
 			}
 			m.reads.set(idx)
-			if !isRisk[idx] && !compared.has(idx) {
+			if !v.isRisk[idx] && !compared.has(idx) {
 				compared.set(idx)
 				e.compared = append(e.compared, idx)
 			}
@@ -109,9 +112,6 @@ func NewEngine(p *policy.Policy) *Engine {
 	}
 	return e
 }
-
-// Policy returns the engine's policy.
-func (e *Engine) Policy() *policy.Policy { return e.p }
 
 // Evaluate scores sig against the policy:
 //   - score = sum of the points of the fired non-shadow rules, clamped to 0–100;
@@ -133,14 +133,14 @@ func (e *Engine) Evaluate(sig Signals, h History) Assessment {
 	a.Scored = true
 	h = h.withCurrentStepUp(status)
 
-	act := newActivation(&sig, &h)
+	act := e.vars.newActivation(&sig, &h)
 	defer act.release()
 
 	var (
 		raw      int
 		minLevel = policy.Low
 		forced   = policy.Approve
-		steps    []string
+		steps    []policy.StepKind
 	)
 	a.Reasons = make([]Reason, 0, 8)
 	frame, err := interpreter.NewExecutionFrame(act)
@@ -199,13 +199,4 @@ func (e *Engine) Evaluate(sig Signals, h History) Assessment {
 		}
 	}
 	return a
-}
-
-// RuleIDs returns the ids of the reasons, for logs and tests.
-func RuleIDs(rs []Reason) []string {
-	ids := make([]string, len(rs))
-	for i, r := range rs {
-		ids[i] = r.Rule
-	}
-	return ids
 }

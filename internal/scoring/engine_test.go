@@ -84,7 +84,7 @@ func TestEvaluateSemantics(t *testing.T) {
 		level     policy.Level
 		action    policy.Action
 		reasons   []string
-		steps     []string
+		steps     []policy.StepKind
 		shadow    []string
 		overrides []string
 		errors    int
@@ -92,9 +92,9 @@ func TestEvaluateSemantics(t *testing.T) {
 		{name: "nothing fires", sig: sigWith("Approved"),
 			level: policy.Low, action: policy.Approve},
 		{name: "score picks the level", sig: sigWith("Approved", "phone_carrier_type=p30"),
-			score: 30, level: policy.Medium, action: policy.StepUp, reasons: []string{"p30_phone"}, steps: []string{"nfc", "phone"}},
+			score: 30, level: policy.Medium, action: policy.StepUp, reasons: []string{"p30_phone"}, steps: []policy.StepKind{"nfc", "phone"}},
 		{name: "steps are a sorted union", sig: sigWith("Approved", "document_type=p10", "phone_carrier_type=p30"),
-			score: 40, level: policy.Medium, action: policy.StepUp, reasons: []string{"p10_nfc", "p30_phone"}, steps: []string{"nfc", "phone"}},
+			score: 40, level: policy.Medium, action: policy.StepUp, reasons: []string{"p10_nfc", "p30_phone"}, steps: []policy.StepKind{"nfc", "phone"}},
 		{name: "steps only when the action is step_up", sig: sigWith("Approved", "document_type=p10", "email_status=p60"),
 			score: 70, level: policy.High, action: policy.Review, reasons: []string{"p10_nfc", "p60"}},
 		{name: "clamped to 100", sig: sigWith("Approved", "email_status=p60", "poa_status=p90"),
@@ -112,29 +112,29 @@ func TestEvaluateSemantics(t *testing.T) {
 		{name: "forced action never lowers", sig: sigWith("Approved", "email_status=p60", "nfc_status=approve"),
 			score: 60, level: policy.High, action: policy.Review, reasons: []string{"p60", "force_approve"}},
 		{name: "forced step_up brings its steps", sig: sigWith("Approved", "nfc_status=step_up"),
-			score: 0, level: policy.Low, action: policy.StepUp, reasons: []string{"force_step_up"}, steps: []string{"biometric"}},
+			score: 0, level: policy.Low, action: policy.StepUp, reasons: []string{"force_step_up"}, steps: []policy.StepKind{"biometric"}},
 		{name: "shadow rules are recorded, never counted", sig: sigWith("Approved", "liveness_method=shadow"),
 			level: policy.Low, action: policy.Approve, shadow: []string{"shadow_100"}},
 		{name: "declined is never approved", sig: sigWith("Declined"),
 			level: policy.Low, action: policy.Review, overrides: []string{OverrideDeclined}},
 		{name: "declined keeps a stricter outcome", sig: sigWith("Declined", "phone_carrier_type=p30"),
-			score: 30, level: policy.Medium, action: policy.StepUp, reasons: []string{"p30_phone"}, steps: []string{"nfc", "phone"}},
+			score: 30, level: policy.Medium, action: policy.StepUp, reasons: []string{"p30_phone"}, steps: []policy.StepKind{"nfc", "phone"}},
 		{name: "in review may approve", sig: sigWith("In Review"),
 			level: policy.Low, action: policy.Approve},
 		{name: "approved step-up kinds are not asked again",
 			sig:   sigWith("Approved", "phone_carrier_type=p30", "email_status=p60", "aml_status=m50"),
-			h:     &History{Sessions30d: 1, StepUps: map[string]StepUp{"nfc": {Status: StepCompleted, Outcome: OutcomeApproved}, "phone": {Status: StepCreated}}},
-			score: 30, level: policy.Medium, action: policy.StepUp, reasons: []string{"p30_phone", "p60", "minus50", "nfc_ok"}, steps: []string{"phone"}},
+			h:     &History{Sessions30d: 1, StepUps: map[policy.StepKind]StepUp{"nfc": {Status: policy.StepCompleted, Outcome: policy.OutcomeApproved}, "phone": {Status: policy.StepCreated}}},
+			score: 30, level: policy.Medium, action: policy.StepUp, reasons: []string{"p30_phone", "p60", "minus50", "nfc_ok"}, steps: []policy.StepKind{"phone"}},
 		{name: "declined or failed step-ups are asked again", sig: sigWith("Approved", "phone_carrier_type=p30"),
-			h:     &History{Sessions30d: 1, StepUps: map[string]StepUp{"nfc": {Status: StepCompleted, Outcome: OutcomeDeclined}, "phone": {Status: StepFailed}}},
-			score: 30, level: policy.Medium, action: policy.StepUp, reasons: []string{"p30_phone"}, steps: []string{"nfc", "phone"}},
+			h:     &History{Sessions30d: 1, StepUps: map[policy.StepKind]StepUp{"nfc": {Status: policy.StepCompleted, Outcome: policy.OutcomeDeclined}, "phone": {Status: policy.StepFailed}}},
+			score: 30, level: policy.Medium, action: policy.StepUp, reasons: []string{"p30_phone"}, steps: []policy.StepKind{"nfc", "phone"}},
 		{name: "no step left turns step_up into review", sig: sigWith("Approved", "document_type=p10", "phone_carrier_type=p30"),
-			h:     &History{Sessions30d: 1, StepUps: map[string]StepUp{"nfc": {Status: StepCompleted, Outcome: OutcomeApproved}, "phone": {Status: StepCompleted, Outcome: OutcomeApproved}}},
+			h:     &History{Sessions30d: 1, StepUps: map[policy.StepKind]StepUp{"nfc": {Status: policy.StepCompleted, Outcome: policy.OutcomeApproved}, "phone": {Status: policy.StepCompleted, Outcome: policy.OutcomeApproved}}},
 			score: 30, level: policy.Medium, action: policy.Review, reasons: []string{"p10_nfc", "p30_phone", "nfc_ok"}, overrides: []string{OverrideNoStepLeft}},
 		{name: "the step-up being scored counts as completed",
 			sig:   sigWith("Approved", "document_type=p10", "phone_carrier_type=p30"),
-			h:     &History{Sessions30d: 1, IsStepUp: true, StepUpKind: "nfc", StepUps: map[string]StepUp{"nfc": {Status: StepCreated}}},
-			score: 30, level: policy.Medium, action: policy.StepUp, reasons: []string{"p10_nfc", "p30_phone", "nfc_ok"}, steps: []string{"phone"}},
+			h:     &History{Sessions30d: 1, IsStepUp: true, StepUpKind: "nfc", StepUps: map[policy.StepKind]StepUp{"nfc": {Status: policy.StepCreated}}},
+			score: 30, level: policy.Medium, action: policy.StepUp, reasons: []string{"p10_nfc", "p30_phone", "nfc_ok"}, steps: []policy.StepKind{"phone"}},
 		{name: "a rule failing at run time does not fire", sig: sigWith("Approved"), h: &History{},
 			level: policy.Low, action: policy.Approve, errors: 1},
 	}
@@ -149,9 +149,9 @@ func TestEvaluateSemantics(t *testing.T) {
 			assert.Equal(t, tt.score, a.Score, "score")
 			assert.Equal(t, tt.level, a.Level, "level")
 			assert.Equal(t, tt.action, a.Action, "action")
-			assert.Equal(t, tt.reasons, nilIfEmpty(RuleIDs(a.Reasons)), "reasons")
+			assert.Equal(t, tt.reasons, nilIfEmpty(ruleIDs(a.Reasons)), "reasons")
 			assert.Equal(t, tt.steps, a.RequiredSteps, "required steps")
-			assert.Equal(t, tt.shadow, nilIfEmpty(RuleIDs(a.ShadowHits)), "shadow")
+			assert.Equal(t, tt.shadow, nilIfEmpty(ruleIDs(a.ShadowHits)), "shadow")
 			assert.Equal(t, tt.overrides, a.Overrides, "overrides")
 			assert.Len(t, a.RuleErrors, tt.errors)
 			assert.Equal(t, "engine-test", a.PolicyVersion)
@@ -195,10 +195,10 @@ func TestEvaluateWithoutDecision(t *testing.T) {
 }
 
 func TestEvaluateDoesNotChangeHistory(t *testing.T) {
-	stepUps := map[string]StepUp{"nfc": {Status: StepCreated}}
+	stepUps := map[policy.StepKind]StepUp{"nfc": {Status: policy.StepCreated}}
 	h := History{Sessions30d: 1, IsStepUp: true, StepUpKind: "nfc", StepUps: stepUps}
 	testEngine(t).Evaluate(sigWith("Approved"), h)
-	assert.Equal(t, map[string]StepUp{"nfc": {Status: StepCreated}}, stepUps)
+	assert.Equal(t, map[policy.StepKind]StepUp{"nfc": {Status: policy.StepCreated}}, stepUps)
 }
 
 // TestHistoryInCEL covers history.* as rules read it, including step-ups that do not exist.
@@ -206,7 +206,7 @@ func TestHistoryInCEL(t *testing.T) {
 	h := History{
 		Sessions24h: 4, Sessions30d: 9, DeclinedSessions: 2, DistinctDocuments: 3, DistinctDevices: 5,
 		PreviousLevel: "high", PreviousAction: "review", IsStepUp: true, StepUpKind: "phone",
-		StepUps: map[string]StepUp{"nfc": {Status: StepCompleted, Outcome: OutcomeApproved}, "phone": {Status: StepCreated}},
+		StepUps: map[policy.StepKind]StepUp{"nfc": {Status: policy.StepCompleted, Outcome: policy.OutcomeApproved}, "phone": {Status: policy.StepCreated}},
 	}
 	tests := []struct {
 		when string
@@ -237,7 +237,7 @@ func TestHistoryInCEL(t *testing.T) {
 			p, err := policy.Parse([]byte(src))
 			require.NoError(t, err)
 			sig := emptySignals()
-			a := newActivation(&sig, &h)
+			a := vocabulary().newActivation(&sig, &h)
 			defer a.release()
 			fired, err := p.Rules[0].Eval(a)
 			require.NoError(t, err)
@@ -280,7 +280,7 @@ func TestMemoMatchesFullEvaluation(t *testing.T) {
 		{},
 		{Sessions24h: 1, Sessions30d: 1, DistinctDocuments: 1, DistinctDevices: 1},
 		{Sessions24h: 9, Sessions30d: 30, DeclinedSessions: 3, DistinctDocuments: 3, DistinctDevices: 5, PreviousLevel: "critical", PreviousAction: "block"},
-		{IsStepUp: true, StepUpKind: "nfc", StepUps: map[string]StepUp{"nfc": {Status: StepCompleted, Outcome: OutcomeDeclined}, "biometric": {Status: StepCompleted, Outcome: OutcomeApproved}}},
+		{IsStepUp: true, StepUpKind: "nfc", StepUps: map[policy.StepKind]StepUp{"nfc": {Status: policy.StepCompleted, Outcome: policy.OutcomeDeclined}, "biometric": {Status: policy.StepCompleted, Outcome: policy.OutcomeApproved}}},
 	}
 	e := NewEngine(policy.Default())
 	base := loadSignals(t, "scoring/payloads/moderate.json", fakeHash)
@@ -300,7 +300,7 @@ func TestMemoMatchesFullEvaluation(t *testing.T) {
 					continue
 				}
 				full := fullEvaluation(t, e.p, s, h.withCurrentStepUp(didit.Status(s.DiditStatus)))
-				assert.Equal(t, full, nilIfEmpty(append(RuleIDs(got.Reasons), RuleIDs(got.ShadowHits)...)), filepath.Base(f))
+				assert.Equal(t, full, nilIfEmpty(append(ruleIDs(got.Reasons), ruleIDs(got.ShadowHits)...)), filepath.Base(f))
 				checked++
 			}
 		}
@@ -311,10 +311,11 @@ func TestMemoMatchesFullEvaluation(t *testing.T) {
 // fullEvaluation runs every rule with CEL, without the memo, and lists the fired ones
 // (non-shadow first, then shadow, as Assessment orders them).
 func fullEvaluation(t *testing.T, p *policy.Policy, sig Signals, h History) []string {
-	act := newActivation(&sig, &h)
+	act := vocabulary().newActivation(&sig, &h)
 	defer act.release()
 	var fired, shadow []string
-	require.NoError(t, p.Eval(act, func(r *policy.Rule, ok bool, err error) {
+	for _, r := range p.Rules {
+		ok, err := r.Eval(act)
 		require.NoError(t, err)
 		switch {
 		case ok && r.Shadow:
@@ -322,6 +323,65 @@ func fullEvaluation(t *testing.T, p *policy.Policy, sig Signals, h History) []st
 		case ok:
 			fired = append(fired, r.ID)
 		}
-	}))
+	}
 	return append(fired, shadow...)
+}
+
+// ruleIDs returns the ids of the reasons.
+func ruleIDs(rs []Reason) []string {
+	ids := make([]string, len(rs))
+	for i, r := range rs {
+		ids[i] = r.Rule
+	}
+	return ids
+}
+
+// TestStepUpOutcome pins the one Didit status → step-up outcome mapping, which the stored
+// profile and the rules share.
+func TestStepUpOutcome(t *testing.T) {
+	tests := map[didit.Status]policy.StepOutcome{
+		didit.StatusApproved:     policy.OutcomeApproved,
+		didit.StatusDeclined:     policy.OutcomeDeclined,
+		didit.StatusInReview:     policy.OutcomeReview,
+		didit.StatusAbandoned:    policy.OutcomeReview,
+		didit.StatusNotStarted:   "",
+		didit.StatusInProgress:   "",
+		didit.StatusResubmitted:  "",
+		didit.StatusExpired:      "",
+		didit.StatusKycExpired:   "",
+		didit.StatusAwaitingUser: "",
+		"":                       "",
+	}
+	for status, want := range tests {
+		assert.Equal(t, want, StepUpOutcome(status), "%q", status)
+	}
+}
+
+// TestStepUpInReviewIsAskedAgain: a step-up whose own webhook is In Review counts as completed
+// with outcome review, which is not approved: the step stays required.
+func TestStepUpInReviewIsAskedAgain(t *testing.T) {
+	e := testEngine(t)
+	h := History{Sessions30d: 1, IsStepUp: true, StepUpKind: policy.StepNFC}
+	a := e.Evaluate(sigWith(string(didit.StatusInReview), "document_type=p10", "phone_carrier_type=p30"), h)
+	assert.Equal(t, policy.StepUp, a.Action)
+	assert.Equal(t, []policy.StepKind{policy.StepNFC, policy.StepPhone}, a.RequiredSteps)
+
+	got := h.withCurrentStepUp(didit.StatusInReview)
+	assert.Equal(t, StepUp{Status: policy.StepCompleted, Outcome: policy.OutcomeReview}, got.StepUps[policy.StepNFC])
+}
+
+// TestStepUpsMapHoldsOnlyExistingKinds: history.step_ups is a plain CEL map of the kinds that
+// have a step-up. Indexing a kind without one is a run-time error, so the rule does not fire
+// and the error is recorded; step_up_status reads "" for it.
+func TestStepUpsMapHoldsOnlyExistingKinds(t *testing.T) {
+	p, err := policy.Parse([]byte("version: t\nthresholds: {medium: 25, high: 55, critical: 85}\n" +
+		"actions: {low: approve, medium: step_up, high: review, critical: block}\nrules:\n" +
+		"  - {id: indexed, description: d, when: 'history.step_ups[\"poa\"].status == \"\"', points: 10}\n" +
+		"  - {id: macro, description: d, when: 'step_up_status(\"poa\") == \"\"', points: 20}\n"))
+	require.NoError(t, err)
+	h := History{StepUps: map[policy.StepKind]StepUp{policy.StepNFC: {Status: policy.StepCreated}}}
+	a := NewEngine(p).Evaluate(sigWith("Approved"), h)
+	assert.Equal(t, []string{"macro"}, ruleIDs(a.Reasons))
+	require.Len(t, a.RuleErrors, 1)
+	assert.Equal(t, "indexed", a.RuleErrors[0].Rule)
 }

@@ -2,14 +2,10 @@ package scoring
 
 import (
 	"encoding/json"
-	"go/ast"
-	"go/parser"
-	"go/token"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 
@@ -280,7 +276,7 @@ func TestMergeEveryFieldHasAnOwner(t *testing.T) {
 	// An overlay carrying every feature must win on every field: a field left without a
 	// feature tag would silently keep the base's value.
 	overlay := filled(t)
-	overlay.FeaturesPresent = Features()
+	overlay.FeaturesPresent = allFeatures()
 	slices.Sort(overlay.FeaturesPresent)
 	overlay.derive()
 	base := emptySignals()
@@ -303,7 +299,7 @@ func filled(t *testing.T) Signals {
 	t.Helper()
 	var s Signals
 	v := reflect.ValueOf(&s).Elem()
-	for _, f := range signalFields {
+	for _, f := range signalFields() {
 		fv := v.Field(f.index)
 		switch fv.Kind() {
 		case reflect.String:
@@ -340,33 +336,8 @@ func TestMergeDoesNotAlias(t *testing.T) {
 	assert.Equal(t, overlayCopy, overlay)
 }
 
-func TestSignalsMapRoundTrip(t *testing.T) {
-	s := loadSignals(t, "webhooks/full_v3.json", fakeHash)
-	got, err := SignalsFromMap(s.Map())
-	require.NoError(t, err)
-	assert.Equal(t, s, got)
-
-	// As Firestore returns it: JSON-like types.
-	raw, err := json.Marshal(s.Map())
-	require.NoError(t, err)
-	var m map[string]any
-	require.NoError(t, json.Unmarshal(raw, &m))
-	m["age"] = int64(35) // Firestore ints are int64
-	got, err = SignalsFromMap(m)
-	require.NoError(t, err)
-	assert.Equal(t, s, got)
-
-	// Missing keys keep their defaults; wrong types are named and the rest is read.
-	got, err = SignalsFromMap(map[string]any{"didit_status": "Approved", "liveness_score": "high", "aml_hits": true})
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "liveness_score")
-	assert.Contains(t, err.Error(), "aml_hits")
-	assert.Equal(t, "Approved", got.DiditStatus)
-	assert.InDelta(t, -1, got.AgeEstimate, 0)
-}
-
 func TestSignalTags(t *testing.T) {
-	features := append(Features(), "session", "derived", "-")
+	features := append(allFeatures(), "session", "derived", "-")
 	typ := reflect.TypeFor[Signals]()
 	for i := range typ.NumField() {
 		f := typ.Field(i)
@@ -374,6 +345,7 @@ func TestSignalTags(t *testing.T) {
 		assert.NotEmpty(t, fs, f.Name)
 		assert.Equal(t, fs, f.Tag.Get("json"), "%s: firestore and json names agree", f.Name)
 		assert.Contains(t, features, f.Tag.Get("feature"), "%s: feature tag", f.Name)
+		assert.NotEmpty(t, f.Tag.Get("doc"), "%s: doc tag (\"-\" when rules do not read it)", f.Name)
 	}
 }
 
@@ -381,8 +353,8 @@ func TestSignalTags(t *testing.T) {
 // a value of the declared type, and nothing is resolved that the policy does not declare.
 func TestVocabularyResolves(t *testing.T) {
 	sig := loadSignals(t, "webhooks/full_v3.json", fakeHash)
-	h := History{Sessions24h: 1, StepUps: map[string]StepUp{"nfc": {Status: StepCompleted, Outcome: OutcomeApproved}}}
-	a := newActivation(&sig, &h)
+	h := History{Sessions24h: 1, StepUps: map[policy.StepKind]StepUp{"nfc": {Status: policy.StepCompleted, Outcome: policy.OutcomeApproved}}}
+	a := vocabulary().newActivation(&sig, &h)
 	defer a.release()
 	declared := map[string]bool{}
 	for _, v := range policy.Vars() {
@@ -397,7 +369,7 @@ func TestVocabularyResolves(t *testing.T) {
 		}[v.Kind]
 		assert.Equal(t, want, val.Type(), v.Name)
 	}
-	for _, n := range resolverNames {
+	for _, n := range vocabulary().names {
 		assert.True(t, declared[n], "resolved but not declared in policy.Vars: %s", n)
 	}
 	_, ok := a.ResolveName("signals.nope")
@@ -406,43 +378,13 @@ func TestVocabularyResolves(t *testing.T) {
 	assert.False(t, ok)
 }
 
-// TestSignalsDocTable: every signal appears in the table of the Signals doc comment.
-func TestSignalsDocTable(t *testing.T) {
-	f, err := parser.ParseFile(token.NewFileSet(), "signals.go", nil, parser.ParseComments)
-	require.NoError(t, err)
-	var doc string
-	ast.Inspect(f, func(n ast.Node) bool {
-		if g, ok := n.(*ast.GenDecl); ok && g.Tok == token.TYPE && g.Doc != nil {
-			for _, sp := range g.Specs {
-				if sp.(*ast.TypeSpec).Name.Name == "Signals" {
-					doc = g.Doc.Text()
-				}
-			}
-		}
-		return true
-	})
-	require.NotEmpty(t, doc)
-	documented := map[string]bool{}
-	for _, line := range strings.Split(doc, "\n") {
-		if fields := strings.Fields(line); len(fields) > 3 && strings.HasPrefix(line, "\t") {
-			documented[fields[0]] = true
-		}
-	}
-	for _, f := range signalFields {
-		if f.name == "warnings" {
-			continue
-		}
-		assert.True(t, documented[f.name], "signal %s is missing from the Signals doc table", f.name)
-	}
-}
-
 func TestAlpha2(t *testing.T) {
 	tests := map[string]string{"ESP": "ES", "esp": "ES", "DEU": "DE", "D": "DE", "GBR": "GB", "GBD": "GB",
 		"USA": "US", "JPN": "JP", "RKS": "XK", "FR": "FR", "UTO": "", "": "", "XXXX": ""}
 	for in, want := range tests {
-		assert.Equal(t, want, Alpha2(in), in)
+		assert.Equal(t, want, alpha2(in), in)
 	}
-	assert.GreaterOrEqual(t, len(alpha2), 249)
+	assert.GreaterOrEqual(t, len(alpha2Codes()), 249)
 }
 
 func TestNewHasher(t *testing.T) {

@@ -55,14 +55,9 @@ import (
 	"github.com/riskwire/didit-risk/internal/config"
 	"github.com/riskwire/didit-risk/internal/didit"
 	"github.com/riskwire/didit-risk/internal/failure"
+	"github.com/riskwire/didit-risk/internal/policy"
 	"github.com/riskwire/didit-risk/internal/profile"
 	"github.com/riskwire/didit-risk/internal/queue"
-)
-
-// Decision actions this function acts on; the subscriptions filter on them.
-const (
-	ActionStepUp = "step_up"
-	ActionBlock  = "block"
 )
 
 // KindBlocklist is the claim kind of a blocklisting; it is not a step-up kind.
@@ -211,10 +206,11 @@ func (s *Service) Handle(ctx context.Context, d profile.Decision) error {
 			return err
 		}
 	}
-	switch d.Action {
-	case ActionStepUp:
+	// The decision actions this function acts on (the subscriptions filter on them).
+	switch policy.Action(d.Action) {
+	case policy.StepUp:
 		return s.stepUps(ctx, d)
-	case ActionBlock:
+	case policy.Block:
 		return s.blocklist(ctx, d)
 	default:
 		s.Log.DebugContext(ctx, "decision ignored", AttrEventKey, d.AssessmentID, "assessment_id", d.AssessmentID, "action", d.Action)
