@@ -70,6 +70,7 @@ var vars = []Var{
 	// Session.
 	{"signals.didit_status", KindString, "Didit session status: Approved, Declined, In Review, Abandoned, ..."},
 	{"signals.webhook_type", KindString, "status.updated or data.updated"},
+	{"signals.kyc_expired", KindBool, "Didit moved the approved session to Kyc Expired: the approval must be renewed"},
 	{"signals.features_present", KindStringList, "features with data: id, nfc, liveness, face_match, poa, phone, email, aml, ip, database"},
 	{"signals.risk_codes", KindStringList, "every warning risk code of every feature (deduplicated, sorted)"},
 	{"signals.risk_errors", KindStringList, "risk codes whose log_type is error"},

@@ -41,11 +41,45 @@ func TestSessionsOnlyMoveForward(t *testing.T) {
 		{"same second, earlier stage", "In Progress", t0, false},
 		{"same second, same status (retry)", "Approved", t0, false},
 		{"same second, later stage", "Kyc Expired", t0, true},
+		{"same second, Declined wins over Approved", "Declined", t0, true},
+		{"same second, review does not move a verdict", "In Review", t0, false},
+		{"same second, resubmission does not move a verdict", "Resubmitted", t0, false},
+		{"unknown status never moves at the same second", "Weird", t0, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			assert.Equal(t, tt.want, moves(cur, Event{Status: tt.status, EventTime: tt.at}))
 		})
+	}
+	declined := SessionState{Status: "Declined", EventTime: t0}
+	assert.False(t, moves(declined, Event{Status: "Approved", EventTime: t0}), "Approved never undoes a Declined of the same second")
+	assert.True(t, moves(declined, Event{Status: "Approved", EventTime: t0.Add(time.Second)}), "a reviewer's later approval does")
+}
+
+// TestStatusOrderIsTotal: every Didit session status has its own rank, so same-second webhooks
+// of one session end in the same state whatever order they arrive in.
+func TestStatusOrderIsTotal(t *testing.T) {
+	all := []string{"Not Started", "In Progress", "Awaiting User", "In Review", "Approved", "Declined",
+		"Resubmitted", "Expired", "Abandoned", "Kyc Expired"}
+	ranks := map[int]string{}
+	for _, s := range all {
+		r := statusRank(s)
+		require.GreaterOrEqual(t, r, 0, s)
+		require.NotContains(t, ranks, r, "%s and %s share a rank", s, ranks[r])
+		ranks[r] = s
+	}
+	t0 := time.Unix(1000, 0)
+	for _, a := range all {
+		for _, b := range all {
+			end := func(first, second string) string {
+				cur := SessionState{Status: first, EventTime: t0}
+				if moves(cur, Event{Status: second, EventTime: t0}) {
+					return second
+				}
+				return first
+			}
+			assert.Equal(t, end(a, b), end(b, a), "%s then %s", a, b)
+		}
 	}
 }
 
@@ -87,7 +121,7 @@ func TestVerdictIndependentOfOrder(t *testing.T) {
 				if ev.EventTime.Before(cur.FirstSeen) { // as Apply does for a stale event
 					cur.FirstSeen = ev.EventTime
 					p.Sessions[ev.SessionID] = cur
-					applyVerdict(&p, eng)
+					settle(&p, eng)
 				}
 				continue
 			}

@@ -28,6 +28,7 @@ import (
 //	signal                  type          feature     meaning
 //	didit_status            string        session     Didit session status (Approved, Declined, In Review, Abandoned, ...)
 //	webhook_type            string        session     status.updated or data.updated
+//	kyc_expired             bool          session     Didit moved the approved session to Kyc Expired: the approval must be renewed
 //	features_present        list(string)  -           features with data: id, nfc, liveness, face_match, poa, phone, email, aml, ip, database
 //	risk_codes              list(string)  derived     every warning risk code of every feature, deduplicated and sorted
 //	risk_errors             list(string)  derived     risk codes with log_type error
@@ -85,6 +86,7 @@ import (
 type Signals struct {
 	DiditStatus     string   `firestore:"didit_status" json:"didit_status" feature:"session"`
 	WebhookType     string   `firestore:"webhook_type" json:"webhook_type" feature:"session"`
+	KycExpired      bool     `firestore:"kyc_expired" json:"kyc_expired" feature:"session"`
 	FeaturesPresent []string `firestore:"features_present" json:"features_present" feature:"-"`
 	RiskCodes       []string `firestore:"risk_codes" json:"risk_codes" feature:"derived"`
 	RiskErrors      []string `firestore:"risk_errors" json:"risk_errors" feature:"derived"`

@@ -294,7 +294,7 @@ func TestMergeEveryFieldHasAnOwner(t *testing.T) {
 	none.FeaturesPresent, none.Warnings = nil, nil
 	m := Merge(base, none)
 	want := base.Clone()
-	want.DiditStatus, want.WebhookType = none.DiditStatus, none.WebhookType
+	want.DiditStatus, want.WebhookType, want.KycExpired = none.DiditStatus, none.WebhookType, none.KycExpired
 	assert.Equal(t, want, m)
 }
 
