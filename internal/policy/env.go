@@ -20,7 +20,7 @@ func newEnv() (*cel.Env, error) {
 		cel.CrossTypeNumericComparisons(true),
 		cel.Macros(stepUpMacro("step_up_outcome", "outcome"), stepUpMacro("step_up_status", "status")),
 	}
-	for _, v := range vars {
+	for _, v := range vocabulary() {
 		opts = append(opts, cel.Variable(v.Name, v.Kind.celType()))
 	}
 	return cel.NewEnv(opts...)

@@ -133,22 +133,6 @@ func (r *Rule) Eval(act interpreter.Activation) (bool, error) {
 	return bool(b), nil
 }
 
-// Eval evaluates every rule against the variables act resolves, in policy order, and reports
-// each result to fn. The rules share one CEL execution frame, which is cheaper than evaluating
-// each rule on its own.
-func (p *Policy) Eval(act interpreter.Activation, fn func(r *Rule, fired bool, err error)) error {
-	frame, err := interpreter.NewExecutionFrame(act)
-	if err != nil {
-		return fmt.Errorf("policy %s: %w", p.Version, err)
-	}
-	defer frame.Close()
-	for _, r := range p.Rules {
-		fired, err := r.Eval(frame)
-		fn(r, fired, err)
-	}
-	return nil
-}
-
 // Policy is a parsed, validated and compiled rule file. It is immutable and safe to share.
 type Policy struct {
 	Version     string

@@ -240,12 +240,13 @@ func TestEval(t *testing.T) {
 	require.NoError(t, err)
 	got := map[string]bool{}
 	var errs []error
-	require.NoError(t, p.Eval(act, func(r *Rule, fired bool, err error) {
+	for _, r := range p.Rules {
+		fired, err := r.Eval(act)
 		got[r.ID] = fired
 		if err != nil {
 			errs = append(errs, err)
 		}
-	}))
+	}
 	assert.Equal(t, map[string]bool{"a": true, "b": true, "c": false}, got)
 	require.Len(t, errs, 1)
 	assert.Contains(t, errs[0].Error(), `rule "c"`)

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"slices"
 	"sync"
 
 	"cel.dev/cel-go/cel"
@@ -65,74 +66,9 @@ const (
 	FeatureDatabase  = "database"
 )
 
-// vars is the vocabulary; keep it in the order of the Signals doc table in package scoring.
-var vars = []Var{
-	// Session.
-	{"signals.didit_status", KindString, "Didit session status: Approved, Declined, In Review, Abandoned, ..."},
-	{"signals.webhook_type", KindString, "status.updated or data.updated"},
-	{"signals.kyc_expired", KindBool, "Didit moved the approved session to Kyc Expired: the approval must be renewed"},
-	{"signals.features_present", KindStringList, "features with data: id, nfc, liveness, face_match, poa, phone, email, aml, ip, database"},
-	{"signals.risk_codes", KindStringList, "every warning risk code of every feature (deduplicated, sorted)"},
-	{"signals.risk_errors", KindStringList, "risk codes whose log_type is error"},
-	{"signals.risk_warnings", KindStringList, "risk codes whose log_type is warning"},
-	// ID verification.
-	{"signals.id_status", KindString, "worst status of id_verifications"},
-	{"signals.document_type", KindString, "document type as Didit names it (Passport, Identity Card, ...)"},
-	{"signals.document_country", KindString, "issuing state, ISO alpha-3"},
-	{"signals.document_expired", KindBool, "expiration date before the event, or DOCUMENT_EXPIRED"},
-	{"signals.age", KindInt, "age on the document in years; -1 unknown"},
-	{"signals.duplicate_user_matches", KindInt, "ID matches that belong to another vendor_data"},
-	{"signals.document_hash", KindString, "keyed hash of the normalised document number; empty if none"},
-	// NFC.
-	{"signals.nfc_status", KindString, "worst status of nfc_verifications"},
-	{"signals.nfc_verified", KindBool, "chip read, approved, SOD/DG integrity not false, no NFC_CHIP_NOT_VERIFIED"},
-	{"signals.nfc_skipped", KindBool, "the chip read was skipped and none verified, or SKIPPED_NFC_VALIDATION"},
-	{"signals.nfc_skip_reason", KindString, "USER_SKIPPED, DOCUMENT_WITHOUT_CHIP, DEVICE_WITHOUT_NFC, ..."},
-	// Liveness and age estimation.
-	{"signals.liveness_status", KindString, "worst status of liveness_checks"},
-	{"signals.liveness_score", KindDouble, "lowest liveness score 0-100; -1 unknown"},
-	{"signals.liveness_method", KindString, "ACTIVE_3D, FLASHING or PASSIVE (upper-cased)"},
-	{"signals.age_estimate", KindDouble, "age estimated from the face in years; -1 unknown"},
-	{"signals.age_gap", KindDouble, "|age_estimate - age| in years; -1 unless both are known"},
-	{"signals.face_quality", KindDouble, "lowest passive face quality 0-100; -1 unknown"},
-	{"signals.duplicate_face_matches", KindInt, "face matches that belong to another vendor_data"},
-	// Face match.
-	{"signals.face_match_status", KindString, "worst status of face_matches"},
-	{"signals.face_match_score", KindDouble, "lowest 1:1 similarity 0-100; -1 unknown"},
-	// Proof of address.
-	{"signals.poa_status", KindString, "worst status of poa_verifications"},
-	{"signals.poa_document_type", KindString, "UTILITY_BILL, BANK_STATEMENT, ..."},
-	// Phone.
-	{"signals.phone_status", KindString, "worst status of phone_verifications"},
-	{"signals.phone_carrier_type", KindString, "mobile, landline, voip or unknown (lower-cased)"},
-	{"signals.phone_disposable", KindBool, "disposable number, or DISPOSABLE_NUMBER_DETECTED"},
-	{"signals.phone_voip", KindBool, "VoIP carrier or virtual number, or VOIP_NUMBER_DETECTED"},
-	{"signals.phone_country", KindString, "phone country, ISO alpha-2"},
-	// Email.
-	{"signals.email_status", KindString, "worst status of email_verifications"},
-	{"signals.email_breached", KindBool, "address found in known breaches, or BREACHED_EMAIL_DETECTED"},
-	{"signals.email_breach_count", KindInt, "number of breaches listed"},
-	{"signals.email_disposable", KindBool, "disposable address, or DISPOSABLE_EMAIL_DETECTED"},
-	{"signals.email_undeliverable", KindBool, "undeliverable address, or UNDELIVERABLE_EMAIL_DETECTED"},
-	// AML.
-	{"signals.aml_status", KindString, "worst status of aml_screenings"},
-	{"signals.aml_hits", KindInt, "hits not marked False Positive (total_hits when hits are not listed)"},
-	{"signals.aml_max_score", KindDouble, "highest screening score 0-100; -1 unknown"},
-	{"signals.aml_pep", KindBool, "a hit that is not a false positive has PEP matches"},
-	{"signals.aml_sanction", KindBool, "a hit that is not a false positive has sanction matches"},
-	// IP and device.
-	{"signals.ip_status", KindString, "worst status of ip_analyses"},
-	{"signals.ip_vpn_or_tor", KindBool, "any observation through VPN, proxy or Tor, or PRIVATE_NETWORK_DETECTED"},
-	{"signals.ip_data_center", KindBool, "any observation from a data centre"},
-	{"signals.ip_country", KindString, "country of the first observation, ISO alpha-2"},
-	{"signals.ip_countries", KindStringList, "distinct IP countries, ISO alpha-2"},
-	{"signals.ip_country_mismatch", KindBool, "an IP country differs from the document's, or COUNTRY_FROM_DOCUMENT_DOES_NOT_MATCH_COUNTRY_FROM_IP"},
-	{"signals.device_hashes", KindStringList, "keyed hashes of the distinct device fingerprints"},
-	// Database validation.
-	{"signals.db_status", KindString, "worst status of database_validations"},
-	{"signals.db_validation_match", KindString, "full_match, partial_match or no_match (worst; DATABASE_VALIDATION_* codes included)"},
-
-	// History: what the stored profile says before this event.
+// historyVars are the history.* variables; package scoring resolves each from its History
+// (TestVocabularyResolves there proves it resolves every declared name).
+var historyVars = []Var{
 	{"history.sessions_24h", KindInt, "distinct sessions in the last 24 h, this one included"},
 	{"history.sessions_30d", KindInt, "distinct sessions in the last 30 days, this one included"},
 	{"history.declined_sessions", KindInt, "sessions that ended Declined"},
@@ -145,12 +81,32 @@ var vars = []Var{
 	{"history.step_ups", KindStepUps, "kind -> {status, outcome}; absent kinds read as empty strings"},
 }
 
+// vocabulary is every variable a rule may read: the signals (generated from scoring.Signals
+// into signals_gen.go), the history, each step-up kind's status and outcome, and risk.<CODE>.
+var vocabulary = sync.OnceValue(func() []Var {
+	out := append(slices.Clone(signalVars), historyVars...)
+	// history.step_ups.<kind>.status and .outcome are also declared one by one: CEL resolves
+	// the whole qualified name to a plain string, and a misspelt kind fails to load.
+	for _, k := range stepKinds {
+		out = append(out,
+			Var{"history.step_ups." + string(k) + ".status", KindString, "status of the latest " + string(k) + " step-up: pending, created, completed, failed or \"\""},
+			Var{"history.step_ups." + string(k) + ".outcome", KindString, "outcome of the latest " + string(k) + " step-up: approved, declined, review or \"\""})
+	}
+	for _, group := range riskCodes {
+		for _, c := range group {
+			out = append(out, Var{RiskVarPrefix + c, KindBool, "Didit reported warning " + c})
+		}
+	}
+	return out
+})
+
 // Vars returns the vocabulary rules are checked against.
-func Vars() []Var { return append([]Var(nil), vars...) }
+func Vars() []Var { return slices.Clone(vocabulary()) }
 
 var varNames = sync.OnceValue(func() map[string]bool {
-	m := make(map[string]bool, len(vars))
-	for _, v := range vars {
+	vs := vocabulary()
+	m := make(map[string]bool, len(vs))
+	for _, v := range vs {
 		m[v.Name] = true
 	}
 	return m
@@ -217,22 +173,6 @@ var riskCodes = [][]string{
 
 // RiskVarPrefix prefixes the risk.<CODE> variables.
 const RiskVarPrefix = "risk."
-
-func init() {
-	// history.step_ups.<kind>.status and .outcome are also declared one by one: CEL resolves
-	// the whole qualified name to a plain string (cheaper than indexing the map, and readable
-	// by the scorer's memo), and a misspelt kind fails to load.
-	for _, k := range stepKinds {
-		vars = append(vars,
-			Var{"history.step_ups." + k + ".status", KindString, "status of the latest " + k + " step-up: pending, created, completed, failed or \"\""},
-			Var{"history.step_ups." + k + ".outcome", KindString, "outcome of the latest " + k + " step-up: approved, declined or \"\""})
-	}
-	for _, group := range riskCodes {
-		for _, c := range group {
-			vars = append(vars, Var{RiskVarPrefix + c, KindBool, "Didit reported warning " + c})
-		}
-	}
-}
 
 // RiskCodes returns the known warning codes.
 func RiskCodes() []string {

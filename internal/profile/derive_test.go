@@ -229,7 +229,7 @@ func TestDerive(t *testing.T) {
 			}
 			assert.Equal(t, tt.session, v.Session)
 			assert.Equal(t, tt.action, string(v.Assessment.Action))
-			assert.Equal(t, tt.rules, scoring.RuleIDs(v.Assessment.Reasons))
+			assert.Equal(t, tt.rules, ruleIDs(reasons(v.Assessment.Reasons)))
 			assert.Equal(t, tt.declined, v.History.DeclinedSessions)
 			assert.Equal(t, tt.documents, v.History.DistinctDocuments)
 			assert.Equal(t, tt.prevLevel, v.History.PreviousLevel)

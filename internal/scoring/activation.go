@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"unsafe"
 
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
@@ -16,115 +15,140 @@ import (
 	"github.com/riskwire/didit-risk/internal/policy"
 )
 
-// activation resolves signals.*, risk.* and history.* straight from the Go structs for CEL,
-// without building a map per event. Each value is converted to a CEL value at most once per
-// evaluation and then shared by every rule that reads it.
+// activation resolves signals.*, risk.* and history.* for CEL from the Go structs. Each value is
+// converted at most once per evaluation and then shared by every rule that reads it; the
+// engine's memo compares the same values with those of its baseline (see ruleMemo).
 type activation struct {
-	sig  Signals // copies, so that the caller's values do not escape to the heap
+	vars *variables
+	sig  Signals
 	hist History
-	vals []ref.Val // by resolver index; nil until first read
-	// changed marks, by resolver index, the variables whose value differs from the engine's
-	// baseline. The risk.<CODE> bits are set from the few codes raised, so the ~100 codes
-	// that are not need no lookup at all; Engine.Evaluate adds the other variables.
+	vals []ref.Val // by variable index; nil until first read
+	// changed marks, by variable index, the variables whose value differs from the engine's
+	// baseline. The risk.<CODE> bits are set from the few codes raised, so the ~100 codes that
+	// are not need no comparison; Engine.Evaluate adds the other variables.
 	changed bitset
 }
 
 var _ interpreter.Activation = (*activation)(nil)
 
-// resolver converts one variable.
+// resolver reads one variable.
 type resolver func(a *activation) ref.Val
 
-var (
-	resolverNames []string
-	resolvers     []resolver
-	names         nameTable
-	riskIndex     = map[string]int{} // risk code -> resolver index of risk.<CODE>
-)
-
-func register(name string, r resolver) {
-	if slices.Contains(resolverNames, name) {
-		panic("scoring: variable registered twice: " + name)
-	}
-	resolverNames = append(resolverNames, name)
-	resolvers = append(resolvers, r)
+// variables is every variable the activation resolves, by index.
+type variables struct {
+	names     []string
+	resolvers []resolver
+	index     map[string]int // name -> index
+	riskIndex map[string]int // risk code -> index of risk.<CODE>
+	isRisk    []bool         // by index: a risk.<CODE> variable
+	pool      sync.Pool      // of *activation sized for these variables
 }
 
-func init() {
-	// signals.*: one resolver per field of Signals, so that a new field is a new variable.
+// vocabulary is built on first use (the first NewEngine), not in init.
+var vocabulary = sync.OnceValue(newVariables)
+
+func newVariables() *variables {
+	v := &variables{index: map[string]int{}, riskIndex: map[string]int{}}
+	add := func(name string, r resolver) {
+		if _, dup := v.index[name]; dup {
+			panic("scoring: variable registered twice: " + name)
+		}
+		v.index[name] = len(v.names)
+		v.names = append(v.names, name)
+		v.resolvers = append(v.resolvers, r)
+	}
+
+	// signals.*: one variable per field of Signals whose doc tag is not "-", as in the
+	// declarations policy generates from the same tags.
 	t := reflect.TypeFor[Signals]()
 	for i := range t.NumField() {
 		f := t.Field(i)
-		if f.Name == "Warnings" {
-			continue // kept for Merge; rules read risk.* and risk_codes
+		if f.Tag.Get("doc") == "-" {
+			continue
 		}
 		name, _, _ := strings.Cut(f.Tag.Get("firestore"), ",")
-		// Resolvers read the field at its offset: this runs for every variable of every
-		// evaluation, and reflect.Value.Field costs more than the rest of the lookup.
-		off := f.Offset
-		ptr := func(a *activation) unsafe.Pointer { return unsafe.Add(unsafe.Pointer(&a.sig), off) }
+		field := func(a *activation) reflect.Value { return reflect.ValueOf(&a.sig).Elem().Field(i) }
 		var r resolver
 		switch f.Type {
 		case reflect.TypeFor[string]():
-			r = func(a *activation) ref.Val { return types.String(*(*string)(ptr(a))) }
+			r = func(a *activation) ref.Val { return types.String(field(a).String()) }
 		case reflect.TypeFor[bool]():
-			r = func(a *activation) ref.Val { return types.Bool(*(*bool)(ptr(a))) }
+			r = func(a *activation) ref.Val { return types.Bool(field(a).Bool()) }
 		case reflect.TypeFor[int64]():
-			r = func(a *activation) ref.Val { return types.Int(*(*int64)(ptr(a))) }
+			r = func(a *activation) ref.Val { return types.Int(field(a).Int()) }
 		case reflect.TypeFor[float64]():
-			r = func(a *activation) ref.Val { return types.Double(*(*float64)(ptr(a))) }
+			r = func(a *activation) ref.Val { return types.Double(field(a).Float()) }
 		case reflect.TypeFor[[]string]():
 			r = func(a *activation) ref.Val {
-				return types.NewStringList(types.DefaultTypeAdapter, *(*[]string)(ptr(a)))
+				return types.NewStringList(types.DefaultTypeAdapter, field(a).Interface().([]string))
 			}
 		default:
 			panic(fmt.Sprintf("scoring: Signals.%s: unsupported type %s", f.Name, f.Type))
 		}
-		register("signals."+name, r)
+		add("signals."+name, r)
 	}
 
 	// risk.<CODE>: whether any feature reported the code.
 	for _, code := range policy.RiskCodes() {
-		riskIndex[code] = len(resolvers)
-		register(policy.RiskVarPrefix+code, func(a *activation) ref.Val {
+		v.riskIndex[code] = len(v.names)
+		add(policy.RiskVarPrefix+code, func(a *activation) ref.Val {
 			return types.Bool(slices.Contains(a.sig.RiskCodes, code))
 		})
 	}
 
 	// history.*: History is a fixed, untagged type; its names are listed here.
-	register("history.sessions_24h", func(a *activation) ref.Val { return types.Int(a.hist.Sessions24h) })
-	register("history.sessions_30d", func(a *activation) ref.Val { return types.Int(a.hist.Sessions30d) })
-	register("history.declined_sessions", func(a *activation) ref.Val { return types.Int(a.hist.DeclinedSessions) })
-	register("history.distinct_documents", func(a *activation) ref.Val { return types.Int(a.hist.DistinctDocuments) })
-	register("history.distinct_devices", func(a *activation) ref.Val { return types.Int(a.hist.DistinctDevices) })
-	register("history.previous_level", func(a *activation) ref.Val { return types.String(a.hist.PreviousLevel) })
-	register("history.previous_action", func(a *activation) ref.Val { return types.String(a.hist.PreviousAction) })
-	register("history.is_step_up", func(a *activation) ref.Val { return types.Bool(a.hist.IsStepUp) })
-	register("history.step_up_kind", func(a *activation) ref.Val { return types.String(a.hist.StepUpKind) })
-	register("history.step_ups", func(a *activation) ref.Val { return stepUpsVal(a.hist.StepUps) })
+	add("history.sessions_24h", func(a *activation) ref.Val { return types.Int(a.hist.Sessions24h) })
+	add("history.sessions_30d", func(a *activation) ref.Val { return types.Int(a.hist.Sessions30d) })
+	add("history.declined_sessions", func(a *activation) ref.Val { return types.Int(a.hist.DeclinedSessions) })
+	add("history.distinct_documents", func(a *activation) ref.Val { return types.Int(a.hist.DistinctDocuments) })
+	add("history.distinct_devices", func(a *activation) ref.Val { return types.Int(a.hist.DistinctDevices) })
+	add("history.previous_level", func(a *activation) ref.Val { return types.String(a.hist.PreviousLevel) })
+	add("history.previous_action", func(a *activation) ref.Val { return types.String(a.hist.PreviousAction) })
+	add("history.is_step_up", func(a *activation) ref.Val { return types.Bool(a.hist.IsStepUp) })
+	add("history.step_up_kind", func(a *activation) ref.Val { return types.String(a.hist.StepUpKind) })
+	add("history.step_ups", func(a *activation) ref.Val { return stepUpsValue(a.hist.StepUps) })
 	for _, kind := range policy.StepKinds() {
-		register("history.step_ups."+kind+".status", func(a *activation) ref.Val { return types.String(a.hist.StepUps[kind].Status) })
-		register("history.step_ups."+kind+".outcome", func(a *activation) ref.Val { return types.String(a.hist.StepUps[kind].Outcome) })
+		add("history.step_ups."+kind+".status", func(a *activation) ref.Val { return types.String(a.hist.StepUps[kind].Status) })
+		add("history.step_ups."+kind+".outcome", func(a *activation) ref.Val { return types.String(a.hist.StepUps[kind].Outcome) })
 	}
 
-	names = newNameTable(resolverNames)
-	isRisk = make([]bool, len(resolvers))
-	for _, i := range riskIndex {
-		isRisk[i] = true
+	v.isRisk = make([]bool, len(v.names))
+	for _, i := range v.riskIndex {
+		v.isRisk[i] = true
 	}
+	v.pool.New = func() any {
+		return &activation{vars: v, vals: make([]ref.Val, len(v.names)), changed: newBitset(len(v.names))}
+	}
+	return v
 }
 
-// isRisk marks the risk.<CODE> resolvers, whose changed bits newActivation sets.
-var isRisk []bool
+// stepUpsValue is History.StepUps as the CEL map(string, map(string, string)) history.step_ups,
+// holding the kinds that have a step-up: `"nfc" in history.step_ups` tells whether one exists.
+// A kind without one has no entry; step_up_status("nfc") and history.step_ups.nfc.status read
+// "" for it (they are variables of their own).
+func stepUpsValue(m map[string]StepUp) ref.Val {
+	native := make(map[string]map[string]string, len(m))
+	for k, su := range m {
+		native[k] = map[string]string{"status": su.Status, "outcome": su.Outcome}
+	}
+	return types.DefaultTypeAdapter.NativeToValue(native)
+}
 
-var activations = sync.Pool{New: func() any {
-	return &activation{vals: make([]ref.Val, len(resolvers)), changed: newBitset(len(resolvers))}
-}}
+// lookup returns the index of a variable, or -1.
+func (v *variables) lookup(name string) int {
+	if i, ok := v.index[name]; ok {
+		return i
+	}
+	return -1
+}
 
-func newActivation(sig *Signals, hist *History) *activation {
-	a := activations.Get().(*activation)
+// newActivation takes an activation from the pool; release gives it back. Pooling saves
+// allocating the value and bit slices on every evaluation.
+func (v *variables) newActivation(sig *Signals, hist *History) *activation {
+	a := v.pool.Get().(*activation)
 	a.sig, a.hist = *sig, *hist
 	for _, c := range a.sig.RiskCodes {
-		if i, ok := riskIndex[c]; ok {
+		if i, ok := v.riskIndex[c]; ok {
 			a.changed.set(i)
 		}
 	}
@@ -135,24 +159,27 @@ func (a *activation) release() {
 	a.sig, a.hist = Signals{}, History{}
 	clear(a.vals)
 	clear(a.changed)
-	activations.Put(a)
+	a.vars.pool.Put(a)
 }
 
 // ResolveName implements interpreter.Activation.
 func (a *activation) ResolveName(name string) (any, bool) {
-	i := names.lookup(name)
-	if i < 0 {
+	i, ok := a.vars.index[name]
+	if !ok {
 		return nil, false
 	}
 	return a.value(i), true
 }
+
+// Parent implements interpreter.Activation.
+func (a *activation) Parent() interpreter.Activation { return nil }
 
 // value returns variable i, converting it on first use.
 func (a *activation) value(i int) ref.Val {
 	if v := a.vals[i]; v != nil {
 		return v
 	}
-	v := resolvers[i](a)
+	v := a.vars.resolvers[i](a)
 	a.vals[i] = v
 	return v
 }
@@ -166,7 +193,7 @@ func (a *activation) markChanged(idx []int, defaults []ref.Val) {
 	}
 }
 
-// bitset is a set of resolver indexes.
+// bitset is a set of variable indexes.
 type bitset []uint64
 
 func newBitset(n int) bitset { return make(bitset, (n+63)/64) }
@@ -196,60 +223,4 @@ func sameVal(x, y ref.Val) bool {
 		return ok && x.Type() == y.Type() && x.(traits.Sizer).Size() == types.Int(0) && ys.Size() == types.Int(0)
 	}
 	return false
-}
-
-// Parent implements interpreter.Activation.
-func (a *activation) Parent() interpreter.Activation { return nil }
-
-// nameTable maps variable names to resolver indexes. Every rule reads several variables, so
-// this lookup is the hottest code of an evaluation: an open-addressing table hashed on the
-// length and a few bytes of the name beats a Go map (about 9 ns against 15 here).
-type nameTable struct {
-	mask  uint32
-	slots []nameSlot
-}
-
-type nameSlot struct {
-	name string
-	idx  int32
-}
-
-func newNameTable(keys []string) nameTable {
-	size := uint32(1)
-	for size < uint32(len(keys))*4 {
-		size <<= 1
-	}
-	t := nameTable{mask: size - 1, slots: make([]nameSlot, size)}
-	for i, k := range keys {
-		h := nameHash(k) & t.mask
-		for t.slots[h].name != "" {
-			h = (h + 1) & t.mask
-		}
-		t.slots[h] = nameSlot{name: k, idx: int32(i)}
-	}
-	return t
-}
-
-// nameHash mixes the length with bytes near both ends, where the names differ (they all
-// start with "signals.", "history." or "risk.").
-func nameHash(s string) uint32 {
-	n := len(s)
-	if n < 4 {
-		return uint32(n)
-	}
-	h := uint32(n)*0x9e3779b1 ^ uint32(s[n-1])<<24 ^ uint32(s[n-2])<<16 ^ uint32(s[n-3])<<8 ^ uint32(s[n/2])
-	h ^= uint32(s[n*3/4]) * 0x85ebca6b
-	h ^= h >> 15
-	return h * 0xc2b2ae35
-}
-
-func (t nameTable) lookup(s string) int {
-	for h := nameHash(s) & t.mask; ; h = (h + 1) & t.mask {
-		switch t.slots[h].name {
-		case "":
-			return -1
-		case s:
-			return int(t.slots[h].idx)
-		}
-	}
 }

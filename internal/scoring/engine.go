@@ -54,6 +54,7 @@ const (
 // Engine evaluates one compiled policy. It is immutable and safe for concurrent use.
 type Engine struct {
 	p    *policy.Policy
+	vars *variables
 	memo []ruleMemo // by rule
 	// defaults are the variables' values on the baseline input (see baseline).
 	defaults []ref.Val
@@ -66,8 +67,8 @@ type Engine struct {
 // their baseline value in most decisions (a risk code not raised, no step-up, one session); CEL
 // is pure, so while they do, the rule's result is this one and CEL need not run it again.
 type ruleMemo struct {
-	reads  bitset // resolver indexes of the variables the rule reads
-	always bool   // a variable without resolver: always evaluate
+	reads  bitset // indexes of the variables the rule reads
+	always bool   // it reads a variable the activation does not know: always evaluate
 	fired  bool
 	err    error
 }
@@ -82,25 +83,27 @@ func baseline() (Signals, History) {
 
 // NewEngine returns an engine for p (policy.Default() for the embedded one).
 func NewEngine(p *policy.Policy) *Engine {
-	e := &Engine{p: p, memo: make([]ruleMemo, len(p.Rules)), defaults: make([]ref.Val, len(resolvers))}
+	v := vocabulary()
+	n := len(v.names)
+	e := &Engine{p: p, vars: v, memo: make([]ruleMemo, len(p.Rules)), defaults: make([]ref.Val, n)}
 	sig, h := baseline()
-	act := newActivation(&sig, &h)
+	act := v.newActivation(&sig, &h)
 	defer act.release()
-	for i := range resolvers {
+	for i := range n {
 		e.defaults[i] = act.value(i)
 	}
-	compared := newBitset(len(resolvers))
+	compared := newBitset(n)
 	for i, r := range p.Rules {
 		m := &e.memo[i]
-		m.reads = newBitset(len(resolvers))
+		m.reads = newBitset(n)
 		for _, name := range r.Vars() {
-			idx := names.lookup(name)
+			idx := v.lookup(name)
 			if idx < 0 {
 				m.always = true
 				break
 			}
 			m.reads.set(idx)
-			if !isRisk[idx] && !compared.has(idx) {
+			if !v.isRisk[idx] && !compared.has(idx) {
 				compared.set(idx)
 				e.compared = append(e.compared, idx)
 			}
@@ -133,7 +136,7 @@ func (e *Engine) Evaluate(sig Signals, h History) Assessment {
 	a.Scored = true
 	h = h.withCurrentStepUp(status)
 
-	act := newActivation(&sig, &h)
+	act := e.vars.newActivation(&sig, &h)
 	defer act.release()
 
 	var (
@@ -199,13 +202,4 @@ func (e *Engine) Evaluate(sig Signals, h History) Assessment {
 		}
 	}
 	return a
-}
-
-// RuleIDs returns the ids of the reasons, for logs and tests.
-func RuleIDs(rs []Reason) []string {
-	ids := make([]string, len(rs))
-	for i, r := range rs {
-		ids[i] = r.Rule
-	}
-	return ids
 }

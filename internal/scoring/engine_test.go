@@ -149,9 +149,9 @@ func TestEvaluateSemantics(t *testing.T) {
 			assert.Equal(t, tt.score, a.Score, "score")
 			assert.Equal(t, tt.level, a.Level, "level")
 			assert.Equal(t, tt.action, a.Action, "action")
-			assert.Equal(t, tt.reasons, nilIfEmpty(RuleIDs(a.Reasons)), "reasons")
+			assert.Equal(t, tt.reasons, nilIfEmpty(ruleIDs(a.Reasons)), "reasons")
 			assert.Equal(t, tt.steps, a.RequiredSteps, "required steps")
-			assert.Equal(t, tt.shadow, nilIfEmpty(RuleIDs(a.ShadowHits)), "shadow")
+			assert.Equal(t, tt.shadow, nilIfEmpty(ruleIDs(a.ShadowHits)), "shadow")
 			assert.Equal(t, tt.overrides, a.Overrides, "overrides")
 			assert.Len(t, a.RuleErrors, tt.errors)
 			assert.Equal(t, "engine-test", a.PolicyVersion)
@@ -237,7 +237,7 @@ func TestHistoryInCEL(t *testing.T) {
 			p, err := policy.Parse([]byte(src))
 			require.NoError(t, err)
 			sig := emptySignals()
-			a := newActivation(&sig, &h)
+			a := vocabulary().newActivation(&sig, &h)
 			defer a.release()
 			fired, err := p.Rules[0].Eval(a)
 			require.NoError(t, err)
@@ -300,7 +300,7 @@ func TestMemoMatchesFullEvaluation(t *testing.T) {
 					continue
 				}
 				full := fullEvaluation(t, e.p, s, h.withCurrentStepUp(didit.Status(s.DiditStatus)))
-				assert.Equal(t, full, nilIfEmpty(append(RuleIDs(got.Reasons), RuleIDs(got.ShadowHits)...)), filepath.Base(f))
+				assert.Equal(t, full, nilIfEmpty(append(ruleIDs(got.Reasons), ruleIDs(got.ShadowHits)...)), filepath.Base(f))
 				checked++
 			}
 		}
@@ -311,10 +311,11 @@ func TestMemoMatchesFullEvaluation(t *testing.T) {
 // fullEvaluation runs every rule with CEL, without the memo, and lists the fired ones
 // (non-shadow first, then shadow, as Assessment orders them).
 func fullEvaluation(t *testing.T, p *policy.Policy, sig Signals, h History) []string {
-	act := newActivation(&sig, &h)
+	act := vocabulary().newActivation(&sig, &h)
 	defer act.release()
 	var fired, shadow []string
-	require.NoError(t, p.Eval(act, func(r *policy.Rule, ok bool, err error) {
+	for _, r := range p.Rules {
+		ok, err := r.Eval(act)
 		require.NoError(t, err)
 		switch {
 		case ok && r.Shadow:
@@ -322,6 +323,15 @@ func fullEvaluation(t *testing.T, p *policy.Policy, sig Signals, h History) []st
 		case ok:
 			fired = append(fired, r.ID)
 		}
-	}))
+	}
 	return append(fired, shadow...)
+}
+
+// ruleIDs returns the ids of the reasons.
+func ruleIDs(rs []Reason) []string {
+	ids := make([]string, len(rs))
+	for i, r := range rs {
+		ids[i] = r.Rule
+	}
+	return ids
 }

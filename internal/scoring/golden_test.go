@@ -89,8 +89,8 @@ func wantOf(a Assessment) *goldenWant {
 	}
 	return &goldenWant{
 		Scored: a.Scored, Score: a.Score, Level: string(a.Level), Action: string(a.Action),
-		Reasons: nonNil(RuleIDs(a.Reasons)), RequiredSteps: nonNil(a.RequiredSteps),
-		Shadow: nonNil(RuleIDs(a.ShadowHits)), Overrides: nonNil(a.Overrides),
+		Reasons: nonNil(ruleIDs(a.Reasons)), RequiredSteps: nonNil(a.RequiredSteps),
+		Shadow: nonNil(ruleIDs(a.ShadowHits)), Overrides: nonNil(a.Overrides),
 	}
 }
 

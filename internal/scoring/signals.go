@@ -4,6 +4,9 @@
 // No I/O, no clock, no personal data in anything it returns.
 package scoring
 
+// The signal declarations of package policy are generated from the Signals struct below.
+//go:generate go test -run ^TestSignalVocabularyGenerated$ -update .
+
 import (
 	"cmp"
 	"math"
@@ -21,134 +24,87 @@ import (
 // phone numbers): it is stored in Firestore with every assessment. Unknown numbers are -1 so a
 // rule like `signals.liveness_score < 50` never fires on a missing check; guard with `>= 0`.
 //
-// The `feature` tag says which Didit feature owns a field, which is what Merge uses: a feature
-// present in a step-up session replaces all of that feature's fields. "session" fields follow
-// the latest event, "derived" fields are recomputed after a merge.
+// The struct is the one declaration of the signal vocabulary. Each field's tags say:
+//   - firestore, json: the storage name, which is also the rule variable signals.<name>;
+//   - feature: which Didit feature owns the field, which is what Merge uses (a feature present
+//     in a step-up session replaces all of that feature's fields); "session" fields follow the
+//     latest event, "derived" fields are recomputed after a merge;
+//   - doc: what the signal means, for rule authors; "-" keeps the field out of the rules.
 //
-//	signal                  type          feature     meaning
-//	didit_status            string        session     Didit session status (Approved, Declined, In Review, Abandoned, ...)
-//	webhook_type            string        session     status.updated or data.updated
-//	kyc_expired             bool          session     Didit moved the approved session to Kyc Expired: the approval must be renewed
-//	features_present        list(string)  -           features with data: id, nfc, liveness, face_match, poa, phone, email, aml, ip, database
-//	risk_codes              list(string)  derived     every warning risk code of every feature, deduplicated and sorted
-//	risk_errors             list(string)  derived     risk codes with log_type error
-//	risk_warnings           list(string)  derived     risk codes with log_type warning
-//	id_status               string        id          worst status of id_verifications
-//	document_type           string        id          Passport, Identity Card, ... as Didit names it
-//	document_country        string        id          issuing state, ISO alpha-3
-//	document_expired        bool          id          expiration date before the event date, or DOCUMENT_EXPIRED
-//	age                     int           id          age on the document; -1 unknown
-//	duplicate_user_matches  int           id          ID matches that belong to another vendor_data
-//	document_hash           string        id          keyed hash of the normalised document number; "" if none
-//	nfc_status              string        nfc         worst status of nfc_verifications
-//	nfc_verified            bool          nfc         a chip was read, approved, SOD/DG integrity not false, no NFC_CHIP_NOT_VERIFIED
-//	nfc_skipped             bool          nfc         the chip read was skipped and none verified, or SKIPPED_NFC_VALIDATION
-//	nfc_skip_reason         string        nfc         USER_SKIPPED, DOCUMENT_WITHOUT_CHIP, DEVICE_WITHOUT_NFC, ...
-//	liveness_status         string        liveness    worst status of liveness_checks
-//	liveness_score          double        liveness    lowest liveness score 0-100; -1 unknown
-//	liveness_method         string        liveness    ACTIVE_3D, FLASHING or PASSIVE (upper-cased)
-//	age_estimate            double        liveness    age estimated from the face; -1 unknown
-//	face_quality            double        liveness    lowest passive face quality 0-100; -1 unknown
-//	duplicate_face_matches  int           liveness    face matches that belong to another vendor_data
-//	age_gap                 double        derived     |age_estimate - age|; -1 unless both are known
-//	face_match_status       string        face_match  worst status of face_matches
-//	face_match_score        double        face_match  lowest 1:1 similarity 0-100; -1 unknown
-//	poa_status              string        poa         worst status of poa_verifications
-//	poa_document_type       string        poa         UTILITY_BILL, BANK_STATEMENT, ...
-//	phone_status            string        phone       worst status of phone_verifications
-//	phone_carrier_type      string        phone       mobile, landline, voip or unknown (lower-cased)
-//	phone_disposable        bool          phone       disposable number, or DISPOSABLE_NUMBER_DETECTED
-//	phone_voip              bool          phone       VoIP carrier or virtual number, or VOIP_NUMBER_DETECTED
-//	phone_country           string        phone       ISO alpha-2
-//	email_status            string        email       worst status of email_verifications
-//	email_breached          bool          email       address found in known breaches, or BREACHED_EMAIL_DETECTED
-//	email_breach_count      int           email       number of breaches listed
-//	email_disposable        bool          email       disposable address, or DISPOSABLE_EMAIL_DETECTED
-//	email_undeliverable     bool          email       undeliverable address, or UNDELIVERABLE_EMAIL_DETECTED
-//	aml_status              string        aml         worst status of aml_screenings
-//	aml_hits                int           aml         hits not marked False Positive (total_hits when hits are not listed)
-//	aml_max_score           double        aml         highest screening score 0-100; -1 unknown
-//	aml_pep                 bool          aml         a hit (not a false positive) has PEP matches
-//	aml_sanction            bool          aml         a hit (not a false positive) has sanction matches
-//	ip_status               string        ip          worst status of ip_analyses
-//	ip_vpn_or_tor           bool          ip          any observation through VPN, proxy or Tor, or PRIVATE_NETWORK_DETECTED
-//	ip_data_center          bool          ip          any observation from a data centre
-//	ip_country              string        ip          country of the first observation, ISO alpha-2
-//	ip_countries            list(string)  ip          distinct IP countries, ISO alpha-2
-//	ip_country_mismatch     bool          derived     an IP country differs from the document's, or COUNTRY_FROM_DOCUMENT_DOES_NOT_MATCH_COUNTRY_FROM_IP
-//	device_hashes           list(string)  ip          keyed hashes of the distinct device fingerprints, sorted
-//	db_status               string        database    worst status of database_validations
-//	db_validation_match     string        database    full_match, partial_match or no_match (worst, DATABASE_VALIDATION_* codes included)
+// `go generate ./internal/scoring` writes, from these tags, the CEL declarations and the doc
+// table of the signals (internal/policy/signals_gen.go, listed by `policy-check -vars`);
+// TestSignalVocabularyGenerated fails while that file is stale. Adding a signal is a field
+// here, its extractor and its test.
 //
 // Boolean signals agree with Didit's warning for the same fact (see fold): a rule needs one of them.
 // Warnings is not a rule variable: it keeps each risk code with its feature so that Merge can
 // drop a replaced feature's codes before risk_codes is derived again.
 type Signals struct {
-	DiditStatus     string   `firestore:"didit_status" json:"didit_status" feature:"session"`
-	WebhookType     string   `firestore:"webhook_type" json:"webhook_type" feature:"session"`
-	KycExpired      bool     `firestore:"kyc_expired" json:"kyc_expired" feature:"session"`
-	FeaturesPresent []string `firestore:"features_present" json:"features_present" feature:"-"`
-	RiskCodes       []string `firestore:"risk_codes" json:"risk_codes" feature:"derived"`
-	RiskErrors      []string `firestore:"risk_errors" json:"risk_errors" feature:"derived"`
-	RiskWarnings    []string `firestore:"risk_warnings" json:"risk_warnings" feature:"derived"`
+	DiditStatus     string   `firestore:"didit_status" json:"didit_status" feature:"session" doc:"Didit session status: Approved, Declined, In Review, Abandoned, ..."`
+	WebhookType     string   `firestore:"webhook_type" json:"webhook_type" feature:"session" doc:"status.updated or data.updated"`
+	KycExpired      bool     `firestore:"kyc_expired" json:"kyc_expired" feature:"session" doc:"Didit moved the approved session to Kyc Expired: the approval no longer holds and must be renewed"`
+	FeaturesPresent []string `firestore:"features_present" json:"features_present" feature:"-" doc:"features with data: id, nfc, liveness, face_match, poa, phone, email, aml, ip, database"`
+	RiskCodes       []string `firestore:"risk_codes" json:"risk_codes" feature:"derived" doc:"every warning risk code of every feature (deduplicated, sorted)"`
+	RiskErrors      []string `firestore:"risk_errors" json:"risk_errors" feature:"derived" doc:"risk codes whose log_type is error"`
+	RiskWarnings    []string `firestore:"risk_warnings" json:"risk_warnings" feature:"derived" doc:"risk codes whose log_type is warning"`
 
-	IDStatus             string `firestore:"id_status" json:"id_status" feature:"id"`
-	DocumentType         string `firestore:"document_type" json:"document_type" feature:"id"`
-	DocumentCountry      string `firestore:"document_country" json:"document_country" feature:"id"`
-	DocumentExpired      bool   `firestore:"document_expired" json:"document_expired" feature:"id"`
-	Age                  int64  `firestore:"age" json:"age" feature:"id"`
-	DuplicateUserMatches int64  `firestore:"duplicate_user_matches" json:"duplicate_user_matches" feature:"id"`
-	DocumentHash         string `firestore:"document_hash" json:"document_hash" feature:"id"`
+	IDStatus             string `firestore:"id_status" json:"id_status" feature:"id" doc:"worst status of id_verifications"`
+	DocumentType         string `firestore:"document_type" json:"document_type" feature:"id" doc:"document type as Didit names it (Passport, Identity Card, ...)"`
+	DocumentCountry      string `firestore:"document_country" json:"document_country" feature:"id" doc:"issuing state, ISO alpha-3"`
+	DocumentExpired      bool   `firestore:"document_expired" json:"document_expired" feature:"id" doc:"expiration date before the event, or DOCUMENT_EXPIRED"`
+	Age                  int64  `firestore:"age" json:"age" feature:"id" doc:"age on the document in years; -1 unknown"`
+	DuplicateUserMatches int64  `firestore:"duplicate_user_matches" json:"duplicate_user_matches" feature:"id" doc:"ID matches that belong to another vendor_data"`
+	DocumentHash         string `firestore:"document_hash" json:"document_hash" feature:"id" doc:"keyed hash of the normalised document number; empty if none"`
 
-	NFCStatus     string `firestore:"nfc_status" json:"nfc_status" feature:"nfc"`
-	NFCVerified   bool   `firestore:"nfc_verified" json:"nfc_verified" feature:"nfc"`
-	NFCSkipped    bool   `firestore:"nfc_skipped" json:"nfc_skipped" feature:"nfc"`
-	NFCSkipReason string `firestore:"nfc_skip_reason" json:"nfc_skip_reason" feature:"nfc"`
+	NFCStatus     string `firestore:"nfc_status" json:"nfc_status" feature:"nfc" doc:"worst status of nfc_verifications"`
+	NFCVerified   bool   `firestore:"nfc_verified" json:"nfc_verified" feature:"nfc" doc:"chip read, approved, SOD/DG integrity not false, no NFC_CHIP_NOT_VERIFIED"`
+	NFCSkipped    bool   `firestore:"nfc_skipped" json:"nfc_skipped" feature:"nfc" doc:"the chip read was skipped and none verified, or SKIPPED_NFC_VALIDATION"`
+	NFCSkipReason string `firestore:"nfc_skip_reason" json:"nfc_skip_reason" feature:"nfc" doc:"USER_SKIPPED, DOCUMENT_WITHOUT_CHIP, DEVICE_WITHOUT_NFC, ..."`
 
-	LivenessStatus       string  `firestore:"liveness_status" json:"liveness_status" feature:"liveness"`
-	LivenessScore        float64 `firestore:"liveness_score" json:"liveness_score" feature:"liveness"`
-	LivenessMethod       string  `firestore:"liveness_method" json:"liveness_method" feature:"liveness"`
-	AgeEstimate          float64 `firestore:"age_estimate" json:"age_estimate" feature:"liveness"`
-	FaceQuality          float64 `firestore:"face_quality" json:"face_quality" feature:"liveness"`
-	DuplicateFaceMatches int64   `firestore:"duplicate_face_matches" json:"duplicate_face_matches" feature:"liveness"`
-	AgeGap               float64 `firestore:"age_gap" json:"age_gap" feature:"derived"`
+	LivenessStatus       string  `firestore:"liveness_status" json:"liveness_status" feature:"liveness" doc:"worst status of liveness_checks"`
+	LivenessScore        float64 `firestore:"liveness_score" json:"liveness_score" feature:"liveness" doc:"lowest liveness score 0-100; -1 unknown"`
+	LivenessMethod       string  `firestore:"liveness_method" json:"liveness_method" feature:"liveness" doc:"ACTIVE_3D, FLASHING or PASSIVE (upper-cased)"`
+	AgeEstimate          float64 `firestore:"age_estimate" json:"age_estimate" feature:"liveness" doc:"age estimated from the face in years; -1 unknown"`
+	FaceQuality          float64 `firestore:"face_quality" json:"face_quality" feature:"liveness" doc:"lowest passive face quality 0-100; -1 unknown"`
+	DuplicateFaceMatches int64   `firestore:"duplicate_face_matches" json:"duplicate_face_matches" feature:"liveness" doc:"face matches that belong to another vendor_data"`
+	AgeGap               float64 `firestore:"age_gap" json:"age_gap" feature:"derived" doc:"|age_estimate - age| in years; -1 unless both are known"`
 
-	FaceMatchStatus string  `firestore:"face_match_status" json:"face_match_status" feature:"face_match"`
-	FaceMatchScore  float64 `firestore:"face_match_score" json:"face_match_score" feature:"face_match"`
+	FaceMatchStatus string  `firestore:"face_match_status" json:"face_match_status" feature:"face_match" doc:"worst status of face_matches"`
+	FaceMatchScore  float64 `firestore:"face_match_score" json:"face_match_score" feature:"face_match" doc:"lowest 1:1 similarity 0-100; -1 unknown"`
 
-	POAStatus       string `firestore:"poa_status" json:"poa_status" feature:"poa"`
-	POADocumentType string `firestore:"poa_document_type" json:"poa_document_type" feature:"poa"`
+	POAStatus       string `firestore:"poa_status" json:"poa_status" feature:"poa" doc:"worst status of poa_verifications"`
+	POADocumentType string `firestore:"poa_document_type" json:"poa_document_type" feature:"poa" doc:"UTILITY_BILL, BANK_STATEMENT, ..."`
 
-	PhoneStatus      string `firestore:"phone_status" json:"phone_status" feature:"phone"`
-	PhoneCarrierType string `firestore:"phone_carrier_type" json:"phone_carrier_type" feature:"phone"`
-	PhoneDisposable  bool   `firestore:"phone_disposable" json:"phone_disposable" feature:"phone"`
-	PhoneVoIP        bool   `firestore:"phone_voip" json:"phone_voip" feature:"phone"`
-	PhoneCountry     string `firestore:"phone_country" json:"phone_country" feature:"phone"`
+	PhoneStatus      string `firestore:"phone_status" json:"phone_status" feature:"phone" doc:"worst status of phone_verifications"`
+	PhoneCarrierType string `firestore:"phone_carrier_type" json:"phone_carrier_type" feature:"phone" doc:"mobile, landline, voip or unknown (lower-cased)"`
+	PhoneDisposable  bool   `firestore:"phone_disposable" json:"phone_disposable" feature:"phone" doc:"disposable number, or DISPOSABLE_NUMBER_DETECTED"`
+	PhoneVoIP        bool   `firestore:"phone_voip" json:"phone_voip" feature:"phone" doc:"VoIP carrier or virtual number, or VOIP_NUMBER_DETECTED"`
+	PhoneCountry     string `firestore:"phone_country" json:"phone_country" feature:"phone" doc:"phone country, ISO alpha-2"`
 
-	EmailStatus        string `firestore:"email_status" json:"email_status" feature:"email"`
-	EmailBreached      bool   `firestore:"email_breached" json:"email_breached" feature:"email"`
-	EmailBreachCount   int64  `firestore:"email_breach_count" json:"email_breach_count" feature:"email"`
-	EmailDisposable    bool   `firestore:"email_disposable" json:"email_disposable" feature:"email"`
-	EmailUndeliverable bool   `firestore:"email_undeliverable" json:"email_undeliverable" feature:"email"`
+	EmailStatus        string `firestore:"email_status" json:"email_status" feature:"email" doc:"worst status of email_verifications"`
+	EmailBreached      bool   `firestore:"email_breached" json:"email_breached" feature:"email" doc:"address found in known breaches, or BREACHED_EMAIL_DETECTED"`
+	EmailBreachCount   int64  `firestore:"email_breach_count" json:"email_breach_count" feature:"email" doc:"number of breaches listed"`
+	EmailDisposable    bool   `firestore:"email_disposable" json:"email_disposable" feature:"email" doc:"disposable address, or DISPOSABLE_EMAIL_DETECTED"`
+	EmailUndeliverable bool   `firestore:"email_undeliverable" json:"email_undeliverable" feature:"email" doc:"undeliverable address, or UNDELIVERABLE_EMAIL_DETECTED"`
 
-	AMLStatus   string  `firestore:"aml_status" json:"aml_status" feature:"aml"`
-	AMLHits     int64   `firestore:"aml_hits" json:"aml_hits" feature:"aml"`
-	AMLMaxScore float64 `firestore:"aml_max_score" json:"aml_max_score" feature:"aml"`
-	AMLPEP      bool    `firestore:"aml_pep" json:"aml_pep" feature:"aml"`
-	AMLSanction bool    `firestore:"aml_sanction" json:"aml_sanction" feature:"aml"`
+	AMLStatus   string  `firestore:"aml_status" json:"aml_status" feature:"aml" doc:"worst status of aml_screenings"`
+	AMLHits     int64   `firestore:"aml_hits" json:"aml_hits" feature:"aml" doc:"hits not marked False Positive (total_hits when hits are not listed)"`
+	AMLMaxScore float64 `firestore:"aml_max_score" json:"aml_max_score" feature:"aml" doc:"highest screening score 0-100; -1 unknown"`
+	AMLPEP      bool    `firestore:"aml_pep" json:"aml_pep" feature:"aml" doc:"a hit that is not a false positive has PEP matches"`
+	AMLSanction bool    `firestore:"aml_sanction" json:"aml_sanction" feature:"aml" doc:"a hit that is not a false positive has sanction matches"`
 
-	IPStatus          string   `firestore:"ip_status" json:"ip_status" feature:"ip"`
-	IPVPNOrTor        bool     `firestore:"ip_vpn_or_tor" json:"ip_vpn_or_tor" feature:"ip"`
-	IPDataCenter      bool     `firestore:"ip_data_center" json:"ip_data_center" feature:"ip"`
-	IPCountry         string   `firestore:"ip_country" json:"ip_country" feature:"ip"`
-	IPCountries       []string `firestore:"ip_countries" json:"ip_countries" feature:"ip"`
-	IPCountryMismatch bool     `firestore:"ip_country_mismatch" json:"ip_country_mismatch" feature:"derived"`
-	DeviceHashes      []string `firestore:"device_hashes" json:"device_hashes" feature:"ip"`
+	IPStatus          string   `firestore:"ip_status" json:"ip_status" feature:"ip" doc:"worst status of ip_analyses"`
+	IPVPNOrTor        bool     `firestore:"ip_vpn_or_tor" json:"ip_vpn_or_tor" feature:"ip" doc:"any observation through VPN, proxy or Tor, or PRIVATE_NETWORK_DETECTED"`
+	IPDataCenter      bool     `firestore:"ip_data_center" json:"ip_data_center" feature:"ip" doc:"any observation from a data centre"`
+	IPCountry         string   `firestore:"ip_country" json:"ip_country" feature:"ip" doc:"country of the first observation, ISO alpha-2"`
+	IPCountries       []string `firestore:"ip_countries" json:"ip_countries" feature:"ip" doc:"distinct IP countries, ISO alpha-2"`
+	IPCountryMismatch bool     `firestore:"ip_country_mismatch" json:"ip_country_mismatch" feature:"derived" doc:"an IP country differs from the document's, or COUNTRY_FROM_DOCUMENT_DOES_NOT_MATCH_COUNTRY_FROM_IP"`
+	DeviceHashes      []string `firestore:"device_hashes" json:"device_hashes" feature:"ip" doc:"keyed hashes of the distinct device fingerprints"`
 
-	DBStatus          string `firestore:"db_status" json:"db_status" feature:"database"`
-	DBValidationMatch string `firestore:"db_validation_match" json:"db_validation_match" feature:"database"`
+	DBStatus          string `firestore:"db_status" json:"db_status" feature:"database" doc:"worst status of database_validations"`
+	DBValidationMatch string `firestore:"db_validation_match" json:"db_validation_match" feature:"database" doc:"full_match, partial_match or no_match (worst; DATABASE_VALIDATION_* codes included)"`
 
-	Warnings []WarningSignal `firestore:"warnings" json:"warnings" feature:"-"`
+	Warnings []WarningSignal `firestore:"warnings" json:"warnings" feature:"-" doc:"-"`
 }
 
 // WarningSignal is a risk code with the feature whose array it came from.
