@@ -321,3 +321,32 @@ func TestHashClasses(t *testing.T) {
 	cs = addClass(cs, 3, t0, nil)
 	assert.Len(t, cs, 3)
 }
+
+// TestReturningUserMatchesAfterKeyRotation: a secret version added to the hash keys does not
+// make a returning user's document look new (+10 and an NFC step-up): the event carries the
+// document under every key and matches the stored hash of the old key.
+func TestReturningUserMatchesAfterKeyRotation(t *testing.T) {
+	eng := scoring.NewEngine(policy.Default())
+	old, err := scoring.NewKeyedHasher([]scoring.HashKey{{Secret: []byte("v1")}})
+	require.NoError(t, err)
+	rotated, err := scoring.NewKeyedHasher([]scoring.HashKey{{ID: "k2", Secret: []byte("v2")}, {Secret: []byte("v1")}})
+	require.NoError(t, err)
+
+	first := decided("e1", "s1", "Approved", t0, old.Hash("X1234567K"))
+	first.DocumentKeys = old.All("X1234567K")
+	again := decided("e2", "s2", "Approved", t0.Add(48*time.Hour), rotated.Hash("X1234567K"))
+	again.DocumentKeys = rotated.All("X1234567K")
+
+	p, as := fold(t, eng, first, again)
+	require.NotNil(t, as[1])
+	assert.Equal(t, 1, as[1].History.DistinctDocuments)
+	assert.NotContains(t, ruleIDs(p.Reasons), "history_several_documents")
+	require.Len(t, p.Aggregates.Documents, 1)
+	assert.Equal(t, rotated.All("X1234567K"), p.Aggregates.Documents[0].Hashes, "the class learns the new key's hash")
+	assert.Equal(t, []string{rotated.Hash("X1234567K")}, p.DocumentHashes)
+
+	// Without the aliases (only the current key's hash) the same user would look new.
+	again.DocumentKeys = nil
+	p, _ = fold(t, eng, first, again)
+	assert.Contains(t, ruleIDs(p.Reasons), "history_several_documents")
+}
