@@ -434,7 +434,8 @@ func completeStepUp(p *Profile, ev Event, link StepUpLink, now time.Time) {
 	if p.Aggregates.StepUpOutcomes == nil {
 		p.Aggregates.StepUpOutcomes = map[string]StepUpOutcome{}
 	}
-	if cur, ok := p.Aggregates.StepUpOutcomes[link.Kind]; !ok || !ev.EventTime.Before(cur.At) {
+	if cur, ok := p.Aggregates.StepUpOutcomes[link.Kind]; !ok || ev.EventTime.After(cur.At) ||
+		(ev.EventTime.Equal(cur.At) && ev.SessionID >= cur.SessionID) {
 		p.Aggregates.StepUpOutcomes[link.Kind] = StepUpOutcome{Outcome: su.Outcome, SessionID: ev.SessionID,
 			OriginSessionID: link.OriginSessionID, At: ev.EventTime}
 	}
@@ -450,7 +451,12 @@ func markDeclined(marks []SessionMark, ev Event) []SessionMark {
 			return marks
 		}
 		marks = append(marks, SessionMark{SessionID: ev.SessionID, At: ev.EventTime})
-		sort.Slice(marks, func(a, b int) bool { return marks[a].At.Before(marks[b].At) })
+		sort.Slice(marks, func(a, b int) bool {
+			if !marks[a].At.Equal(marks[b].At) {
+				return marks[a].At.Before(marks[b].At)
+			}
+			return marks[a].SessionID < marks[b].SessionID
+		})
 		if len(marks) > maxDeclined {
 			marks = marks[len(marks)-maxDeclined:]
 		}
@@ -509,7 +515,13 @@ func addClass(classes []HashClass, limit int, at time.Time, hashes []string) []H
 		hashes = hashes[:maxKeyHashes]
 	}
 	classes = append(classes, HashClass{Hashes: hashes, FirstSeen: at})
-	sort.SliceStable(classes, func(a, b int) bool { return classes[a].FirstSeen.Before(classes[b].FirstSeen) })
+	// A total order, so the kept classes do not depend on the order events arrived in.
+	sort.Slice(classes, func(a, b int) bool {
+		if !classes[a].FirstSeen.Equal(classes[b].FirstSeen) {
+			return classes[a].FirstSeen.Before(classes[b].FirstSeen)
+		}
+		return classes[a].Hashes[len(classes[a].Hashes)-1] < classes[b].Hashes[len(classes[b].Hashes)-1]
+	})
 	if len(classes) > limit {
 		classes = classes[len(classes)-limit:]
 	}
