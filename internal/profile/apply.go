@@ -192,13 +192,8 @@ func (s *Store) Apply(ctx context.Context, ev Event, eng Evaluator, now time.Tim
 
 		if cur, ok := p.Sessions[ev.SessionID]; ok && !moves(cur, ev) {
 			res.Outcome = Stale
-			// The session's state stays, but an older event can still tell when the session
-			// began, which the history windows count from: keep that fact order-independent.
-			if ev.EventTime.Before(cur.FirstSeen) {
-				cur.FirstSeen = ev.EventTime
-				p.Sessions[ev.SessionID] = cur
+			if recordStale(&p, cur, ev, eng) {
 				p.UpdatedAt = now
-				settle(&p, eng)
 				res.Profile = p
 				if err := setProfile(tx, pref, p); err != nil {
 					return err
@@ -247,6 +242,23 @@ func (s *Store) duplicate(ctx context.Context, aref *firestore.DocumentRef) (Res
 		return Result{}, failure.New(failure.Internal, fmt.Errorf("decode assessment %s: %w", aref.ID, err))
 	}
 	return Result{Outcome: Duplicate, Assessment: &a}, nil
+}
+
+// recordStale folds what a stale event still tells into p: the session's state stays, but an
+// older event can tell when the session began (the history windows count from it) and when its
+// document and devices were first seen, so those facts do not depend on arrival order. It
+// reports whether p changed.
+func recordStale(p *Profile, cur SessionState, ev Event, eng Evaluator) bool {
+	docs, devs := slices.Clone(p.Aggregates.Documents), slices.Clone(p.Aggregates.Devices)
+	addHashes(&p.Aggregates, ev)
+	seen := !reflect.DeepEqual(docs, p.Aggregates.Documents) || !reflect.DeepEqual(devs, p.Aggregates.Devices)
+	if !ev.EventTime.Before(cur.FirstSeen) && !seen {
+		return false
+	}
+	cur.FirstSeen = minTime(cur.FirstSeen, ev.EventTime)
+	p.Sessions[ev.SessionID] = cur
+	settle(p, eng)
+	return true
 }
 
 // verdictFields are left out of an unverified profile's document: no score is better than a
@@ -335,16 +347,7 @@ func record(p *Profile, ev Event, eng Evaluator, now time.Time) *Assessment {
 		st.Signals = &sig
 		st.Decided = true
 		st.AssessmentID = ev.Key
-		ag.Documents = addClass(ag.Documents, maxDocuments, ev.EventTime, keysOr(ev.DocumentKeys, ev.DocumentHash))
-		devs := ev.DeviceKeys
-		if len(devs) == 0 {
-			for _, d := range ev.DeviceHashes {
-				devs = append(devs, []string{d})
-			}
-		}
-		for _, d := range devs {
-			ag.Devices = addClass(ag.Devices, maxDevices, ev.EventTime, d)
-		}
+		addHashes(ag, ev)
 	}
 	ag.DeclinedSessions = markDeclined(ag.DeclinedSessions, ev)
 	p.Sessions[ev.SessionID] = st
@@ -466,6 +469,30 @@ func markDeclined(marks []SessionMark, ev Event) []SessionMark {
 		marks = slices.Delete(marks, i, i+1)
 	}
 	return marks
+}
+
+// addHashes adds a decided event's document and devices to the aggregates.
+func addHashes(ag *Aggregates, ev Event) {
+	if !ev.HasDecision {
+		return
+	}
+	ag.Documents = addClass(ag.Documents, maxDocuments, ev.EventTime, keysOr(ev.DocumentKeys, ev.DocumentHash))
+	devs := ev.DeviceKeys
+	if len(devs) == 0 {
+		for _, d := range ev.DeviceHashes {
+			devs = append(devs, []string{d})
+		}
+	}
+	for _, d := range devs {
+		ag.Devices = addClass(ag.Devices, maxDevices, ev.EventTime, d)
+	}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }
 
 func newestHashes(cs []HashClass) []string {

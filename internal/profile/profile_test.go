@@ -104,10 +104,13 @@ func TestVerdictIndependentOfOrder(t *testing.T) {
 	}
 	events := []Event{
 		{Key: "e1", SessionID: "s1", Status: "In Progress", EventTime: t0},
-		{Key: "e2", SessionID: "s1", Status: "Approved", EventTime: t0.Add(time.Minute), HasDecision: true, Signals: sig("Approved", 95, "doc-a")},
+		{Key: "e2", SessionID: "s1", Status: "Approved", EventTime: t0.Add(time.Minute), HasDecision: true, Signals: sig("Approved", 95, "doc-a"), DocumentHash: "doc-a"},
 		{Key: "e3", SessionID: "s2", Status: "Declined", EventTime: t0.Add(time.Hour), HasDecision: true, Signals: sig("Declined", 30, "doc-b", "LOW_LIVENESS_SCORE")},
 		{Key: "e4", SessionID: "s3", Status: "Approved", EventTime: t0.Add(2 * time.Hour), HasDecision: true, Signals: sig("Approved", 70, "doc-c", "POSSIBLE_DUPLICATED_USER")},
 		{Key: "e5", SessionID: "s3", Status: "In Progress", EventTime: t0.Add(90 * time.Minute)},
+		// An earlier decision of s1 (In Review, then Approved): when it arrives late it is stale,
+		// yet its document was seen first at its time.
+		{Key: "e6", SessionID: "s1", Status: "In Review", EventTime: t0.Add(30 * time.Second), HasDecision: true, Signals: sig("In Review", 95, "doc-a"), DocumentHash: "doc-a"},
 	}
 	fold := func(order []Event) Profile {
 		p := newProfile(Event{UserID: "u"}, t0)
@@ -118,11 +121,7 @@ func TestVerdictIndependentOfOrder(t *testing.T) {
 			}
 			seen[ev.Key] = true
 			if cur, ok := p.Sessions[ev.SessionID]; ok && !moves(cur, ev) {
-				if ev.EventTime.Before(cur.FirstSeen) { // as Apply does for a stale event
-					cur.FirstSeen = ev.EventTime
-					p.Sessions[ev.SessionID] = cur
-					settle(&p, eng)
-				}
+				recordStale(&p, cur, ev, eng) // as Apply does for a stale event
 				continue
 			}
 			record(&p, ev, eng, t0)
@@ -147,6 +146,7 @@ func TestVerdictIndependentOfOrder(t *testing.T) {
 		assert.Equal(t, want.Reasons, got.Reasons, "order %d", i)
 		assert.Equal(t, want.RequiredSteps, got.RequiredSteps, "order %d", i)
 		assert.Equal(t, want.ReviewState, got.ReviewState, "order %d", i)
+		assert.Equal(t, want.Aggregates, got.Aggregates, "order %d", i)
 		for id, s := range want.Sessions {
 			assert.Equal(t, s.Status, got.Sessions[id].Status, "order %d session %s", i, id)
 			assert.Equal(t, s.FirstSeen, got.Sessions[id].FirstSeen, "order %d session %s", i, id)
