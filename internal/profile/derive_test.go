@@ -350,3 +350,22 @@ func TestReturningUserMatchesAfterKeyRotation(t *testing.T) {
 	p, _ = fold(t, eng, first, again)
 	assert.Contains(t, ruleIDs(p.Reasons), "history_several_documents")
 }
+
+// erroring is an Evaluator whose policy hit a rule error and an engine override.
+type erroring struct{}
+
+func (erroring) Evaluate(sig scoring.Signals, _ scoring.History) scoring.Assessment {
+	return scoring.Assessment{Scored: true, Score: 10, RawScore: 10, Level: policy.Low, Action: policy.Review,
+		Reasons: []scoring.Reason{{Rule: "r1", Points: 10}}, Overrides: []string{scoring.OverrideDeclined},
+		RuleErrors: []scoring.RuleError{{Rule: "r2", Error: "no such overload"}}, PolicyVersion: "test", Signals: sig}
+}
+
+// TestAssessmentKeepsRuleErrors: the rules that failed at evaluation time and the overrides are
+// stored with the assessment, not only logged.
+func TestAssessmentKeepsRuleErrors(t *testing.T) {
+	_, as := fold(t, erroring{}, decided("e1", "s1", "Declined", t0, "doc-a"))
+	require.NotNil(t, as[0])
+	assert.Equal(t, []scoring.RuleError{{Rule: "r2", Error: "no such overload"}}, as[0].RuleErrors)
+	assert.Equal(t, []Adjustment{{Kind: AdjustOverride, Value: scoring.OverrideDeclined}}, as[0].Adjustments,
+		"without a policy at hand, the overrides alone")
+}
