@@ -29,6 +29,12 @@ const (
 	StatusExpired      Status = "Expired"
 	StatusAbandoned    Status = "Abandoned"
 	StatusKycExpired   Status = "Kyc Expired"
+
+	// Feature-level statuses (the `status` of one item of a decision's feature arrays, §2.3)
+	// that are not also session statuses.
+	StatusNotFinished    Status = "Not Finished"
+	StatusResubRequested Status = "Resub Requested"
+	StatusRejected       Status = "Rejected" // listed for ID verification by Didit's skill only
 )
 
 // HasDecision reports whether a webhook with this status carries a decision worth scoring.

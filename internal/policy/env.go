@@ -2,7 +2,6 @@ package policy
 
 import (
 	"fmt"
-	"strings"
 	"sync"
 
 	"cel.dev/cel-go/cel"
@@ -38,8 +37,8 @@ func stepUpMacro(name, field string) cel.Macro {
 		if !ok {
 			return nil, eh.NewError(arg.ID(), fmt.Sprintf("%s: the argument must be a string literal", name))
 		}
-		if !IsStepKind(kind) {
-			return nil, eh.NewError(arg.ID(), fmt.Sprintf("%s: unknown step-up kind %q (want one of %s)", name, kind, strings.Join(stepKinds, ", ")))
+		if !StepKind(kind).Valid() {
+			return nil, eh.NewError(arg.ID(), fmt.Sprintf("%s: unknown step-up kind %q (want one of %s)", name, kind, stepKindList()))
 		}
 		stepUps := eh.NewSelect(eh.NewIdent("history"), "step_ups")
 		return eh.NewSelect(eh.NewSelect(stepUps, kind), field), nil

@@ -74,23 +74,62 @@ func MaxAction(a, b Action) Action {
 	return a
 }
 
-// Step-up kinds a rule may ask for (and History.StepUps is keyed by).
+// StepKind is a kind of step-up session a rule may ask for; History.StepUps, the stored
+// profile's step_ups and the step-up claims are keyed by it.
+type StepKind string
+
+// Step-up kinds.
 const (
-	StepNFC       = "nfc"
-	StepBiometric = "biometric"
-	StepPhone     = "phone"
-	StepEmail     = "email"
-	StepPOA       = "poa"
-	StepAML       = "aml"
+	StepNFC       StepKind = "nfc"
+	StepBiometric StepKind = "biometric"
+	StepPhone     StepKind = "phone"
+	StepEmail     StepKind = "email"
+	StepPOA       StepKind = "poa"
+	StepAML       StepKind = "aml"
 )
 
-var stepKinds = []string{StepAML, StepBiometric, StepEmail, StepNFC, StepPhone, StepPOA}
+var stepKinds = []StepKind{StepAML, StepBiometric, StepEmail, StepNFC, StepPhone, StepPOA}
 
 // StepKinds returns the known step-up kinds, sorted.
-func StepKinds() []string { return slices.Clone(stepKinds) }
+func StepKinds() []StepKind { return slices.Clone(stepKinds) }
 
-// IsStepKind reports whether k is a known step-up kind.
-func IsStepKind(k string) bool { return slices.Contains(stepKinds, k) }
+// Valid reports whether k is a known step-up kind.
+func (k StepKind) Valid() bool { return slices.Contains(stepKinds, k) }
+
+func stepKindList() string {
+	names := make([]string, len(stepKinds))
+	for i, k := range stepKinds {
+		names[i] = string(k)
+	}
+	return strings.Join(names, ", ")
+}
+
+// StepStatus is where a step-up is in its life: rules read it as
+// history.step_ups.<kind>.status (step_up_status("kind")), product code in the profile's
+// step_ups.<kind>.status, and the step-up claims keep it as their state.
+type StepStatus string
+
+// Step-up statuses, in the order a step moves through them.
+const (
+	StepPending   StepStatus = "pending"   // claimed, Didit not yet called (or the call is being retried)
+	StepCreated   StepStatus = "created"   // the Didit session exists; the user is sent to its URL
+	StepCompleted StepStatus = "completed" // the step-up session's webhook came back with a decision
+	StepFailed    StepStatus = "failed"    // Didit refused permanently
+)
+
+// StepOutcome is what a completed step-up's decision says; "" until it completes. Rules read it
+// as history.step_ups.<kind>.outcome (step_up_outcome("kind")), product code in the profile's
+// step_ups.<kind>.outcome. scoring.StepUpOutcome derives it from the Didit status.
+type StepOutcome string
+
+// Step-up outcomes.
+const (
+	OutcomeApproved StepOutcome = "approved"
+	OutcomeDeclined StepOutcome = "declined"
+	// OutcomeReview is a decision that is neither: In Review (a reviewer has yet to decide) or
+	// Abandoned. It never counts as approved, so the step-up may be asked again.
+	OutcomeReview StepOutcome = "review"
+)
 
 // Thresholds are the lowest score of each level above low (low starts at 0).
 type Thresholds struct {
@@ -101,14 +140,14 @@ type Thresholds struct {
 
 // Rule is one compiled rule of a policy.
 type Rule struct {
-	ID          string   `yaml:"id"`
-	Description string   `yaml:"description"`
-	When        string   `yaml:"when"`
-	Points      int      `yaml:"points"`
-	MinLevel    Level    `yaml:"min_level"` // "" = no floor
-	Action      Action   `yaml:"action"`    // "" = not forced
-	Steps       []string `yaml:"steps"`     // step-up kinds, sorted
-	Shadow      bool     `yaml:"shadow"`    // evaluated and recorded, never counted
+	ID          string     `yaml:"id"`
+	Description string     `yaml:"description"`
+	When        string     `yaml:"when"`
+	Points      int        `yaml:"points"`
+	MinLevel    Level      `yaml:"min_level"` // "" = no floor
+	Action      Action     `yaml:"action"`    // "" = not forced
+	Steps       []StepKind `yaml:"steps"`     // step-up kinds, sorted
+	Shadow      bool       `yaml:"shadow"`    // evaluated and recorded, never counted
 
 	prg  cel.Program
 	vars []string // vocabulary names `when` reads, sorted
@@ -381,8 +420,8 @@ func parseRule(e *cel.Env, i int, n *yaml.Node) (*Rule, []error) {
 		bad("action", "unknown action %q (want approve, step_up, review or block)", r.Action)
 	}
 	for _, s := range r.Steps {
-		if !IsStepKind(s) {
-			bad("steps", "unknown step-up kind %q (want one of %s)", s, strings.Join(stepKinds, ", "))
+		if !s.Valid() {
+			bad("steps", "unknown step-up kind %q (want one of %s)", s, stepKindList())
 		}
 	}
 	slices.Sort(r.Steps)

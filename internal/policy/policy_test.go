@@ -183,7 +183,7 @@ func TestParseValid(t *testing.T) {
 	require.Len(t, p.Rules, 2)
 	r := p.Rule("low_liveness")
 	require.NotNil(t, r)
-	assert.Equal(t, []string{"biometric", "phone"}, r.Steps, "steps are kept sorted")
+	assert.Equal(t, []StepKind{StepBiometric, StepPhone}, r.Steps, "steps are kept sorted")
 	assert.Equal(t, Medium, r.MinLevel)
 	assert.Equal(t, StepUp, r.Action)
 	assert.True(t, p.Rule("nfc_ok").Shadow)

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"fmt"
 	"slices"
 	"sync"
 
@@ -92,8 +93,8 @@ var vocabulary = sync.OnceValue(func() []Var {
 	// the whole qualified name to a plain string, and a misspelt kind fails to load.
 	for _, k := range stepKinds {
 		out = append(out,
-			Var{"history.step_ups." + string(k) + ".status", KindString, "status of the latest " + string(k) + " step-up: pending, created, completed, failed or \"\""},
-			Var{"history.step_ups." + string(k) + ".outcome", KindString, "outcome of the latest " + string(k) + " step-up: approved, declined, review or \"\""})
+			Var{"history.step_ups." + string(k) + ".status", KindString, fmt.Sprintf("status of the latest %s step-up: %s, %s, %s, %s or \"\"", k, StepPending, StepCreated, StepCompleted, StepFailed)},
+			Var{"history.step_ups." + string(k) + ".outcome", KindString, fmt.Sprintf("outcome of the latest %s step-up: %s, %s, %s or \"\"", k, OutcomeApproved, OutcomeDeclined, OutcomeReview)})
 	}
 	for _, group := range riskCodes {
 		for _, c := range group {

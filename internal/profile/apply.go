@@ -369,7 +369,7 @@ func record(p *Profile, ev Event, eng Evaluator, now time.Time) *Assessment {
 		ID: ev.Key, EventKey: ev.Key, SessionID: ev.SessionID, SessionStatus: ev.Status, VerdictSession: v.Session,
 		StepUpKind: p.Sessions[ev.SessionID].StepUpKind, Score: v.Assessment.Score, RawScore: v.Assessment.RawScore,
 		Level: p.Level, Action: p.Action, Reasons: reasons(v.Assessment.Reasons), Shadow: reasons(v.Assessment.ShadowHits),
-		RequiredSteps: v.Assessment.RequiredSteps, PolicyVersion: v.Assessment.PolicyVersion, Signals: v.Assessment.Signals,
+		RequiredSteps: stepNames(v.Assessment.RequiredSteps), PolicyVersion: v.Assessment.PolicyVersion, Signals: v.Assessment.Signals,
 		History: v.History, RuleErrors: v.Assessment.RuleErrors, Adjustments: v.Adjustments, Trusted: ev.Trusted,
 		EventTime: ev.EventTime, CreatedAt: now,
 	}
@@ -409,7 +409,7 @@ func applyVerdict(p *Profile, v Verdict) {
 	}
 	a := v.Assessment
 	p.Score, p.Level, p.Action = a.Score, string(a.Level), string(a.Action)
-	p.Reasons, p.RequiredSteps, p.PolicyVersion = reasons(a.Reasons), a.RequiredSteps, a.PolicyVersion
+	p.Reasons, p.RequiredSteps, p.PolicyVersion = reasons(a.Reasons), stepNames(a.RequiredSteps), a.PolicyVersion
 	p.LastSessionID = v.Session
 	p.Blocked = a.Action == policy.Block
 	if a.Action == policy.Review {
@@ -432,7 +432,7 @@ func bindStepUps(p *Profile) {
 // aggregates.
 func completeStepUp(p *Profile, ev Event, link StepUpLink, now time.Time) {
 	su := p.StepUps[link.Kind]
-	su.Status, su.Outcome, su.UpdatedAt = StepCompleted, outcomeOf(ev.Status), now
+	su.Status, su.Outcome, su.UpdatedAt = StepCompleted, string(scoring.StepUpOutcome(didit.Status(ev.Status))), now
 	p.StepUps[link.Kind] = su
 	if p.Aggregates.StepUpOutcomes == nil {
 		p.Aggregates.StepUpOutcomes = map[string]StepUpOutcome{}

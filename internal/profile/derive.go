@@ -61,13 +61,13 @@ func Derive(p Profile, eng Evaluator) Verdict {
 	ag := p.Aggregates
 	v := Verdict{State: VerdictUnverified, Sessions: map[string]SessionVerdict{},
 		HighestLevel: ag.Archive.HighestLevel, EverBlocked: ag.Archive.EverBlocked}
-	prevLevel, prevAction := ag.Archive.LastLevel, ag.Archive.LastAction
+	prevLevel, prevAction := policy.Level(ag.Archive.LastLevel), policy.Action(ag.Archive.LastAction)
 
 	for i, e := range all {
 		if !e.st.Decided || e.st.Signals == nil || stepUpOf(p, e.id, e.st) != nil {
 			continue
 		}
-		h := scoring.History{PreviousLevel: prevLevel, PreviousAction: prevAction, StepUps: map[string]scoring.StepUp{}}
+		h := scoring.History{PreviousLevel: prevLevel, PreviousAction: prevAction, StepUps: map[policy.StepKind]scoring.StepUp{}}
 		sig := e.st.Signals.Clone()
 		at := e.st.EventTime
 		for _, o := range all[:i+1] {
@@ -94,23 +94,24 @@ func Derive(p Profile, eng Evaluator) Verdict {
 			if link == nil || link.OriginSessionID != e.id {
 				continue
 			}
-			su := scoring.StepUp{Status: StepCreated}
+			kind := policy.StepKind(link.Kind)
+			su := scoring.StepUp{Status: policy.StepCreated}
 			if o.st.Decided && o.st.Signals != nil {
 				sig = scoring.Merge(sig, *o.st.Signals)
-				su = scoring.StepUp{Status: StepCompleted, Outcome: outcomeOf(o.st.Status)}
+				su = scoring.StepUp{Status: policy.StepCompleted, Outcome: scoring.StepUpOutcome(didit.Status(o.st.Status))}
 			}
-			h.StepUps[link.Kind] = su
-			h.IsStepUp, h.StepUpKind = true, link.Kind
+			h.StepUps[kind] = su
+			h.IsStepUp, h.StepUpKind = true, kind
 		}
 		for k, su := range p.StepUps {
-			if _, ok := h.StepUps[k]; !ok && su.OriginSessionID == e.id {
-				h.StepUps[k] = scoring.StepUp{Status: su.Status, Outcome: su.Outcome}
+			if _, ok := h.StepUps[policy.StepKind(k)]; !ok && su.OriginSessionID == e.id {
+				h.StepUps[policy.StepKind(k)] = scoring.StepUp{Status: policy.StepStatus(su.Status), Outcome: policy.StepOutcome(su.Outcome)}
 			}
 		}
 		for k, o := range ag.StepUpOutcomes {
 			// A completed step-up whose session was pruned still counts for its origin.
-			if _, ok := h.StepUps[k]; !ok && o.OriginSessionID == e.id {
-				h.StepUps[k] = scoring.StepUp{Status: StepCompleted, Outcome: o.Outcome}
+			if _, ok := h.StepUps[policy.StepKind(k)]; !ok && o.OriginSessionID == e.id {
+				h.StepUps[policy.StepKind(k)] = scoring.StepUp{Status: policy.StepCompleted, Outcome: policy.StepOutcome(o.Outcome)}
 			}
 		}
 		// Didit's Kyc Expired ends an earlier approval: the session keeps the signals of its
@@ -120,15 +121,15 @@ func Derive(p Profile, eng Evaluator) Verdict {
 		}
 
 		a := eng.Evaluate(sig, h)
-		prevLevel, prevAction = string(a.Level), string(a.Action)
-		v.Sessions[e.id] = SessionVerdict{Level: prevLevel, Action: prevAction, At: at}
+		prevLevel, prevAction = a.Level, a.Action
+		v.Sessions[e.id] = SessionVerdict{Level: string(a.Level), Action: string(a.Action), At: at}
 		v.HighestLevel = string(policy.MaxLevel(policy.Level(v.HighestLevel), a.Level))
 		v.EverBlocked = v.EverBlocked || a.Action == policy.Block
 		v.State, v.Assessment, v.Session = VerdictAssessed, a, e.id
 		v.History = HistoryRecord{
 			Sessions24h: h.Sessions24h, Sessions30d: h.Sessions30d, DeclinedSessions: h.DeclinedSessions,
 			DistinctDocuments: h.DistinctDocuments, DistinctDevices: h.DistinctDevices,
-			PreviousLevel: h.PreviousLevel, PreviousAction: h.PreviousAction,
+			PreviousLevel: string(h.PreviousLevel), PreviousAction: string(h.PreviousAction),
 		}
 	}
 	if v.State == VerdictAssessed {
@@ -205,15 +206,15 @@ func distinctUntil(classes []HashClass, extra []string, at time.Time) int {
 	return n + len(loose)
 }
 
-func outcomeOf(status string) string {
-	switch didit.Status(status) {
-	case didit.StatusApproved:
-		return "approved"
-	case didit.StatusDeclined:
-		return "declined"
-	default:
-		return "review"
+func stepNames(ks []policy.StepKind) []string {
+	if ks == nil {
+		return nil
 	}
+	out := make([]string, len(ks))
+	for i, k := range ks {
+		out[i] = string(k)
+	}
+	return out
 }
 
 // Adjustment is one thing that raised a verdict above what its score alone gives: a rule's
@@ -233,8 +234,24 @@ const (
 	AdjustOverride = "override"
 )
 
-// policyOf is implemented by *scoring.Engine.
+// policyOf is an Evaluator that can say which policy it runs (PolicyEvaluator does).
 type policyOf interface{ Policy() *policy.Policy }
+
+// PolicyEvaluator is the scoring engine of one policy, kept with the policy so that each
+// assessment can record which rules' minimum levels and forced actions changed its verdict.
+type PolicyEvaluator struct {
+	*scoring.Engine
+	pol *policy.Policy
+}
+
+// NewEvaluator returns the Evaluator for p; prefer it to a bare scoring.Engine, whose
+// assessments can only name the engine's overrides among their adjustments.
+func NewEvaluator(p *policy.Policy) *PolicyEvaluator {
+	return &PolicyEvaluator{Engine: scoring.NewEngine(p), pol: p}
+}
+
+// Policy returns the policy the evaluator runs.
+func (e *PolicyEvaluator) Policy() *policy.Policy { return e.pol }
 
 // adjustments lists the fired rules whose min_level or action is above what the score alone
 // gives, and the engine's overrides. Without a policy (a test evaluator), only the overrides.

@@ -55,7 +55,7 @@ func ruleIDs(rs []Reason) []string {
 // Progress, Expired, Resubmitted, Kyc Expired) leaves the user unverified: no score, level or
 // action, and no assessment.
 func TestUnverifiedUsers(t *testing.T) {
-	eng := scoring.NewEngine(policy.Default())
+	eng := NewEvaluator(policy.Default())
 	for _, status := range []string{"Not Started", "In Progress", "Expired", "Resubmitted", "Kyc Expired", "Awaiting User"} {
 		t.Run(status, func(t *testing.T) {
 			p, as := fold(t, eng, progress("e1", "s1", status, t0))
@@ -75,7 +75,7 @@ func TestUnverifiedUsers(t *testing.T) {
 // TestKycExpiredIsNotACurrentApproval: Approved → Kyc Expired (Didit §9.7) moves the verdict from
 // approve to review (the default policy's choice), and writes an assessment saying why.
 func TestKycExpiredIsNotACurrentApproval(t *testing.T) {
-	eng := scoring.NewEngine(policy.Default())
+	eng := NewEvaluator(policy.Default())
 	p, as := fold(t, eng, decided("e1", "s1", "Approved", t0, "doc-a"))
 	require.Equal(t, "approve", p.Action)
 	require.NotNil(t, as[0])
@@ -100,7 +100,7 @@ func TestKycExpiredIsNotACurrentApproval(t *testing.T) {
 // TestDeclinedWinsAtTheSameSecond: an Approved and a Declined of one session in the same second
 // end Declined in either delivery order.
 func TestDeclinedWinsAtTheSameSecond(t *testing.T) {
-	eng := scoring.NewEngine(policy.Default())
+	eng := NewEvaluator(policy.Default())
 	ap, de := decided("e1", "s1", "Approved", t0, "doc-a"), decided("e2", "s1", "Declined", t0, "doc-a")
 	a, _ := fold(t, eng, ap, de)
 	b, _ := fold(t, eng, de, ap)
@@ -127,7 +127,7 @@ func historyUser() []Event {
 // TestHistoryCannotBeLaundered: 50 new Not Started sessions (or 60 new decided ones) push old
 // sessions out of the profile, but never the facts risk needs.
 func TestHistoryCannotBeLaundered(t *testing.T) {
-	eng := scoring.NewEngine(policy.Default())
+	eng := NewEvaluator(policy.Default())
 	base, _ := fold(t, eng, historyUser()...)
 	require.Equal(t, 65, base.Score)
 	require.Equal(t, "review", base.Action)
@@ -173,7 +173,7 @@ func TestHistoryCannotBeLaundered(t *testing.T) {
 
 // TestDerive is a table test of the pure verdict derivation over hand-built facts.
 func TestDerive(t *testing.T) {
-	eng := scoring.NewEngine(policy.Default())
+	eng := NewEvaluator(policy.Default())
 	sig := func(status string, doc string, codes ...string) *scoring.Signals {
 		s := decided("", "", status, t0, doc, codes...).Signals
 		return &s
@@ -241,7 +241,7 @@ func TestDerive(t *testing.T) {
 // that step-up only when it is the Didit session recorded for the step; otherwise it is an
 // ordinary session.
 func TestStepUpBoundToWhatWasCreated(t *testing.T) {
-	eng := scoring.NewEngine(policy.Default())
+	eng := NewEvaluator(policy.Default())
 	origin := decided("e1", "s1", "Approved", t0, "doc-a", "POSSIBLE_DUPLICATED_USER")
 	nfc := decided("e2", "x1", "Approved", t0.Add(time.Hour), "")
 	nfc.Signals.FeaturesPresent = []string{policy.FeatureNFC}
@@ -289,7 +289,7 @@ func TestStepUpBoundToWhatWasCreated(t *testing.T) {
 // TestAdjustmentsExplainTheVerdict: the rules' minimum levels and forced actions and the
 // engine's overrides that changed a verdict are kept with it.
 func TestAdjustmentsExplainTheVerdict(t *testing.T) {
-	eng := scoring.NewEngine(policy.Default())
+	eng := NewEvaluator(policy.Default())
 	_, as := fold(t, eng, decided("e1", "s1", "Approved", t0, "doc-a", "FACE_IN_BLOCKLIST", "POSSIBLE_FACE_IN_BLOCKLIST"))
 	require.NotNil(t, as[0])
 	assert.Equal(t, "block", as[0].Action)
@@ -326,7 +326,7 @@ func TestHashClasses(t *testing.T) {
 // make a returning user's document look new (+10 and an NFC step-up): the event carries the
 // document under every key and matches the stored hash of the old key.
 func TestReturningUserMatchesAfterKeyRotation(t *testing.T) {
-	eng := scoring.NewEngine(policy.Default())
+	eng := NewEvaluator(policy.Default())
 	old, err := scoring.NewKeyedHasher([]scoring.HashKey{{Secret: []byte("v1")}})
 	require.NoError(t, err)
 	rotated, err := scoring.NewKeyedHasher([]scoring.HashKey{{ID: "k2", Secret: []byte("v2")}, {Secret: []byte("v1")}})

@@ -66,7 +66,7 @@ func stored(t *testing.T, ref *firestore.DocumentRef) (map[string]any, any) {
 func TestStoredDocumentsMatchTheContract(t *testing.T) {
 	fs := emulatortest.Firestore(t, emulatortest.Project(t))
 	st := NewStore(fs)
-	eng := scoring.NewEngine(policy.Default())
+	eng := NewEvaluator(policy.Default())
 	h := hasher(t)
 	profSchema, assessSchema := schemas(t)
 	ctx := context.Background()
@@ -129,7 +129,7 @@ func TestStoredDocumentsMatchTheContract(t *testing.T) {
 func TestReplayAfterMarkerExpiryIsDuplicate(t *testing.T) {
 	fs := emulatortest.Firestore(t, emulatortest.Project(t))
 	st := NewStore(fs)
-	eng := scoring.NewEngine(policy.Default())
+	eng := NewEvaluator(policy.Default())
 	ctx := context.Background()
 	now := time.Now().UTC()
 	ev := webhookEvent(t, "full_v3.json", "e1", "s1", "Approved", time.Unix(1767225600, 0).UTC(), hasher(t))
@@ -159,7 +159,7 @@ func TestReplayAfterMarkerExpiryIsDuplicate(t *testing.T) {
 // horizon plus a day) and assessments expire after AssessmentRetention (default 400 days).
 func TestStoreOptions(t *testing.T) {
 	fs := emulatortest.Firestore(t, emulatortest.Project(t))
-	eng := scoring.NewEngine(policy.Default())
+	eng := NewEvaluator(policy.Default())
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	tests := []struct {

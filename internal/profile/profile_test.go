@@ -96,7 +96,7 @@ func TestStepUpNeverMovesBackwards(t *testing.T) {
 // duplicates, and expects the same verdict as the in-order run: the verdict is derived from
 // the facts, never from the arrival order.
 func TestVerdictIndependentOfOrder(t *testing.T) {
-	eng := scoring.NewEngine(policy.Default())
+	eng := NewEvaluator(policy.Default())
 	t0 := time.Unix(1767225600, 0).UTC()
 	sig := func(status string, liveness float64, doc string, codes ...string) scoring.Signals {
 		return scoring.Signals{DiditStatus: status, LivenessStatus: "Approved", LivenessScore: liveness, DocumentHash: doc,

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/riskwire/didit-risk/internal/policy"
 	"github.com/riskwire/didit-risk/internal/scoring"
 )
 
@@ -22,12 +23,13 @@ const (
 	Processed   = "processed_events" // risk_profiles/{id}/processed_events/{event key}: dedupe markers, TTL on expire_at
 )
 
-// Step-up statuses, in the order a step moves through them.
+// Step-up statuses as stored in step_ups.{kind}.status and in the step-up claims. Their one
+// declaration is policy.StepStatus (rules read the same values); these are its stored form.
 const (
-	StepPending   = "pending"   // claimed, Didit not yet called (or the call is being retried)
-	StepCreated   = "created"   // the Didit session exists; send the user to URL
-	StepCompleted = "completed" // the step-up session's webhook came back with a decision
-	StepFailed    = "failed"    // Didit refused permanently (reason says why)
+	StepPending   = string(policy.StepPending)   // claimed, Didit not yet called (or the call is being retried)
+	StepCreated   = string(policy.StepCreated)   // the Didit session exists; send the user to URL
+	StepCompleted = string(policy.StepCompleted) // the step-up session's webhook came back with a decision
+	StepFailed    = string(policy.StepFailed)    // Didit refused permanently (reason says why)
 )
 
 // Verdict states: whether anybody (Didit, then the policy) has decided on the user yet.
@@ -159,12 +161,12 @@ type Archive struct {
 // StepUp is the state of the latest step-up of one kind, as product code sees it.
 type StepUp struct {
 	Kind            string    `firestore:"kind"`
-	Status          string    `firestore:"status"` // pending, created, completed, failed
+	Status          string    `firestore:"status"` // a policy.StepStatus: pending, created, completed, failed
 	AssessmentID    string    `firestore:"assessment_id"`
 	OriginSessionID string    `firestore:"origin_session_id"`
 	DiditSessionID  string    `firestore:"didit_session_id,omitempty"`
 	URL             string    `firestore:"url,omitempty"`     // where product code sends the user
-	Outcome         string    `firestore:"outcome,omitempty"` // approved, declined, review (once completed)
+	Outcome         string    `firestore:"outcome,omitempty"` // once completed: approved, declined, or review (In Review, Abandoned); see scoring.StepUpOutcome
 	Reason          string    `firestore:"reason,omitempty"`  // why it failed
 	CreatedAt       time.Time `firestore:"created_at"`
 	UpdatedAt       time.Time `firestore:"updated_at"`

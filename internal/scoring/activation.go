@@ -21,8 +21,11 @@ import (
 type activation struct {
 	vars *variables
 	sig  Signals
-	hist History
-	vals []ref.Val // by variable index; nil until first read
+	// fields points at each field of sig, by field index: taken once when the activation is
+	// made, so that reading a signal is a type assertion rather than a reflect call.
+	fields []any
+	hist   History
+	vals   []ref.Val // by variable index; nil until first read
 	// changed marks, by variable index, the variables whose value differs from the engine's
 	// baseline. The risk.<CODE> bits are set from the few codes raised, so the ~100 codes that
 	// are not need no comparison; Engine.Evaluate adds the other variables.
@@ -67,20 +70,19 @@ func newVariables() *variables {
 			continue
 		}
 		name, _, _ := strings.Cut(f.Tag.Get("firestore"), ",")
-		field := func(a *activation) reflect.Value { return reflect.ValueOf(&a.sig).Elem().Field(i) }
 		var r resolver
 		switch f.Type {
 		case reflect.TypeFor[string]():
-			r = func(a *activation) ref.Val { return types.String(field(a).String()) }
+			r = func(a *activation) ref.Val { return types.String(*a.fields[i].(*string)) }
 		case reflect.TypeFor[bool]():
-			r = func(a *activation) ref.Val { return types.Bool(field(a).Bool()) }
+			r = func(a *activation) ref.Val { return types.Bool(*a.fields[i].(*bool)) }
 		case reflect.TypeFor[int64]():
-			r = func(a *activation) ref.Val { return types.Int(field(a).Int()) }
+			r = func(a *activation) ref.Val { return types.Int(*a.fields[i].(*int64)) }
 		case reflect.TypeFor[float64]():
-			r = func(a *activation) ref.Val { return types.Double(field(a).Float()) }
+			r = func(a *activation) ref.Val { return types.Double(*a.fields[i].(*float64)) }
 		case reflect.TypeFor[[]string]():
 			r = func(a *activation) ref.Val {
-				return types.NewStringList(types.DefaultTypeAdapter, field(a).Interface().([]string))
+				return types.NewStringList(types.DefaultTypeAdapter, *a.fields[i].(*[]string))
 			}
 		default:
 			panic(fmt.Sprintf("scoring: Signals.%s: unsupported type %s", f.Name, f.Type))
@@ -108,8 +110,8 @@ func newVariables() *variables {
 	add("history.step_up_kind", func(a *activation) ref.Val { return types.String(a.hist.StepUpKind) })
 	add("history.step_ups", func(a *activation) ref.Val { return stepUpsValue(a.hist.StepUps) })
 	for _, kind := range policy.StepKinds() {
-		add("history.step_ups."+kind+".status", func(a *activation) ref.Val { return types.String(a.hist.StepUps[kind].Status) })
-		add("history.step_ups."+kind+".outcome", func(a *activation) ref.Val { return types.String(a.hist.StepUps[kind].Outcome) })
+		add("history.step_ups."+string(kind)+".status", func(a *activation) ref.Val { return types.String(a.hist.StepUps[kind].Status) })
+		add("history.step_ups."+string(kind)+".outcome", func(a *activation) ref.Val { return types.String(a.hist.StepUps[kind].Outcome) })
 	}
 
 	v.isRisk = make([]bool, len(v.names))
@@ -117,7 +119,13 @@ func newVariables() *variables {
 		v.isRisk[i] = true
 	}
 	v.pool.New = func() any {
-		return &activation{vars: v, vals: make([]ref.Val, len(v.names)), changed: newBitset(len(v.names))}
+		a := &activation{vars: v, vals: make([]ref.Val, len(v.names)), changed: newBitset(len(v.names))}
+		sig := reflect.ValueOf(&a.sig).Elem()
+		a.fields = make([]any, sig.NumField())
+		for i := range a.fields {
+			a.fields[i] = sig.Field(i).Addr().Interface()
+		}
+		return a
 	}
 	return v
 }
@@ -126,10 +134,10 @@ func newVariables() *variables {
 // holding the kinds that have a step-up: `"nfc" in history.step_ups` tells whether one exists.
 // A kind without one has no entry; step_up_status("nfc") and history.step_ups.nfc.status read
 // "" for it (they are variables of their own).
-func stepUpsValue(m map[string]StepUp) ref.Val {
+func stepUpsValue(m map[policy.StepKind]StepUp) ref.Val {
 	native := make(map[string]map[string]string, len(m))
 	for k, su := range m {
-		native[k] = map[string]string{"status": su.Status, "outcome": su.Outcome}
+		native[string(k)] = map[string]string{"status": string(su.Status), "outcome": string(su.Outcome)}
 	}
 	return types.DefaultTypeAdapter.NativeToValue(native)
 }

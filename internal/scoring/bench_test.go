@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"cel.dev/cel-go/interpreter"
 	"github.com/stretchr/testify/require"
 
 	"github.com/riskwire/didit-risk/internal/didit"
@@ -13,7 +14,7 @@ import (
 
 // benchPayload is the shared full v3 decision (every feature array), or our own fixture
 // with every feature while that one is missing.
-func benchPayload(b *testing.B) *didit.Webhook {
+func benchPayload(b testing.TB) *didit.Webhook {
 	b.Helper()
 	body, err := os.ReadFile(filepath.Join("..", "..", "testdata", "webhooks", "full_v3.json"))
 	if err != nil {
@@ -32,7 +33,7 @@ func BenchmarkScore(b *testing.B) {
 	e := NewEngine(policy.Default())
 	hash := NewHasher([]byte("bench-key"))
 	h := History{Sessions24h: 2, Sessions30d: 3, DistinctDocuments: 1, DistinctDevices: 1, PreviousLevel: "medium",
-		PreviousAction: "step_up", StepUps: map[string]StepUp{"nfc": {Status: StepCreated}}}
+		PreviousAction: "step_up", StepUps: map[policy.StepKind]StepUp{"nfc": {Status: policy.StepCreated}}}
 	b.ReportAllocs()
 	for b.Loop() {
 		sig := Extract(w, hash)
@@ -61,5 +62,50 @@ func BenchmarkExtract(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		Extract(w, hash)
+	}
+}
+
+// BenchmarkResolve is the activation alone: every variable the default policy reads, resolved
+// once from fresh signals, as the first evaluation of an event does.
+func BenchmarkResolve(b *testing.B) {
+	sig := Extract(benchPayload(b), NewHasher([]byte("bench-key")))
+	h := History{Sessions24h: 2, StepUps: map[policy.StepKind]StepUp{policy.StepNFC: {Status: policy.StepCreated}}}
+	var names []string
+	for _, r := range policy.Default().Rules {
+		names = append(names, r.Vars()...)
+	}
+	v := vocabulary()
+	b.ReportAllocs()
+	for b.Loop() {
+		a := v.newActivation(&sig, &h)
+		for _, n := range names {
+			if _, ok := a.ResolveName(n); !ok {
+				b.Fatal(n)
+			}
+		}
+		a.release()
+	}
+}
+
+// BenchmarkEvaluateNoMemo runs every rule of the default policy through CEL over the same
+// signals as BenchmarkEvaluate, as Evaluate would without its memo of baseline results: the
+// difference between the two is what the memo buys.
+func BenchmarkEvaluateNoMemo(b *testing.B) {
+	p := policy.Default()
+	sig := Extract(benchPayload(b), NewHasher([]byte("bench-key")))
+	h := History{}
+	v := vocabulary()
+	b.ReportAllocs()
+	for b.Loop() {
+		a := v.newActivation(&sig, &h)
+		frame, err := interpreter.NewExecutionFrame(a)
+		require.NoError(b, err)
+		for _, r := range p.Rules {
+			if _, err := r.Eval(frame); err != nil {
+				b.Fatal(err)
+			}
+		}
+		frame.Close()
+		a.release()
 	}
 }

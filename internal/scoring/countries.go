@@ -1,6 +1,9 @@
 package scoring
 
-import "strings"
+import (
+	"strings"
+	"sync"
+)
 
 // alpha3to2 is ISO 3166-1 (alpha-3 then alpha-2), plus the ICAO 9303 codes that travel
 // documents use instead: Didit reports the document's issuing state in alpha-3 and the IP
@@ -23,20 +26,21 @@ TKLTK TONTO TTOTT TUNTN TURTR TKMTM TCATC TUVTV UGAUG UKRUA AREAE GBRGB USAUS UM
 VUTVU VENVE VNMVN VGBVG VIRVI WLFWF ESHEH YEMYE ZMBZM ZWEZW
 GBDGB GBNGB GBOGB GBPGB GBSGB RKSXK XKXXK UNKXK`
 
-var alpha2 = func() map[string]string {
+// alpha2Codes is built on first use rather than at package initialisation.
+var alpha2Codes = sync.OnceValue(func() map[string]string {
 	m := map[string]string{"D": "DE"} // German documents write D, not DEU
 	for _, f := range strings.Fields(alpha3to2) {
 		m[f[:3]] = f[3:]
 	}
 	return m
-}()
+})
 
-// Alpha2 returns the ISO alpha-2 code of an alpha-3 (or ICAO) country code, passes alpha-2
+// alpha2 returns the ISO alpha-2 code of an alpha-3 (or ICAO) country code, passes alpha-2
 // codes through, and returns "" for anything it does not know.
-func Alpha2(code string) string {
+func alpha2(code string) string {
 	code = strings.ToUpper(strings.TrimSpace(code))
 	if len(code) == 2 {
 		return code
 	}
-	return alpha2[code]
+	return alpha2Codes()[code]
 }

@@ -16,14 +16,14 @@ type Assessment struct {
 	// Scored is false for statuses without a decision (Not Started, In Progress, Resubmitted,
 	// Expired, Kyc Expired): nothing else but PolicyVersion and Signals is set, and product
 	// code should keep the user's previous outcome.
-	Scored        bool          `firestore:"scored" json:"scored"`
-	Score         int           `firestore:"score" json:"score"`         // 0–100
-	RawScore      int           `firestore:"raw_score" json:"raw_score"` // sum of points before clamping
-	Level         policy.Level  `firestore:"level" json:"level"`
-	Action        policy.Action `firestore:"action" json:"action"`
-	Reasons       []Reason      `firestore:"reasons" json:"reasons"`         // fired non-shadow rules, in policy order
-	ShadowHits    []Reason      `firestore:"shadow_hits" json:"shadow_hits"` // fired shadow rules, not counted
-	RequiredSteps []string      `firestore:"required_steps" json:"required_steps"`
+	Scored        bool              `firestore:"scored" json:"scored"`
+	Score         int               `firestore:"score" json:"score"`         // 0–100
+	RawScore      int               `firestore:"raw_score" json:"raw_score"` // sum of points before clamping
+	Level         policy.Level      `firestore:"level" json:"level"`
+	Action        policy.Action     `firestore:"action" json:"action"`
+	Reasons       []Reason          `firestore:"reasons" json:"reasons"`         // fired non-shadow rules, in policy order
+	ShadowHits    []Reason          `firestore:"shadow_hits" json:"shadow_hits"` // fired shadow rules, not counted
+	RequiredSteps []policy.StepKind `firestore:"required_steps" json:"required_steps"`
 	// Overrides names the engine's own safety rules that changed the outcome:
 	// "declined_never_approved", "no_step_up_left".
 	Overrides     []string    `firestore:"overrides" json:"overrides"`
@@ -113,9 +113,6 @@ func NewEngine(p *policy.Policy) *Engine {
 	return e
 }
 
-// Policy returns the engine's policy.
-func (e *Engine) Policy() *policy.Policy { return e.p }
-
 // Evaluate scores sig against the policy:
 //   - score = sum of the points of the fired non-shadow rules, clamped to 0–100;
 //   - level from the thresholds, raised to the highest min_level of a fired rule;
@@ -143,7 +140,7 @@ func (e *Engine) Evaluate(sig Signals, h History) Assessment {
 		raw      int
 		minLevel = policy.Low
 		forced   = policy.Approve
-		steps    []string
+		steps    []policy.StepKind
 	)
 	a.Reasons = make([]Reason, 0, 8)
 	frame, err := interpreter.NewExecutionFrame(act)

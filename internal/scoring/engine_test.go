@@ -84,7 +84,7 @@ func TestEvaluateSemantics(t *testing.T) {
 		level     policy.Level
 		action    policy.Action
 		reasons   []string
-		steps     []string
+		steps     []policy.StepKind
 		shadow    []string
 		overrides []string
 		errors    int
@@ -92,9 +92,9 @@ func TestEvaluateSemantics(t *testing.T) {
 		{name: "nothing fires", sig: sigWith("Approved"),
 			level: policy.Low, action: policy.Approve},
 		{name: "score picks the level", sig: sigWith("Approved", "phone_carrier_type=p30"),
-			score: 30, level: policy.Medium, action: policy.StepUp, reasons: []string{"p30_phone"}, steps: []string{"nfc", "phone"}},
+			score: 30, level: policy.Medium, action: policy.StepUp, reasons: []string{"p30_phone"}, steps: []policy.StepKind{"nfc", "phone"}},
 		{name: "steps are a sorted union", sig: sigWith("Approved", "document_type=p10", "phone_carrier_type=p30"),
-			score: 40, level: policy.Medium, action: policy.StepUp, reasons: []string{"p10_nfc", "p30_phone"}, steps: []string{"nfc", "phone"}},
+			score: 40, level: policy.Medium, action: policy.StepUp, reasons: []string{"p10_nfc", "p30_phone"}, steps: []policy.StepKind{"nfc", "phone"}},
 		{name: "steps only when the action is step_up", sig: sigWith("Approved", "document_type=p10", "email_status=p60"),
 			score: 70, level: policy.High, action: policy.Review, reasons: []string{"p10_nfc", "p60"}},
 		{name: "clamped to 100", sig: sigWith("Approved", "email_status=p60", "poa_status=p90"),
@@ -112,29 +112,29 @@ func TestEvaluateSemantics(t *testing.T) {
 		{name: "forced action never lowers", sig: sigWith("Approved", "email_status=p60", "nfc_status=approve"),
 			score: 60, level: policy.High, action: policy.Review, reasons: []string{"p60", "force_approve"}},
 		{name: "forced step_up brings its steps", sig: sigWith("Approved", "nfc_status=step_up"),
-			score: 0, level: policy.Low, action: policy.StepUp, reasons: []string{"force_step_up"}, steps: []string{"biometric"}},
+			score: 0, level: policy.Low, action: policy.StepUp, reasons: []string{"force_step_up"}, steps: []policy.StepKind{"biometric"}},
 		{name: "shadow rules are recorded, never counted", sig: sigWith("Approved", "liveness_method=shadow"),
 			level: policy.Low, action: policy.Approve, shadow: []string{"shadow_100"}},
 		{name: "declined is never approved", sig: sigWith("Declined"),
 			level: policy.Low, action: policy.Review, overrides: []string{OverrideDeclined}},
 		{name: "declined keeps a stricter outcome", sig: sigWith("Declined", "phone_carrier_type=p30"),
-			score: 30, level: policy.Medium, action: policy.StepUp, reasons: []string{"p30_phone"}, steps: []string{"nfc", "phone"}},
+			score: 30, level: policy.Medium, action: policy.StepUp, reasons: []string{"p30_phone"}, steps: []policy.StepKind{"nfc", "phone"}},
 		{name: "in review may approve", sig: sigWith("In Review"),
 			level: policy.Low, action: policy.Approve},
 		{name: "approved step-up kinds are not asked again",
 			sig:   sigWith("Approved", "phone_carrier_type=p30", "email_status=p60", "aml_status=m50"),
-			h:     &History{Sessions30d: 1, StepUps: map[string]StepUp{"nfc": {Status: StepCompleted, Outcome: OutcomeApproved}, "phone": {Status: StepCreated}}},
-			score: 30, level: policy.Medium, action: policy.StepUp, reasons: []string{"p30_phone", "p60", "minus50", "nfc_ok"}, steps: []string{"phone"}},
+			h:     &History{Sessions30d: 1, StepUps: map[policy.StepKind]StepUp{"nfc": {Status: policy.StepCompleted, Outcome: policy.OutcomeApproved}, "phone": {Status: policy.StepCreated}}},
+			score: 30, level: policy.Medium, action: policy.StepUp, reasons: []string{"p30_phone", "p60", "minus50", "nfc_ok"}, steps: []policy.StepKind{"phone"}},
 		{name: "declined or failed step-ups are asked again", sig: sigWith("Approved", "phone_carrier_type=p30"),
-			h:     &History{Sessions30d: 1, StepUps: map[string]StepUp{"nfc": {Status: StepCompleted, Outcome: OutcomeDeclined}, "phone": {Status: StepFailed}}},
-			score: 30, level: policy.Medium, action: policy.StepUp, reasons: []string{"p30_phone"}, steps: []string{"nfc", "phone"}},
+			h:     &History{Sessions30d: 1, StepUps: map[policy.StepKind]StepUp{"nfc": {Status: policy.StepCompleted, Outcome: policy.OutcomeDeclined}, "phone": {Status: policy.StepFailed}}},
+			score: 30, level: policy.Medium, action: policy.StepUp, reasons: []string{"p30_phone"}, steps: []policy.StepKind{"nfc", "phone"}},
 		{name: "no step left turns step_up into review", sig: sigWith("Approved", "document_type=p10", "phone_carrier_type=p30"),
-			h:     &History{Sessions30d: 1, StepUps: map[string]StepUp{"nfc": {Status: StepCompleted, Outcome: OutcomeApproved}, "phone": {Status: StepCompleted, Outcome: OutcomeApproved}}},
+			h:     &History{Sessions30d: 1, StepUps: map[policy.StepKind]StepUp{"nfc": {Status: policy.StepCompleted, Outcome: policy.OutcomeApproved}, "phone": {Status: policy.StepCompleted, Outcome: policy.OutcomeApproved}}},
 			score: 30, level: policy.Medium, action: policy.Review, reasons: []string{"p10_nfc", "p30_phone", "nfc_ok"}, overrides: []string{OverrideNoStepLeft}},
 		{name: "the step-up being scored counts as completed",
 			sig:   sigWith("Approved", "document_type=p10", "phone_carrier_type=p30"),
-			h:     &History{Sessions30d: 1, IsStepUp: true, StepUpKind: "nfc", StepUps: map[string]StepUp{"nfc": {Status: StepCreated}}},
-			score: 30, level: policy.Medium, action: policy.StepUp, reasons: []string{"p10_nfc", "p30_phone", "nfc_ok"}, steps: []string{"phone"}},
+			h:     &History{Sessions30d: 1, IsStepUp: true, StepUpKind: "nfc", StepUps: map[policy.StepKind]StepUp{"nfc": {Status: policy.StepCreated}}},
+			score: 30, level: policy.Medium, action: policy.StepUp, reasons: []string{"p10_nfc", "p30_phone", "nfc_ok"}, steps: []policy.StepKind{"phone"}},
 		{name: "a rule failing at run time does not fire", sig: sigWith("Approved"), h: &History{},
 			level: policy.Low, action: policy.Approve, errors: 1},
 	}
@@ -195,10 +195,10 @@ func TestEvaluateWithoutDecision(t *testing.T) {
 }
 
 func TestEvaluateDoesNotChangeHistory(t *testing.T) {
-	stepUps := map[string]StepUp{"nfc": {Status: StepCreated}}
+	stepUps := map[policy.StepKind]StepUp{"nfc": {Status: policy.StepCreated}}
 	h := History{Sessions30d: 1, IsStepUp: true, StepUpKind: "nfc", StepUps: stepUps}
 	testEngine(t).Evaluate(sigWith("Approved"), h)
-	assert.Equal(t, map[string]StepUp{"nfc": {Status: StepCreated}}, stepUps)
+	assert.Equal(t, map[policy.StepKind]StepUp{"nfc": {Status: policy.StepCreated}}, stepUps)
 }
 
 // TestHistoryInCEL covers history.* as rules read it, including step-ups that do not exist.
@@ -206,7 +206,7 @@ func TestHistoryInCEL(t *testing.T) {
 	h := History{
 		Sessions24h: 4, Sessions30d: 9, DeclinedSessions: 2, DistinctDocuments: 3, DistinctDevices: 5,
 		PreviousLevel: "high", PreviousAction: "review", IsStepUp: true, StepUpKind: "phone",
-		StepUps: map[string]StepUp{"nfc": {Status: StepCompleted, Outcome: OutcomeApproved}, "phone": {Status: StepCreated}},
+		StepUps: map[policy.StepKind]StepUp{"nfc": {Status: policy.StepCompleted, Outcome: policy.OutcomeApproved}, "phone": {Status: policy.StepCreated}},
 	}
 	tests := []struct {
 		when string
@@ -280,7 +280,7 @@ func TestMemoMatchesFullEvaluation(t *testing.T) {
 		{},
 		{Sessions24h: 1, Sessions30d: 1, DistinctDocuments: 1, DistinctDevices: 1},
 		{Sessions24h: 9, Sessions30d: 30, DeclinedSessions: 3, DistinctDocuments: 3, DistinctDevices: 5, PreviousLevel: "critical", PreviousAction: "block"},
-		{IsStepUp: true, StepUpKind: "nfc", StepUps: map[string]StepUp{"nfc": {Status: StepCompleted, Outcome: OutcomeDeclined}, "biometric": {Status: StepCompleted, Outcome: OutcomeApproved}}},
+		{IsStepUp: true, StepUpKind: "nfc", StepUps: map[policy.StepKind]StepUp{"nfc": {Status: policy.StepCompleted, Outcome: policy.OutcomeDeclined}, "biometric": {Status: policy.StepCompleted, Outcome: policy.OutcomeApproved}}},
 	}
 	e := NewEngine(policy.Default())
 	base := loadSignals(t, "scoring/payloads/moderate.json", fakeHash)
@@ -334,4 +334,38 @@ func ruleIDs(rs []Reason) []string {
 		ids[i] = r.Rule
 	}
 	return ids
+}
+
+// TestStepUpOutcome pins the one Didit status → step-up outcome mapping, which the stored
+// profile and the rules share.
+func TestStepUpOutcome(t *testing.T) {
+	tests := map[didit.Status]policy.StepOutcome{
+		didit.StatusApproved:     policy.OutcomeApproved,
+		didit.StatusDeclined:     policy.OutcomeDeclined,
+		didit.StatusInReview:     policy.OutcomeReview,
+		didit.StatusAbandoned:    policy.OutcomeReview,
+		didit.StatusNotStarted:   "",
+		didit.StatusInProgress:   "",
+		didit.StatusResubmitted:  "",
+		didit.StatusExpired:      "",
+		didit.StatusKycExpired:   "",
+		didit.StatusAwaitingUser: "",
+		"":                       "",
+	}
+	for status, want := range tests {
+		assert.Equal(t, want, StepUpOutcome(status), "%q", status)
+	}
+}
+
+// TestStepUpInReviewIsAskedAgain: a step-up whose own webhook is In Review counts as completed
+// with outcome review, which is not approved: the step stays required.
+func TestStepUpInReviewIsAskedAgain(t *testing.T) {
+	e := testEngine(t)
+	h := History{Sessions30d: 1, IsStepUp: true, StepUpKind: policy.StepNFC}
+	a := e.Evaluate(sigWith(string(didit.StatusInReview), "document_type=p10", "phone_carrier_type=p30"), h)
+	assert.Equal(t, policy.StepUp, a.Action)
+	assert.Equal(t, []policy.StepKind{policy.StepNFC, policy.StepPhone}, a.RequiredSteps)
+
+	got := h.withCurrentStepUp(didit.StatusInReview)
+	assert.Equal(t, StepUp{Status: policy.StepCompleted, Outcome: policy.OutcomeReview}, got.StepUps[policy.StepNFC])
 }

@@ -33,21 +33,21 @@ type goldenCase struct {
 }
 
 type caseHistory struct {
-	Sessions24h       int                   `json:"sessions_24h,omitempty"`
-	Sessions30d       int                   `json:"sessions_30d,omitempty"`
-	DeclinedSessions  int                   `json:"declined_sessions,omitempty"`
-	DistinctDocuments int                   `json:"distinct_documents,omitempty"`
-	DistinctDevices   int                   `json:"distinct_devices,omitempty"`
-	PreviousLevel     string                `json:"previous_level,omitempty"`
-	PreviousAction    string                `json:"previous_action,omitempty"`
-	StepUps           map[string]caseStepUp `json:"step_ups,omitempty"`
-	IsStepUp          bool                  `json:"is_step_up,omitempty"`
-	StepUpKind        string                `json:"step_up_kind,omitempty"`
+	Sessions24h       int                            `json:"sessions_24h,omitempty"`
+	Sessions30d       int                            `json:"sessions_30d,omitempty"`
+	DeclinedSessions  int                            `json:"declined_sessions,omitempty"`
+	DistinctDocuments int                            `json:"distinct_documents,omitempty"`
+	DistinctDevices   int                            `json:"distinct_devices,omitempty"`
+	PreviousLevel     policy.Level                   `json:"previous_level,omitempty"`
+	PreviousAction    policy.Action                  `json:"previous_action,omitempty"`
+	StepUps           map[policy.StepKind]caseStepUp `json:"step_ups,omitempty"`
+	IsStepUp          bool                           `json:"is_step_up,omitempty"`
+	StepUpKind        policy.StepKind                `json:"step_up_kind,omitempty"`
 }
 
 type caseStepUp struct {
-	Status  string `json:"status"`
-	Outcome string `json:"outcome,omitempty"`
+	Status  policy.StepStatus  `json:"status"`
+	Outcome policy.StepOutcome `json:"outcome,omitempty"`
 }
 
 func (c *caseHistory) history() History {
@@ -61,7 +61,7 @@ func (c *caseHistory) history() History {
 		IsStepUp: c.IsStepUp, StepUpKind: c.StepUpKind,
 	}
 	if c.StepUps != nil {
-		h.StepUps = map[string]StepUp{}
+		h.StepUps = map[policy.StepKind]StepUp{}
 		for k, v := range c.StepUps {
 			h.StepUps[k] = StepUp(v)
 		}
@@ -70,23 +70,25 @@ func (c *caseHistory) history() History {
 }
 
 type goldenWant struct {
-	Scored        bool     `json:"scored"`
-	Score         int      `json:"score"`
-	Level         string   `json:"level"`
-	Action        string   `json:"action"`
-	Reasons       []string `json:"reasons"`
-	RequiredSteps []string `json:"required_steps"`
-	Shadow        []string `json:"shadow"`
-	Overrides     []string `json:"overrides"`
+	Scored        bool              `json:"scored"`
+	Score         int               `json:"score"`
+	Level         string            `json:"level"`
+	Action        string            `json:"action"`
+	Reasons       []string          `json:"reasons"`
+	RequiredSteps []policy.StepKind `json:"required_steps"`
+	Shadow        []string          `json:"shadow"`
+	Overrides     []string          `json:"overrides"`
+}
+
+// nonNil keeps an empty list as [] in the case files.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }
 
 func wantOf(a Assessment) *goldenWant {
-	nonNil := func(s []string) []string {
-		if s == nil {
-			return []string{}
-		}
-		return s
-	}
 	return &goldenWant{
 		Scored: a.Scored, Score: a.Score, Level: string(a.Level), Action: string(a.Action),
 		Reasons: nonNil(ruleIDs(a.Reasons)), RequiredSteps: nonNil(a.RequiredSteps),

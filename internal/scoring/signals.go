@@ -123,8 +123,8 @@ var featureKeys = [...]string{policy.FeatureID, policy.FeatureNFC, policy.Featur
 	policy.FeaturePOA, policy.FeaturePhone, policy.FeatureEmail, policy.FeatureAML, policy.FeatureIP,
 	policy.FeatureDatabase, policy.FeatureQuestionnaire, policy.FeatureDocumentAI}
 
-// Features returns every feature key, in the order of the Signals table.
-func Features() []string { return slices.Clone(featureKeys[:]) }
+// allFeatures returns every feature key, in the order of the Signals table.
+func allFeatures() []string { return slices.Clone(featureKeys[:]) }
 
 // emptySignals is the value of a decision without any feature: unknown numbers at -1.
 func emptySignals() Signals {
@@ -495,7 +495,7 @@ func (s *Signals) derive() {
 	s.RiskWarnings = sortedSet(s.RiskWarnings)
 
 	s.IPCountryMismatch = false
-	if doc := Alpha2(s.DocumentCountry); doc != "" {
+	if doc := alpha2(s.DocumentCountry); doc != "" {
 		for _, c := range s.IPCountries {
 			if c != doc {
 				s.IPCountryMismatch = true
@@ -568,7 +568,7 @@ func normalizeDocumentNumber(n string) string {
 	return b.String()
 }
 
-// isDate checks the YYYY-MM-DD shape, which is all a string comparison of dates needs.
+// isUpperAlnum reports whether s holds only A-Z and 0-9, the already normalised case.
 func isUpperAlnum(s string) bool {
 	for i := range len(s) {
 		if c := s[i]; (c < '0' || c > '9') && (c < 'A' || c > 'Z') {
@@ -578,6 +578,7 @@ func isUpperAlnum(s string) bool {
 	return true
 }
 
+// isDate checks the YYYY-MM-DD shape, which is all a string comparison of dates needs.
 func isDate(s string) bool {
 	if len(s) != 10 || s[4] != '-' || s[7] != '-' {
 		return false
@@ -617,23 +618,23 @@ func highest(cur float64, v *didit.Num) float64 {
 // statusRank orders feature statuses from harmless to bad, so that several items of one feature
 // report the worst. Unknown strings rank with "not finished": neither good nor a verdict.
 func statusRank(s string) int {
-	switch s {
+	switch didit.Status(s) {
 	case "":
 		return 0
-	case "Approved":
+	case didit.StatusApproved:
 		return 1
-	case "Not Started":
+	case didit.StatusNotStarted:
 		return 2
-	case "Expired":
+	case didit.StatusExpired:
 		return 4
-	case "Resub Requested", "Resubmitted":
+	case didit.StatusResubRequested, didit.StatusResubmitted:
 		return 5
-	case "In Review":
+	case didit.StatusInReview:
 		return 6
-	case "Declined", "Rejected":
+	case didit.StatusDeclined, didit.StatusRejected:
 		return 7
 	}
-	return 3
+	return 3 // Not Finished, In Progress and anything unknown
 }
 
 func worstStatus(cur, v string) string {

@@ -276,7 +276,7 @@ func TestMergeEveryFieldHasAnOwner(t *testing.T) {
 	// An overlay carrying every feature must win on every field: a field left without a
 	// feature tag would silently keep the base's value.
 	overlay := filled(t)
-	overlay.FeaturesPresent = Features()
+	overlay.FeaturesPresent = allFeatures()
 	slices.Sort(overlay.FeaturesPresent)
 	overlay.derive()
 	base := emptySignals()
@@ -299,7 +299,7 @@ func filled(t *testing.T) Signals {
 	t.Helper()
 	var s Signals
 	v := reflect.ValueOf(&s).Elem()
-	for _, f := range signalFields {
+	for _, f := range signalFields() {
 		fv := v.Field(f.index)
 		switch fv.Kind() {
 		case reflect.String:
@@ -336,33 +336,8 @@ func TestMergeDoesNotAlias(t *testing.T) {
 	assert.Equal(t, overlayCopy, overlay)
 }
 
-func TestSignalsMapRoundTrip(t *testing.T) {
-	s := loadSignals(t, "webhooks/full_v3.json", fakeHash)
-	got, err := SignalsFromMap(s.Map())
-	require.NoError(t, err)
-	assert.Equal(t, s, got)
-
-	// As Firestore returns it: JSON-like types.
-	raw, err := json.Marshal(s.Map())
-	require.NoError(t, err)
-	var m map[string]any
-	require.NoError(t, json.Unmarshal(raw, &m))
-	m["age"] = int64(35) // Firestore ints are int64
-	got, err = SignalsFromMap(m)
-	require.NoError(t, err)
-	assert.Equal(t, s, got)
-
-	// Missing keys keep their defaults; wrong types are named and the rest is read.
-	got, err = SignalsFromMap(map[string]any{"didit_status": "Approved", "liveness_score": "high", "aml_hits": true})
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "liveness_score")
-	assert.Contains(t, err.Error(), "aml_hits")
-	assert.Equal(t, "Approved", got.DiditStatus)
-	assert.InDelta(t, -1, got.AgeEstimate, 0)
-}
-
 func TestSignalTags(t *testing.T) {
-	features := append(Features(), "session", "derived", "-")
+	features := append(allFeatures(), "session", "derived", "-")
 	typ := reflect.TypeFor[Signals]()
 	for i := range typ.NumField() {
 		f := typ.Field(i)
@@ -378,7 +353,7 @@ func TestSignalTags(t *testing.T) {
 // a value of the declared type, and nothing is resolved that the policy does not declare.
 func TestVocabularyResolves(t *testing.T) {
 	sig := loadSignals(t, "webhooks/full_v3.json", fakeHash)
-	h := History{Sessions24h: 1, StepUps: map[string]StepUp{"nfc": {Status: StepCompleted, Outcome: OutcomeApproved}}}
+	h := History{Sessions24h: 1, StepUps: map[policy.StepKind]StepUp{"nfc": {Status: policy.StepCompleted, Outcome: policy.OutcomeApproved}}}
 	a := vocabulary().newActivation(&sig, &h)
 	defer a.release()
 	declared := map[string]bool{}
@@ -407,9 +382,9 @@ func TestAlpha2(t *testing.T) {
 	tests := map[string]string{"ESP": "ES", "esp": "ES", "DEU": "DE", "D": "DE", "GBR": "GB", "GBD": "GB",
 		"USA": "US", "JPN": "JP", "RKS": "XK", "FR": "FR", "UTO": "", "": "", "XXXX": ""}
 	for in, want := range tests {
-		assert.Equal(t, want, Alpha2(in), in)
+		assert.Equal(t, want, alpha2(in), in)
 	}
-	assert.GreaterOrEqual(t, len(alpha2), 249)
+	assert.GreaterOrEqual(t, len(alpha2Codes()), 249)
 }
 
 func TestNewHasher(t *testing.T) {

@@ -41,14 +41,9 @@ import (
 
 	"github.com/riskwire/didit-risk/internal/didit"
 	"github.com/riskwire/didit-risk/internal/failure"
+	"github.com/riskwire/didit-risk/internal/policy"
 	"github.com/riskwire/didit-risk/internal/profile"
 	"github.com/riskwire/didit-risk/internal/queue"
-)
-
-// Decision actions this function acts on; the subscriptions filter on them.
-const (
-	ActionStepUp = "step_up"
-	ActionBlock  = "block"
 )
 
 // KindBlocklist is the claim kind of a blocklisting; it is not a step-up kind.
@@ -163,10 +158,11 @@ func (s *Service) HandleEvent(ctx context.Context, e event.Event) error {
 // ErrStepFailed when some step was refused for good (and recorded so), and a Transient error
 // when something must be retried.
 func (s *Service) Handle(ctx context.Context, d profile.Decision) error {
-	switch d.Action {
-	case ActionStepUp:
+	// The decision actions this function acts on (the subscriptions filter on them).
+	switch policy.Action(d.Action) {
+	case policy.StepUp:
 		return s.stepUps(ctx, d)
-	case ActionBlock:
+	case policy.Block:
 		return s.blocklist(ctx, d)
 	default:
 		s.Log.DebugContext(ctx, "decision ignored", "assessment_id", d.AssessmentID, "action", d.Action)

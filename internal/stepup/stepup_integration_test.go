@@ -23,6 +23,7 @@ import (
 	"github.com/riskwire/didit-risk/internal/didit"
 	"github.com/riskwire/didit-risk/internal/failure"
 	"github.com/riskwire/didit-risk/internal/logging"
+	"github.com/riskwire/didit-risk/internal/policy"
 	"github.com/riskwire/didit-risk/internal/profile"
 	"github.com/riskwire/didit-risk/internal/queue"
 	"github.com/riskwire/didit-risk/internal/stepup"
@@ -145,7 +146,7 @@ func (e *env) service(mod ...func(*stepup.Service)) *stepup.Service {
 func decision(assessment string, steps ...string) profile.Decision {
 	return profile.Decision{
 		ProfileID: userID, UserID: userID, AssessmentID: assessment, SessionID: "origin-" + assessment,
-		Score: 55, Level: "medium", Action: stepup.ActionStepUp, RequiredSteps: steps, PolicyVersion: "v1",
+		Score: 55, Level: "medium", Action: string(policy.StepUp), RequiredSteps: steps, PolicyVersion: "v1",
 		DecidedAt: time.Date(2026, 11, 20, 9, 59, 0, 0, time.UTC), DecisionTrusted: true,
 	}
 }
@@ -431,7 +432,7 @@ func TestBlocklistOnBlock(t *testing.T) {
 			e := newEnv(t, diditsim.Options{})
 			origin := e.sim.AddSession(diditsim.Session{VendorData: userID, WorkflowID: "wf-kyc", Status: "Declined"})
 			d := decision("asm-9")
-			d.Action, d.Level, d.SessionID, d.DecisionTrusted = stepup.ActionBlock, "critical", origin.ID, tt.trusted
+			d.Action, d.Level, d.SessionID, d.DecisionTrusted = string(policy.Block), "critical", origin.ID, tt.trusted
 			ev := pubsubEvent(t, d)
 
 			for range 3 {

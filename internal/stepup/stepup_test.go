@@ -17,6 +17,7 @@ import (
 	"github.com/riskwire/didit-risk/internal/didit"
 	"github.com/riskwire/didit-risk/internal/failure"
 	"github.com/riskwire/didit-risk/internal/logging"
+	"github.com/riskwire/didit-risk/internal/policy"
 	"github.com/riskwire/didit-risk/internal/profile"
 	"github.com/riskwire/didit-risk/internal/queue"
 	"github.com/riskwire/didit-risk/internal/stepup"
@@ -154,7 +155,7 @@ func event1(t *testing.T, d profile.Decision) event.Event {
 }
 
 func stepUpDecision(steps ...string) profile.Decision {
-	return profile.Decision{ProfileID: "p1", UserID: "u1", AssessmentID: "a1", SessionID: "s0", Action: stepup.ActionStepUp, RequiredSteps: steps, DecisionTrusted: true}
+	return profile.Decision{ProfileID: "p1", UserID: "u1", AssessmentID: "a1", SessionID: "s0", Action: string(policy.StepUp), RequiredSteps: steps, DecisionTrusted: true}
 }
 
 // HandleEvent is the one place that maps outcomes to ack (nil) or retry (error).
