@@ -49,7 +49,13 @@ type Scorer struct {
 	FirestoreDatabase string // FIRESTORE_DATABASE
 	DecisionsTopic    string // DECISIONS_TOPIC
 	PolicyFile        string // POLICY_FILE: empty means the embedded default policy
-	HashKey           string // HASH_KEY: HMAC key for document and device hashes
+	// HashKeys are the HMAC keys for document and device hashes, current first: HASH_KEYS
+	// ("id:secret,id:secret"), or HASH_KEY alone as the one key with the empty id (unprefixed
+	// hashes, as before key ids existed). A rotation adds a key in front, e.g.
+	// HASH_KEYS="k2:<new>,:<old HASH_KEY>": new hashes are "k2:<hex>", and stored ones still match.
+	HashKeys []HashKey
+	// HashKey is the current key's secret. Deprecated: use HashKeys, which keeps the older keys.
+	HashKey string
 	// DecisionPublishTimeout bounds one decision publish, retries included: past it the
 	// message is retried rather than held until the function's own deadline.
 	DecisionPublishTimeout time.Duration // DECISION_PUBLISH_TIMEOUT
@@ -57,6 +63,12 @@ type Scorer struct {
 	// scorer's dedupe markers must live at least that long, or a replay the receiver still
 	// accepts would be applied again.
 	ReplayHorizon time.Duration // REPLAY_HORIZON
+}
+
+// HashKey is one key of HASH_KEYS.
+type HashKey struct {
+	ID     string // stored beside each hash ("id:hex"); "" for the original unprefixed key
+	Secret string
 }
 
 // StepUp configures the step-up function.
@@ -114,14 +126,16 @@ func LoadReceiver(getenv func(string) string) (Receiver, error) {
 func LoadScorer(getenv func(string) string) (Scorer, error) {
 	r := reader{getenv: getenv}
 	c := Scorer{
-		Common:            r.common(),
-		FirestoreDatabase: r.str("FIRESTORE_DATABASE", DefaultDatabase),
-		DecisionsTopic:    r.str("DECISIONS_TOPIC", DefaultDecisionsTopic),
-		PolicyFile:        r.str("POLICY_FILE", ""),
-		HashKey:           r.required("HASH_KEY"),
-
+		Common:                 r.common(),
+		FirestoreDatabase:      r.str("FIRESTORE_DATABASE", DefaultDatabase),
+		DecisionsTopic:         r.str("DECISIONS_TOPIC", DefaultDecisionsTopic),
+		PolicyFile:             r.str("POLICY_FILE", ""),
 		DecisionPublishTimeout: r.duration("DECISION_PUBLISH_TIMEOUT", DefaultPublishTimeout),
 		ReplayHorizon:          r.duration("REPLAY_HORIZON", DefaultReplayHorizon),
+	}
+	c.HashKeys = r.hashKeys()
+	if len(c.HashKeys) > 0 {
+		c.HashKey = c.HashKeys[0].Secret
 	}
 	return c, r.err("scorer")
 }
@@ -179,6 +193,38 @@ func quoteAll(ss []string) []string {
 	return out
 }
 
+// hashKeys reads HASH_KEYS, or HASH_KEY alone; exactly one of them must be set, so that a
+// deploy cannot hash under a key it did not mean to.
+func (r *reader) hashKeys() []HashKey {
+	list, single := strings.TrimSpace(r.getenv("HASH_KEYS")), strings.TrimSpace(r.getenv("HASH_KEY"))
+	switch {
+	case list == "" && single == "":
+		r.missing = append(r.missing, "HASH_KEY")
+		return nil
+	case list != "" && single != "":
+		r.bad = append(r.bad, "HASH_KEYS (set HASH_KEYS or HASH_KEY, not both: put the old key in HASH_KEYS as \":<secret>\")")
+		return nil
+	case list == "":
+		return []HashKey{{Secret: single}}
+	}
+	var out []HashKey
+	for _, e := range strings.Split(list, ",") {
+		id, secret, ok := strings.Cut(strings.TrimSpace(e), ":")
+		id, secret = strings.TrimSpace(id), strings.TrimSpace(secret)
+		dup := false
+		for _, k := range out {
+			dup = dup || k.ID == id
+		}
+		// Nothing of the entry is echoed (without its ':' it is all secret): its position only.
+		if !ok || secret == "" || dup || !validKeyID(id) {
+			r.bad = append(r.bad, fmt.Sprintf("HASH_KEYS (entry %d: want id:secret with a distinct id of 0-16 of A-Z a-z 0-9 _ -)", len(out)+1))
+			return nil
+		}
+		out = append(out, HashKey{ID: id, Secret: secret})
+	}
+	return out
+}
+
 // secureBase reports whether raw is an absolute https URL, or http on a loopback host, and
 // returns its host[:port].
 func secureBase(raw string) (string, bool) {
@@ -207,6 +253,18 @@ func IsLoopback(host string) bool {
 	}
 	ip := net.ParseIP(h)
 	return ip != nil && ip.IsLoopback()
+}
+
+func validKeyID(id string) bool {
+	if len(id) > 16 {
+		return false
+	}
+	for _, c := range []byte(id) {
+		if (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (c < '0' || c > '9') && c != '_' && c != '-' {
+			return false
+		}
+	}
+	return true
 }
 
 // reader accumulates problems while reading variables.

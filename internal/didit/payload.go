@@ -86,6 +86,10 @@ type Decision struct {
 	AMLScreenings       []AMLScreening       `json:"aml_screenings"`
 	IPAnalyses          []IPAnalysis         `json:"ip_analyses"`
 	DatabaseValidations []DatabaseValidation `json:"database_validations"`
+	// The newer arrays (§9.9): only their statuses and warnings are read, never the answers or
+	// the documents' contents.
+	QuestionnaireResponses []QuestionnaireResponse `json:"questionnaire_responses"`
+	DocumentAIDocuments    []DocumentAIDocument    `json:"document_ai_documents"`
 }
 
 // Warning is one entry of a feature's `warnings[]`. Risk is the stable code rules match on.
@@ -103,13 +107,25 @@ const (
 	LogError       = "error"
 )
 
-// Match is an entry of a feature's `matches[]`: another session that looks like this one.
+// Match is an entry of a feature's `matches[]`: another session, imported face or list entry
+// that looks like this one (§9.8). Didit already leaves out sessions of the same vendor_data.
 type Match struct {
 	SessionID            string `json:"session_id"`
-	VendorData           string `json:"vendor_data"`
+	VendorData           string `json:"vendor_data"` // null for list entries
 	SimilarityPercentage *Num   `json:"similarity_percentage"`
-	IsBlocklisted        bool   `json:"is_blocklisted"`
+	// Source is session, imported, list_entry or retained_template.
+	Source        string `json:"source"`
+	IsBlocklisted bool   `json:"is_blocklisted"`
+	IsAllowlisted bool   `json:"is_allowlisted"`
 }
+
+// Match sources (§9.8).
+const (
+	MatchSourceSession          = "session"
+	MatchSourceImported         = "imported"
+	MatchSourceListEntry        = "list_entry"
+	MatchSourceRetainedTemplate = "retained_template"
+)
 
 // IDVerification is an item of `id_verifications[]`.
 type IDVerification struct {
@@ -233,6 +249,22 @@ type DatabaseValidation struct {
 	Status    string    `json:"status"`
 	MatchType string    `json:"match_type"` // full_match | partial_match | no_match
 	Warnings  []Warning `json:"warnings"`
+}
+
+// QuestionnaireResponse is an item of `questionnaire_responses[]` (warnings' feature
+// QUESTIONNAIRE). The answers are the user's own words: they are not decoded.
+type QuestionnaireResponse struct {
+	NodeID   string    `json:"node_id"`
+	Status   string    `json:"status"`
+	Warnings []Warning `json:"warnings"`
+}
+
+// DocumentAIDocument is an item of `document_ai_documents[]` (warnings' feature DOCUMENT_AI).
+// The extracted contents are not decoded.
+type DocumentAIDocument struct {
+	NodeID   string    `json:"node_id"`
+	Status   string    `json:"status"`
+	Warnings []Warning `json:"warnings"`
 }
 
 // ErrNotObject is returned when a body is JSON but not an object.

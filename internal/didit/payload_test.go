@@ -313,3 +313,22 @@ func BenchmarkDecodeWebhook(b *testing.B) {
 		}
 	}
 }
+
+// TestDecodeMatchesAndNewerArrays: matches carry source and the list flags, list entries have
+// vendor_data null (§9.8); questionnaire_responses and document_ai_documents decode their
+// statuses and warnings (§9.9).
+func TestDecodeMatchesAndNewerArrays(t *testing.T) {
+	w, err := DecodeWebhook([]byte(`{"status":"Approved","session_id":"s","decision":{
+		"liveness_checks":[{"status":"Approved","matches":[
+			{"source":"list_entry","vendor_data":null,"is_allowlisted":true,"is_blocklisted":false,"similarity_percentage":96.1},
+			{"source":"session","vendor_data":"user-9","session_id":"s9","is_blocklisted":true}]}],
+		"questionnaire_responses":[{"node_id":"q","status":"In Review","warnings":[{"feature":"QUESTIONNAIRE","risk":"R1","log_type":"warning"}]}],
+		"document_ai_documents":[{"node_id":"d","status":"Declined","warnings":[{"feature":"DOCUMENT_AI","risk":"R2","log_type":"error"}]}]}}`))
+	require.NoError(t, err)
+	ms := w.Decision.LivenessChecks[0].Matches
+	require.Len(t, ms, 2)
+	assert.Equal(t, Match{Source: MatchSourceListEntry, IsAllowlisted: true, SimilarityPercentage: ms[0].SimilarityPercentage}, ms[0])
+	assert.Equal(t, Match{Source: MatchSourceSession, VendorData: "user-9", SessionID: "s9", IsBlocklisted: true}, ms[1])
+	assert.Equal(t, []QuestionnaireResponse{{NodeID: "q", Status: "In Review", Warnings: []Warning{{Feature: "QUESTIONNAIRE", Risk: "R1", LogType: "warning"}}}}, w.Decision.QuestionnaireResponses)
+	assert.Equal(t, []DocumentAIDocument{{NodeID: "d", Status: "Declined", Warnings: []Warning{{Feature: "DOCUMENT_AI", Risk: "R2", LogType: "error"}}}}, w.Decision.DocumentAIDocuments)
+}

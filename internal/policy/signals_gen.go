@@ -4,62 +4,68 @@ package policy
 
 // signalVars are the signals.* variables, one per field of scoring.Signals:
 //
-//	signal                  type          feature     meaning
-//	didit_status            string        session     Didit session status: Approved, Declined, In Review, Abandoned, ...
-//	webhook_type            string        session     status.updated or data.updated
-//	features_present        list(string)  -           features with data: id, nfc, liveness, face_match, poa, phone, email, aml, ip, database
-//	risk_codes              list(string)  derived     every warning risk code of every feature (deduplicated, sorted)
-//	risk_errors             list(string)  derived     risk codes whose log_type is error
-//	risk_warnings           list(string)  derived     risk codes whose log_type is warning
-//	id_status               string        id          worst status of id_verifications
-//	document_type           string        id          document type as Didit names it (Passport, Identity Card, ...)
-//	document_country        string        id          issuing state, ISO alpha-3
-//	document_expired        bool          id          expiration date before the event, or DOCUMENT_EXPIRED
-//	age                     int           id          age on the document in years; -1 unknown
-//	duplicate_user_matches  int           id          ID matches that belong to another vendor_data
-//	document_hash           string        id          keyed hash of the normalised document number; empty if none
-//	nfc_status              string        nfc         worst status of nfc_verifications
-//	nfc_verified            bool          nfc         chip read, approved, SOD/DG integrity not false, no NFC_CHIP_NOT_VERIFIED
-//	nfc_skipped             bool          nfc         the chip read was skipped and none verified, or SKIPPED_NFC_VALIDATION
-//	nfc_skip_reason         string        nfc         USER_SKIPPED, DOCUMENT_WITHOUT_CHIP, DEVICE_WITHOUT_NFC, ...
-//	liveness_status         string        liveness    worst status of liveness_checks
-//	liveness_score          double        liveness    lowest liveness score 0-100; -1 unknown
-//	liveness_method         string        liveness    ACTIVE_3D, FLASHING or PASSIVE (upper-cased)
-//	age_estimate            double        liveness    age estimated from the face in years; -1 unknown
-//	face_quality            double        liveness    lowest passive face quality 0-100; -1 unknown
-//	duplicate_face_matches  int           liveness    face matches that belong to another vendor_data
-//	age_gap                 double        derived     |age_estimate - age| in years; -1 unless both are known
-//	face_match_status       string        face_match  worst status of face_matches
-//	face_match_score        double        face_match  lowest 1:1 similarity 0-100; -1 unknown
-//	poa_status              string        poa         worst status of poa_verifications
-//	poa_document_type       string        poa         UTILITY_BILL, BANK_STATEMENT, ...
-//	phone_status            string        phone       worst status of phone_verifications
-//	phone_carrier_type      string        phone       mobile, landline, voip or unknown (lower-cased)
-//	phone_disposable        bool          phone       disposable number, or DISPOSABLE_NUMBER_DETECTED
-//	phone_voip              bool          phone       VoIP carrier or virtual number, or VOIP_NUMBER_DETECTED
-//	phone_country           string        phone       phone country, ISO alpha-2
-//	email_status            string        email       worst status of email_verifications
-//	email_breached          bool          email       address found in known breaches, or BREACHED_EMAIL_DETECTED
-//	email_breach_count      int           email       number of breaches listed
-//	email_disposable        bool          email       disposable address, or DISPOSABLE_EMAIL_DETECTED
-//	email_undeliverable     bool          email       undeliverable address, or UNDELIVERABLE_EMAIL_DETECTED
-//	aml_status              string        aml         worst status of aml_screenings
-//	aml_hits                int           aml         hits not marked False Positive (total_hits when hits are not listed)
-//	aml_max_score           double        aml         highest screening score 0-100; -1 unknown
-//	aml_pep                 bool          aml         a hit that is not a false positive has PEP matches
-//	aml_sanction            bool          aml         a hit that is not a false positive has sanction matches
-//	ip_status               string        ip          worst status of ip_analyses
-//	ip_vpn_or_tor           bool          ip          any observation through VPN, proxy or Tor, or PRIVATE_NETWORK_DETECTED
-//	ip_data_center          bool          ip          any observation from a data centre
-//	ip_country              string        ip          country of the first observation, ISO alpha-2
-//	ip_countries            list(string)  ip          distinct IP countries, ISO alpha-2
-//	ip_country_mismatch     bool          derived     an IP country differs from the document's, or COUNTRY_FROM_DOCUMENT_DOES_NOT_MATCH_COUNTRY_FROM_IP
-//	device_hashes           list(string)  ip          keyed hashes of the distinct device fingerprints
-//	db_status               string        database    worst status of database_validations
-//	db_validation_match     string        database    full_match, partial_match or no_match (worst; DATABASE_VALIDATION_* codes included)
+//	signal                      type          feature        meaning
+//	didit_status                string        session        Didit session status: Approved, Declined, In Review, Abandoned, ...
+//	webhook_type                string        session        status.updated or data.updated
+//	kyc_expired                 bool          session        Didit moved the approved session to Kyc Expired: the approval no longer holds and must be renewed (didit_status then reads Approved, the decision that expired)
+//	features_present            list(string)  -              features with data: id, nfc, liveness, face_match, poa, phone, email, aml, ip, database
+//	risk_codes                  list(string)  derived        every warning risk code of every feature (deduplicated, sorted)
+//	risk_errors                 list(string)  derived        risk codes whose log_type is error
+//	risk_warnings               list(string)  derived        risk codes whose log_type is warning
+//	id_status                   string        id             worst status of id_verifications
+//	document_type               string        id             document type as Didit names it (Passport, Identity Card, ...)
+//	document_country            string        id             issuing state, ISO alpha-3
+//	document_expired            bool          id             expiration date before the event, or DOCUMENT_EXPIRED
+//	age                         int           id             age on the document in years; -1 unknown
+//	duplicate_user_matches      int           id             ID matches that belong to another vendor_data (allowlisted and blocklisted matches apart)
+//	document_blocklist_matches  int           id             ID matches Didit flags is_blocklisted
+//	document_hash               string        id             keyed hash of the normalised document number; empty if none
+//	nfc_status                  string        nfc            worst status of nfc_verifications
+//	nfc_verified                bool          nfc            chip read, approved, SOD/DG integrity not false, no NFC_CHIP_NOT_VERIFIED
+//	nfc_skipped                 bool          nfc            the chip read was skipped and none verified, or SKIPPED_NFC_VALIDATION
+//	nfc_skip_reason             string        nfc            USER_SKIPPED, DOCUMENT_WITHOUT_CHIP, DEVICE_WITHOUT_NFC, ...
+//	liveness_status             string        liveness       worst status of liveness_checks
+//	liveness_score              double        liveness       lowest liveness score 0-100; -1 unknown
+//	liveness_method             string        liveness       ACTIVE_3D, FLASHING or PASSIVE (upper-cased)
+//	age_estimate                double        liveness       age estimated from the face in years; -1 unknown
+//	face_quality                double        liveness       lowest passive face quality 0-100; -1 unknown
+//	duplicate_face_matches      int           liveness       face matches that belong to another vendor_data (allowlisted and blocklisted matches apart)
+//	face_blocklist_matches      int           liveness       face matches Didit flags is_blocklisted
+//	age_gap                     double        derived        |age_estimate - age| in years; -1 unless both are known
+//	face_match_status           string        face_match     worst status of face_matches
+//	face_match_score            double        face_match     lowest 1:1 similarity 0-100; -1 unknown
+//	poa_status                  string        poa            worst status of poa_verifications
+//	poa_document_type           string        poa            UTILITY_BILL, BANK_STATEMENT, ...
+//	phone_status                string        phone          worst status of phone_verifications
+//	phone_carrier_type          string        phone          mobile, landline, voip or unknown (lower-cased)
+//	phone_disposable            bool          phone          disposable number, or DISPOSABLE_NUMBER_DETECTED
+//	phone_voip                  bool          phone          VoIP carrier or virtual number, or VOIP_NUMBER_DETECTED
+//	phone_country               string        phone          phone country, ISO alpha-2
+//	email_status                string        email          worst status of email_verifications
+//	email_breached              bool          email          address found in known breaches, or BREACHED_EMAIL_DETECTED
+//	email_breach_count          int           email          number of breaches listed
+//	email_disposable            bool          email          disposable address, or DISPOSABLE_EMAIL_DETECTED
+//	email_undeliverable         bool          email          undeliverable address, or UNDELIVERABLE_EMAIL_DETECTED
+//	aml_status                  string        aml            worst status of aml_screenings
+//	aml_hits                    int           aml            hits not marked False Positive (total_hits when hits are not listed)
+//	aml_max_score               double        aml            highest screening score 0-100; -1 unknown
+//	aml_pep                     bool          aml            a hit that is not a false positive has PEP matches
+//	aml_sanction                bool          aml            a hit that is not a false positive has sanction matches
+//	ip_status                   string        ip             worst status of ip_analyses
+//	ip_vpn_or_tor               bool          ip             any observation through VPN, proxy or Tor, or PRIVATE_NETWORK_DETECTED
+//	ip_data_center              bool          ip             any observation from a data centre
+//	ip_country                  string        ip             country of the first observation, ISO alpha-2
+//	ip_countries                list(string)  ip             distinct IP countries, ISO alpha-2
+//	ip_country_mismatch         bool          derived        an IP country differs from the document's, or COUNTRY_FROM_DOCUMENT_DOES_NOT_MATCH_COUNTRY_FROM_IP
+//	device_hashes               list(string)  ip             keyed hashes of the distinct device fingerprints
+//	db_status                   string        database       worst status of database_validations
+//	db_validation_match         string        database       full_match, partial_match or no_match (worst; DATABASE_VALIDATION_* codes included)
+//	questionnaire_status        string        questionnaire  worst status of questionnaire_responses
+//	document_ai_status          string        document_ai    worst status of document_ai_documents
 var signalVars = []Var{
 	{Name: "signals.didit_status", Kind: KindString, Doc: "Didit session status: Approved, Declined, In Review, Abandoned, ..."},
 	{Name: "signals.webhook_type", Kind: KindString, Doc: "status.updated or data.updated"},
+	{Name: "signals.kyc_expired", Kind: KindBool, Doc: "Didit moved the approved session to Kyc Expired: the approval no longer holds and must be renewed (didit_status then reads Approved, the decision that expired)"},
 	{Name: "signals.features_present", Kind: KindStringList, Doc: "features with data: id, nfc, liveness, face_match, poa, phone, email, aml, ip, database"},
 	{Name: "signals.risk_codes", Kind: KindStringList, Doc: "every warning risk code of every feature (deduplicated, sorted)"},
 	{Name: "signals.risk_errors", Kind: KindStringList, Doc: "risk codes whose log_type is error"},
@@ -69,7 +75,8 @@ var signalVars = []Var{
 	{Name: "signals.document_country", Kind: KindString, Doc: "issuing state, ISO alpha-3"},
 	{Name: "signals.document_expired", Kind: KindBool, Doc: "expiration date before the event, or DOCUMENT_EXPIRED"},
 	{Name: "signals.age", Kind: KindInt, Doc: "age on the document in years; -1 unknown"},
-	{Name: "signals.duplicate_user_matches", Kind: KindInt, Doc: "ID matches that belong to another vendor_data"},
+	{Name: "signals.duplicate_user_matches", Kind: KindInt, Doc: "ID matches that belong to another vendor_data (allowlisted and blocklisted matches apart)"},
+	{Name: "signals.document_blocklist_matches", Kind: KindInt, Doc: "ID matches Didit flags is_blocklisted"},
 	{Name: "signals.document_hash", Kind: KindString, Doc: "keyed hash of the normalised document number; empty if none"},
 	{Name: "signals.nfc_status", Kind: KindString, Doc: "worst status of nfc_verifications"},
 	{Name: "signals.nfc_verified", Kind: KindBool, Doc: "chip read, approved, SOD/DG integrity not false, no NFC_CHIP_NOT_VERIFIED"},
@@ -80,7 +87,8 @@ var signalVars = []Var{
 	{Name: "signals.liveness_method", Kind: KindString, Doc: "ACTIVE_3D, FLASHING or PASSIVE (upper-cased)"},
 	{Name: "signals.age_estimate", Kind: KindDouble, Doc: "age estimated from the face in years; -1 unknown"},
 	{Name: "signals.face_quality", Kind: KindDouble, Doc: "lowest passive face quality 0-100; -1 unknown"},
-	{Name: "signals.duplicate_face_matches", Kind: KindInt, Doc: "face matches that belong to another vendor_data"},
+	{Name: "signals.duplicate_face_matches", Kind: KindInt, Doc: "face matches that belong to another vendor_data (allowlisted and blocklisted matches apart)"},
+	{Name: "signals.face_blocklist_matches", Kind: KindInt, Doc: "face matches Didit flags is_blocklisted"},
 	{Name: "signals.age_gap", Kind: KindDouble, Doc: "|age_estimate - age| in years; -1 unless both are known"},
 	{Name: "signals.face_match_status", Kind: KindString, Doc: "worst status of face_matches"},
 	{Name: "signals.face_match_score", Kind: KindDouble, Doc: "lowest 1:1 similarity 0-100; -1 unknown"},
@@ -110,4 +118,6 @@ var signalVars = []Var{
 	{Name: "signals.device_hashes", Kind: KindStringList, Doc: "keyed hashes of the distinct device fingerprints"},
 	{Name: "signals.db_status", Kind: KindString, Doc: "worst status of database_validations"},
 	{Name: "signals.db_validation_match", Kind: KindString, Doc: "full_match, partial_match or no_match (worst; DATABASE_VALIDATION_* codes included)"},
+	{Name: "signals.questionnaire_status", Kind: KindString, Doc: "worst status of questionnaire_responses"},
+	{Name: "signals.document_ai_status", Kind: KindString, Doc: "worst status of document_ai_documents"},
 }

@@ -65,6 +65,9 @@ const (
 	FeatureAML       = "aml"
 	FeatureIP        = "ip"
 	FeatureDatabase  = "database"
+	// Newer decision arrays (shared/didit-api.md §9.9).
+	FeatureQuestionnaire = "questionnaire"
+	FeatureDocumentAI    = "document_ai"
 )
 
 // historyVars are the history.* variables; package scoring resolves each from its History
@@ -130,6 +133,9 @@ var riskCodes = [][]string{
 		"PORTRAIT_MANIPULATION_DETECTED", "NAME_NOT_DETECTED", "DATE_OF_BIRTH_NOT_DETECTED",
 		"DOCUMENT_NUMBER_NOT_DETECTED", "FULL_NAME_MISMATCH_WITH_PROVIDED", "DOB_MISMATCH_WITH_PROVIDED",
 		"GENDER_MISMATCH_WITH_PROVIDED", "DOCUMENT_COUNTRY_MISMATCH",
+		// Always-decline codes from Didit's OpenAPI (§9.9).
+		"PUBLIC_DOCUMENT_IMAGE_DETECTED", "INVALID_DATE", "COULD_NOT_DETECT_DOCUMENT_TYPE",
+		"EXPIRATION_DATE_NOT_DETECTED",
 	},
 	{ // NFC
 		"SKIPPED_NFC_VALIDATION", "NFC_CHIP_NOT_VERIFIED", "NFC_TRUST_ANCHOR_MISSING",
@@ -165,6 +171,8 @@ var riskCodes = [][]string{
 		"DUPLICATED_DEVICE_FINGERPRINT", "DEVICE_RECOVERED_HIGH_CONFIDENCE", "IP_LOCATION_NOT_ALLOWED",
 		"DUPLICATED_IP_ADDRESS", "AUTOMATION_FRAMEWORK_DETECTED", "DEVICE_EMULATOR_DETECTED",
 		"DEVICE_ROOTED_OR_JAILBROKEN", "DEVICE_RUNTIME_HOOKING_DETECTED", "DEVICE_APP_TAMPERED",
+		// The console blocklist (§9.9: docs.didit.me/console/blocklist-users).
+		"IP_ADDRESS_IN_BLOCKLIST", "DEVICE_FINGERPRINT_IN_BLOCKLIST",
 	},
 	{ // Database validation
 		"COULD_NOT_PERFORM_DATABASE_VALIDATION", "DATABASE_VALIDATION_PARTIAL_MATCH",

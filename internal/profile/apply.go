@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"cloud.google.com/go/firestore"
@@ -23,8 +25,38 @@ const (
 	maxSessions  = 50
 	maxDocuments = 20
 	maxDevices   = 50
-	dedupeTTL    = 30 * 24 * time.Hour
+	maxDeclined  = 100
+	maxKeyHashes = 4 // hashes kept per document or device: one per hash key it was seen under
 )
+
+// Defaults of Options.
+const (
+	// DefaultDedupeTTL outlives the receiver's default replay horizon (REPLAY_HORIZON, 168 h) by a
+	// day: a webhook old enough to have lost its marker is refused at the receiver.
+	DefaultDedupeTTL = 8 * 24 * time.Hour
+	// DefaultAssessmentRetention is how long an assessment is kept (Firestore TTL on expire_at);
+	// the profile's aggregates keep what risk needs after that.
+	DefaultAssessmentRetention = 400 * 24 * time.Hour
+)
+
+// Options configure a Store. Zero fields take the defaults.
+type Options struct {
+	// DedupeTTL is how long a processed-event marker lives (expire_at, a Firestore TTL field). It
+	// must be at least the receiver's replay horizon, or a replayed webhook could apply twice.
+	DedupeTTL time.Duration
+	// AssessmentRetention sets each assessment's expire_at = created_at + AssessmentRetention.
+	AssessmentRetention time.Duration
+}
+
+func (o Options) withDefaults() Options {
+	if o.DedupeTTL <= 0 {
+		o.DedupeTTL = DefaultDedupeTTL
+	}
+	if o.AssessmentRetention <= 0 {
+		o.AssessmentRetention = DefaultAssessmentRetention
+	}
+	return o
+}
 
 // Event is one verified webhook, reduced to what the profile needs: ids, state and derived
 // signals. The scorer builds it; nothing personal is in it.
@@ -37,9 +69,14 @@ type Event struct {
 	EventTime    time.Time // the webhook's timestamp
 	HasDecision  bool      // the status carries a decision to score
 	Signals      scoring.Signals
-	DocumentHash string
-	DeviceHashes []string
-	StepUp       *StepUpLink // set when the session is a step-up we created
+	DocumentHash string   // under the current hash key
+	DeviceHashes []string // under the current hash key
+	// DocumentKeys and DeviceKeys are the same document and devices hashed under every
+	// configured hash key, current first (scoring.Hasher.All): a returning user matches under an
+	// old key too. Empty: DocumentHash and DeviceHashes alone.
+	DocumentKeys []string
+	DeviceKeys   [][]string
+	StepUp       *StepUpLink // the step-up link in the session's metadata, if any
 	Trusted      bool        // false when only X-Signature-Simple covered the webhook
 }
 
@@ -64,7 +101,7 @@ type Result struct {
 }
 
 // Assessment is risk_profiles/{id}/assessments/{assessment id}: the profile's verdict after one
-// event, with everything needed to explain it.
+// event, with everything needed to explain and replay it.
 type Assessment struct {
 	ID            string `firestore:"id"`
 	EventKey      string `firestore:"event_key"`
@@ -75,6 +112,7 @@ type Assessment struct {
 	VerdictSession string          `firestore:"verdict_session_id"`
 	StepUpKind     string          `firestore:"step_up_kind,omitempty"`
 	Score          int             `firestore:"score"`
+	RawScore       int             `firestore:"raw_score"` // sum of points before clamping to 0–100
 	Level          string          `firestore:"level"`
 	Action         string          `firestore:"action"`
 	Reasons        []Reason        `firestore:"reasons"`
@@ -83,9 +121,15 @@ type Assessment struct {
 	PolicyVersion  string          `firestore:"policy_version"`
 	Signals        scoring.Signals `firestore:"signals"`
 	History        HistoryRecord   `firestore:"history"`
-	Trusted        bool            `firestore:"decision_trusted"`
-	EventTime      time.Time       `firestore:"event_time"`
-	CreatedAt      time.Time       `firestore:"created_at"`
+	// RuleErrors are the rules that failed at evaluation time (they counted as not fired);
+	// Adjustments are the minimum levels, forced actions and engine overrides that raised the
+	// verdict above its score. With Signals and History they explain and replay the verdict.
+	RuleErrors  []scoring.RuleError `firestore:"rule_errors"`
+	Adjustments []Adjustment        `firestore:"adjustments"`
+	Trusted     bool                `firestore:"decision_trusted"`
+	EventTime   time.Time           `firestore:"event_time"`
+	CreatedAt   time.Time           `firestore:"created_at"`
+	ExpireAt    time.Time           `firestore:"expire_at"` // created_at + the retention: a Firestore TTL field
 }
 
 // HistoryRecord is the history an assessment was computed with.
@@ -96,6 +140,7 @@ type HistoryRecord struct {
 	DistinctDocuments int    `firestore:"distinct_documents"`
 	DistinctDevices   int    `firestore:"distinct_devices"`
 	PreviousLevel     string `firestore:"previous_level"`
+	PreviousAction    string `firestore:"previous_action"`
 }
 
 // ErrConflict is returned when a transaction kept losing to concurrent writers.
@@ -104,10 +149,16 @@ var ErrConflict = errors.New("profile transaction contended")
 // Apply records ev on the user's profile in one transaction: deduplicated by ev.Key, never
 // letting an older event move a session backwards, and re-deriving the profile's verdict from
 // everything known about the user, so the final profile does not depend on delivery order.
+// An event whose assessment already exists is a Duplicate (its marker may have expired).
 func (s *Store) Apply(ctx context.Context, ev Event, eng Evaluator, now time.Time) (Result, error) {
+	opts := s.opts.withDefaults()
 	pref := s.profileRef(ev.ProfileID)
 	marker := pref.Collection(Processed).Doc(docKey(ev.Key))
 	aref := pref.Collection(Assessments).Doc(docKey(ev.Key))
+	markerDoc := func(o Outcome) map[string]any {
+		return map[string]any{"event_key": ev.Key, "session_id": ev.SessionID, "applied_at": now,
+			"expire_at": now.Add(opts.DedupeTTL), "outcome": o.String()}
+	}
 
 	var res Result
 	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
@@ -116,7 +167,7 @@ func (s *Store) Apply(ctx context.Context, ev Event, eng Evaluator, now time.Tim
 		if err != nil {
 			return err
 		}
-		if docs[0].Exists() {
+		if docs[0].Exists() || docs[2].Exists() {
 			res.Outcome = Duplicate
 			if docs[2].Exists() {
 				var a Assessment
@@ -124,6 +175,10 @@ func (s *Store) Apply(ctx context.Context, ev Event, eng Evaluator, now time.Tim
 					return fmt.Errorf("decode assessment: %w", err)
 				}
 				res.Assessment = &a
+			}
+			if !docs[0].Exists() {
+				// The marker expired but the assessment is still there: a replay. Mark it again.
+				return tx.Set(marker, markerDoc(Duplicate))
 			}
 			return nil
 		}
@@ -135,29 +190,24 @@ func (s *Store) Apply(ctx context.Context, ev Event, eng Evaluator, now time.Tim
 		}
 		res.Profile = p
 
-		markerDoc := map[string]any{"event_key": ev.Key, "session_id": ev.SessionID, "applied_at": now, "expire_at": now.Add(dedupeTTL)}
 		if cur, ok := p.Sessions[ev.SessionID]; ok && !moves(cur, ev) {
 			res.Outcome = Stale
-			markerDoc["outcome"] = Stale.String()
-			// The session's state stays, but an older event can still tell when the session
-			// began, which the history windows count from: keep that fact order-independent.
-			if ev.EventTime.Before(cur.FirstSeen) {
-				cur.FirstSeen = ev.EventTime
-				p.Sessions[ev.SessionID] = cur
+			if recordStale(&p, cur, ev, eng) {
 				p.UpdatedAt = now
-				applyVerdict(&p, eng)
 				res.Profile = p
-				if err := tx.Set(pref, p); err != nil {
+				if err := setProfile(tx, pref, p); err != nil {
 					return err
 				}
 			}
-			return tx.Set(marker, markerDoc)
+			return tx.Set(marker, markerDoc(Stale))
 		}
 
 		a := record(&p, ev, eng, now)
+		if a != nil {
+			a.ExpireAt = now.Add(opts.AssessmentRetention)
+		}
 		res.Profile, res.Assessment = p, a
-		markerDoc["outcome"] = Applied.String()
-		if err := tx.Set(marker, markerDoc); err != nil {
+		if err := tx.Set(marker, markerDoc(Applied)); err != nil {
 			return err
 		}
 		if a != nil {
@@ -165,8 +215,13 @@ func (s *Store) Apply(ctx context.Context, ev Event, eng Evaluator, now time.Tim
 				return err
 			}
 		}
-		return tx.Set(pref, p)
+		return setProfile(tx, pref, p)
 	}, firestore.MaxAttempts(25))
+	if status.Code(err) == codes.AlreadyExists {
+		// The assessment appeared between the read and the commit: this event was applied by
+		// another delivery. A duplicate, never a transient error.
+		return s.duplicate(ctx, aref)
+	}
 	if err != nil {
 		if status.Code(err) == codes.Aborted {
 			err = fmt.Errorf("%w: %v", ErrConflict, err)
@@ -176,37 +231,96 @@ func (s *Store) Apply(ctx context.Context, ev Event, eng Evaluator, now time.Tim
 	return res, nil
 }
 
-// Evaluator scores signals against history; *scoring.Engine is one.
-type Evaluator interface {
-	Evaluate(sig scoring.Signals, h scoring.History) scoring.Assessment
+// duplicate reads the assessment an earlier delivery of the event wrote.
+func (s *Store) duplicate(ctx context.Context, aref *firestore.DocumentRef) (Result, error) {
+	snap, err := aref.Get(ctx)
+	if err != nil {
+		return Result{}, failure.New(failure.Transient, fmt.Errorf("read existing assessment %s: %w", aref.ID, err))
+	}
+	var a Assessment
+	if err := snap.DataTo(&a); err != nil {
+		return Result{}, failure.New(failure.Internal, fmt.Errorf("decode assessment %s: %w", aref.ID, err))
+	}
+	return Result{Outcome: Duplicate, Assessment: &a}, nil
+}
+
+// recordStale folds what a stale event still tells into p: the session's state stays, but an
+// older event can tell when the session began (the history windows count from it) and when its
+// document and devices were first seen, so those facts do not depend on arrival order. It
+// reports whether p changed.
+func recordStale(p *Profile, cur SessionState, ev Event, eng Evaluator) bool {
+	docs, devs := slices.Clone(p.Aggregates.Documents), slices.Clone(p.Aggregates.Devices)
+	addHashes(&p.Aggregates, ev)
+	seen := !reflect.DeepEqual(docs, p.Aggregates.Documents) || !reflect.DeepEqual(devs, p.Aggregates.Devices)
+	if !ev.EventTime.Before(cur.FirstSeen) && !seen {
+		return false
+	}
+	cur.FirstSeen = minTime(cur.FirstSeen, ev.EventTime)
+	p.Sessions[ev.SessionID] = cur
+	settle(p, eng)
+	return true
+}
+
+// verdictFields are left out of an unverified profile's document: no score is better than a
+// score of 0, which reads as the lowest risk.
+var verdictFields = []string{"score", "level", "action", "reasons", "required_steps", "policy_version"}
+
+// profileFields are the profile's top-level Firestore fields.
+var profileFields = func() []string {
+	t := reflect.TypeFor[Profile]()
+	out := make([]string, 0, t.NumField())
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("firestore"), ",")
+		out = append(out, name)
+	}
+	return out
+}()
+
+// setProfile writes p whole; an unverified profile without its verdict fields.
+func setProfile(tx *firestore.Transaction, ref *firestore.DocumentRef, p Profile) error {
+	if p.VerdictState == VerdictAssessed {
+		return tx.Set(ref, p)
+	}
+	var paths []firestore.FieldPath
+	for _, f := range profileFields {
+		if !slices.Contains(verdictFields, f) {
+			paths = append(paths, firestore.FieldPath{f})
+		}
+	}
+	return tx.Set(ref, p, firestore.Merge(paths...))
 }
 
 func newProfile(ev Event, now time.Time) Profile {
 	return Profile{
-		SchemaVersion: SchemaVersion, UserID: ev.UserID, ReviewState: ReviewNone,
+		SchemaVersion: SchemaVersion, UserID: ev.UserID, ReviewState: ReviewNone, VerdictState: VerdictUnverified,
 		Sessions: map[string]SessionState{}, StepUps: map[string]StepUp{}, CreatedAt: now,
 	}
 }
 
-// statusRank orders Didit's statuses along a session's life, to break ties between webhooks
-// with the same one-second timestamp.
-var statusRank = map[didit.Status]int{
-	didit.StatusNotStarted: 0, didit.StatusInProgress: 1, didit.StatusAwaitingUser: 1, didit.StatusInReview: 2,
-	didit.StatusResubmitted: 2, didit.StatusApproved: 3, didit.StatusDeclined: 3, didit.StatusAbandoned: 3,
-	didit.StatusExpired: 3, didit.StatusKycExpired: 4,
+// statusOrder totally orders Didit's session statuses along a session's life. Two webhooks of
+// one session with the same one-second timestamp are ordered by it, so the result never depends
+// on which arrived last; a verdict outranks progress, and Declined outranks Approved (the safe
+// side: Didit is silent on which came first). Kyc Expired only ever follows an approval.
+var statusOrder = []didit.Status{
+	didit.StatusNotStarted, didit.StatusInProgress, didit.StatusAwaitingUser, didit.StatusResubmitted,
+	didit.StatusInReview, didit.StatusAbandoned, didit.StatusExpired, didit.StatusApproved,
+	didit.StatusDeclined, didit.StatusKycExpired,
 }
 
-// moves reports whether ev may change the session's state: sessions only move forward.
+func statusRank(s string) int { return slices.Index(statusOrder, didit.Status(s)) }
+
+// moves reports whether ev may change the session's state: sessions only move forward. An
+// older event never does; one with the same timestamp only when its status ranks higher, so a
+// terminal status is never moved by an older-or-equal event of a lower or equal rank.
 func moves(cur SessionState, ev Event) bool {
 	if !ev.EventTime.Equal(cur.EventTime) {
 		return ev.EventTime.After(cur.EventTime)
 	}
-	next, now := statusRank[didit.Status(ev.Status)], statusRank[didit.Status(cur.Status)]
-	return next > now || (ev.Status != cur.Status && next == now)
+	return statusRank(ev.Status) > statusRank(cur.Status)
 }
 
 // record folds ev into p's facts and re-derives the verdict. It returns the assessment to store
-// when ev carried a decision.
+// when ev carried a decision or changed the verdict (a Kyc Expired ending an approval).
 func record(p *Profile, ev Event, eng Evaluator, now time.Time) *Assessment {
 	if p.Sessions == nil {
 		p.Sessions = map[string]SessionState{}
@@ -217,182 +331,228 @@ func record(p *Profile, ev Event, eng Evaluator, now time.Time) *Assessment {
 	if p.UserID == "" {
 		p.UserID = ev.UserID
 	}
+	before := verdictKey(*p)
 	st, seen := p.Sessions[ev.SessionID]
 	if !seen {
 		st.FirstSeen = ev.EventTime
 	}
 	st.Status, st.EventTime, st.UpdatedAt = ev.Status, ev.EventTime, now
-	if ev.StepUp != nil {
-		st.StepUpKind, st.OriginSessionID = ev.StepUp.Kind, ev.StepUp.OriginSessionID
+	if ev.StepUp != nil && st.StepUpKind == "" {
+		link := *ev.StepUp
+		st.StepUpClaim = &link
 	}
+	ag := &p.Aggregates
 	if ev.HasDecision {
 		sig := ev.Signals
 		st.Signals = &sig
 		st.Decided = true
 		st.AssessmentID = ev.Key
-		p.DocumentHashes = addCapped(p.DocumentHashes, maxDocuments, ev.DocumentHash)
-		p.DeviceHashes = addCapped(p.DeviceHashes, maxDevices, ev.DeviceHashes...)
+		addHashes(ag, ev)
 	}
+	ag.DeclinedSessions = markDeclined(ag.DeclinedSessions, ev)
 	p.Sessions[ev.SessionID] = st
-	if ev.StepUp != nil {
-		completeStepUp(p, ev, now)
+	bindStepUps(p)
+	if link := stepUpOf(*p, ev.SessionID, p.Sessions[ev.SessionID]); link != nil && ev.HasDecision {
+		completeStepUp(p, ev, *link, now)
 	}
-	pruneSessions(p)
 	p.EventsApplied++
 	p.UpdatedAt = now
 	p.SchemaVersion = SchemaVersion
 
-	v := applyVerdict(p, eng)
-	if v == nil || !ev.HasDecision {
+	v := settle(p, eng)
+	if v.State != VerdictAssessed || (!ev.HasDecision && verdictKey(*p) == before) {
 		return nil // nothing (new) decided: the session's state is all there is to keep
 	}
 	p.LastAssessmentID = ev.Key
 	p.AssessmentsTotal++
 	return &Assessment{
-		ID: ev.Key, EventKey: ev.Key, SessionID: ev.SessionID, SessionStatus: ev.Status, VerdictSession: v.session,
-		StepUpKind: st.StepUpKind, Score: v.a.Score, Level: p.Level, Action: p.Action,
-		Reasons: reasons(v.a.Reasons), Shadow: reasons(v.a.ShadowHits), RequiredSteps: stepNames(v.a.RequiredSteps),
-		PolicyVersion: v.a.PolicyVersion, Signals: v.a.Signals, History: v.history, Trusted: ev.Trusted,
+		ID: ev.Key, EventKey: ev.Key, SessionID: ev.SessionID, SessionStatus: ev.Status, VerdictSession: v.Session,
+		StepUpKind: p.Sessions[ev.SessionID].StepUpKind, Score: v.Assessment.Score, RawScore: v.Assessment.RawScore,
+		Level: p.Level, Action: p.Action, Reasons: reasons(v.Assessment.Reasons), Shadow: reasons(v.Assessment.ShadowHits),
+		RequiredSteps: stepNames(v.Assessment.RequiredSteps), PolicyVersion: v.Assessment.PolicyVersion, Signals: v.Assessment.Signals,
+		History: v.History, RuleErrors: v.Assessment.RuleErrors, Adjustments: v.Adjustments, Trusted: ev.Trusted,
 		EventTime: ev.EventTime, CreatedAt: now,
 	}
 }
 
-// applyVerdict re-derives the profile's verdict from its facts and sets the verdict fields.
-// Everything it sets is a function of the facts, never of the order they arrived in: the review
-// state, too, follows the current verdict.
-func applyVerdict(p *Profile, eng Evaluator) *verdict {
-	v := derive(p, eng)
-	if v == nil {
-		if p.ReviewState == "" {
-			p.ReviewState = ReviewNone
-		}
-		return nil
+// verdictKey identifies a verdict, to tell whether an event without a decision changed it.
+func verdictKey(p Profile) string {
+	rules := make([]string, len(p.Reasons))
+	for i, r := range p.Reasons {
+		rules[i] = r.Rule
 	}
-	p.Score, p.Level, p.Action = v.a.Score, string(v.a.Level), string(v.a.Action)
-	p.Reasons, p.RequiredSteps, p.PolicyVersion = reasons(v.a.Reasons), stepNames(v.a.RequiredSteps), v.a.PolicyVersion
-	p.LastSessionID = v.session
-	p.Blocked = v.a.Action == policy.Block
-	p.ReviewState = ReviewNone
-	if v.a.Action == policy.Review {
-		p.ReviewState = ReviewOpen
+	return fmt.Sprint(p.VerdictState, p.Score, p.Level, p.Action, rules, p.RequiredSteps, p.LastSessionID)
+}
+
+// settle derives the verdict, prunes the sessions (archiving what the pruned ones contributed)
+// and sets the verdict fields from the facts that remain. Everything it sets is a function of
+// the facts, never of the order they arrived in: the review state, too, follows the verdict.
+func settle(p *Profile, eng Evaluator) Verdict {
+	v := Derive(*p, eng)
+	if pruneSessions(p, v) {
+		v = Derive(*p, eng)
 	}
+	applyVerdict(p, v)
 	return v
 }
 
-// completeStepUp records a step-up session's outcome on the step it answers.
-func completeStepUp(p *Profile, ev Event, now time.Time) {
-	k := ev.StepUp.Kind
-	su := p.StepUps[k]
-	if su.AssessmentID != "" && su.AssessmentID != ev.StepUp.AssessmentID && su.CreatedAt.After(ev.EventTime) {
-		return // a newer step of this kind superseded the one this session answers
+// applyVerdict sets the profile's verdict fields from v.
+func applyVerdict(p *Profile, v Verdict) {
+	p.VerdictState = v.State
+	p.Aggregates.HighestLevel, p.Aggregates.EverBlocked = v.HighestLevel, v.EverBlocked
+	p.DocumentHashes, p.DeviceHashes = newestHashes(p.Aggregates.Documents), newestHashes(p.Aggregates.Devices)
+	p.ReviewState = ReviewNone
+	if v.State != VerdictAssessed {
+		p.Score, p.Level, p.Action, p.Reasons, p.RequiredSteps, p.PolicyVersion = 0, "", "", nil, nil, ""
+		p.Blocked = false
+		return
 	}
-	su.Kind, su.AssessmentID, su.OriginSessionID = k, ev.StepUp.AssessmentID, ev.StepUp.OriginSessionID
-	su.DiditSessionID, su.UpdatedAt = ev.SessionID, now
-	if su.CreatedAt.IsZero() {
-		su.CreatedAt = now
+	a := v.Assessment
+	p.Score, p.Level, p.Action = a.Score, string(a.Level), string(a.Action)
+	p.Reasons, p.RequiredSteps, p.PolicyVersion = reasons(a.Reasons), stepNames(a.RequiredSteps), a.PolicyVersion
+	p.LastSessionID = v.Session
+	p.Blocked = a.Action == policy.Block
+	if a.Action == policy.Review {
+		p.ReviewState = ReviewOpen
 	}
-	if ev.HasDecision {
-		su.Status, su.Outcome = StepCompleted, string(scoring.StepUpOutcome(didit.Status(ev.Status)))
-	} else if su.Status == "" {
-		su.Status = StepCreated
-	}
-	p.StepUps[k] = su
 }
 
-type verdict struct {
-	a       scoring.Assessment
-	session string
-	history HistoryRecord
-}
-
-// derive computes the verdict for the latest decided primary session, walking the user's
-// decided sessions in event-time order so that each one's history (and the previous level)
-// is a function of the facts alone, not of the order in which webhooks arrived.
-func derive(p *Profile, eng Evaluator) *verdict {
-	type entry struct {
-		id string
-		st SessionState
-	}
-	var all []entry
+// bindStepUps makes permanent the step-up claims that are now bound: the session is the Didit
+// session recorded for its step.
+func bindStepUps(p *Profile) {
 	for id, st := range p.Sessions {
-		all = append(all, entry{id, st})
+		if c := st.StepUpClaim; c != nil && st.StepUpKind == "" && boundStepUp(*p, id, *c) {
+			st.StepUpKind, st.OriginSessionID, st.StepUpClaim = c.Kind, c.OriginSessionID, nil
+			p.Sessions[id] = st
+		}
 	}
-	sort.Slice(all, func(i, j int) bool {
-		if !all[i].st.EventTime.Equal(all[j].st.EventTime) {
-			return all[i].st.EventTime.Before(all[j].st.EventTime)
-		}
-		return all[i].id < all[j].id
-	})
-
-	var last *verdict
-	var prevLevel policy.Level
-	var prevAction policy.Action
-	for i, e := range all {
-		if !e.st.Decided || e.st.StepUpKind != "" || e.st.Signals == nil {
-			continue
-		}
-		h := scoring.History{PreviousLevel: prevLevel, PreviousAction: prevAction, StepUps: map[policy.StepKind]scoring.StepUp{}}
-		sig := *e.st.Signals
-		docs, devs := map[string]bool{}, map[string]bool{}
-		for _, o := range all[:i+1] {
-			age := e.st.EventTime.Sub(o.st.FirstSeen)
-			if age <= 24*time.Hour {
-				h.Sessions24h++
-			}
-			if age <= 30*24*time.Hour {
-				h.Sessions30d++
-			}
-			if didit.Status(o.st.Status) == didit.StatusDeclined {
-				h.DeclinedSessions++
-			}
-			if o.st.Signals != nil {
-				if d := o.st.Signals.DocumentHash; d != "" {
-					docs[d] = true
-				}
-				for _, d := range o.st.Signals.DeviceHashes {
-					devs[d] = true
-				}
-			}
-		}
-		// Step-up sessions answering this session, in time order, refine its signals.
-		for _, o := range all[i+1:] {
-			if o.st.StepUpKind == "" || o.st.OriginSessionID != e.id {
-				continue
-			}
-			su := scoring.StepUp{Status: policy.StepCreated}
-			if o.st.Decided && o.st.Signals != nil {
-				sig = scoring.Merge(sig, *o.st.Signals)
-				su = scoring.StepUp{Status: policy.StepCompleted, Outcome: scoring.StepUpOutcome(didit.Status(o.st.Status))}
-			}
-			h.StepUps[policy.StepKind(o.st.StepUpKind)] = su
-			h.IsStepUp, h.StepUpKind = true, policy.StepKind(o.st.StepUpKind)
-		}
-		for k, su := range p.StepUps {
-			if _, ok := h.StepUps[policy.StepKind(k)]; !ok && su.OriginSessionID == e.id {
-				h.StepUps[policy.StepKind(k)] = scoring.StepUp{Status: policy.StepStatus(su.Status), Outcome: policy.StepOutcome(su.Outcome)}
-			}
-		}
-		h.DistinctDocuments, h.DistinctDevices = len(docs), len(devs)
-		a := eng.Evaluate(sig, h)
-		prevLevel, prevAction = a.Level, a.Action
-		last = &verdict{a: a, session: e.id, history: HistoryRecord{
-			Sessions24h: h.Sessions24h, Sessions30d: h.Sessions30d, DeclinedSessions: h.DeclinedSessions,
-			DistinctDocuments: h.DistinctDocuments, DistinctDevices: h.DistinctDevices, PreviousLevel: string(h.PreviousLevel),
-		}}
-	}
-	return last
 }
 
-// stepNames is the stored (and published) form of the required steps.
-func stepNames(ks []policy.StepKind) []string {
-	if ks == nil {
-		return nil
+// completeStepUp records a bound step-up session's outcome on the step it answers and in the
+// aggregates.
+func completeStepUp(p *Profile, ev Event, link StepUpLink, now time.Time) {
+	su := p.StepUps[link.Kind]
+	su.Status, su.Outcome, su.UpdatedAt = StepCompleted, string(scoring.StepUpOutcome(didit.Status(ev.Status))), now
+	p.StepUps[link.Kind] = su
+	if p.Aggregates.StepUpOutcomes == nil {
+		p.Aggregates.StepUpOutcomes = map[string]StepUpOutcome{}
 	}
-	out := make([]string, len(ks))
-	for i, k := range ks {
-		out[i] = string(k)
+	if cur, ok := p.Aggregates.StepUpOutcomes[link.Kind]; !ok || ev.EventTime.After(cur.At) ||
+		(ev.EventTime.Equal(cur.At) && ev.SessionID >= cur.SessionID) {
+		p.Aggregates.StepUpOutcomes[link.Kind] = StepUpOutcome{Outcome: su.Outcome, SessionID: ev.SessionID,
+			OriginSessionID: link.OriginSessionID, At: ev.EventTime}
+	}
+}
+
+// markDeclined keeps the set of sessions whose latest status is Declined. A session leaves it
+// only on a newer event (a reviewer's approval), never on a late older one.
+func markDeclined(marks []SessionMark, ev Event) []SessionMark {
+	i := slices.IndexFunc(marks, func(m SessionMark) bool { return m.SessionID == ev.SessionID })
+	if didit.Status(ev.Status) == didit.StatusDeclined {
+		if i >= 0 {
+			marks[i].At = ev.EventTime
+			return marks
+		}
+		marks = append(marks, SessionMark{SessionID: ev.SessionID, At: ev.EventTime})
+		sort.Slice(marks, func(a, b int) bool {
+			if !marks[a].At.Equal(marks[b].At) {
+				return marks[a].At.Before(marks[b].At)
+			}
+			return marks[a].SessionID < marks[b].SessionID
+		})
+		if len(marks) > maxDeclined {
+			marks = marks[len(marks)-maxDeclined:]
+		}
+		return marks
+	}
+	if i >= 0 && ev.EventTime.After(marks[i].At) {
+		marks = slices.Delete(marks, i, i+1)
+	}
+	return marks
+}
+
+// addHashes adds a decided event's document and devices to the aggregates.
+func addHashes(ag *Aggregates, ev Event) {
+	if !ev.HasDecision {
+		return
+	}
+	ag.Documents = addClass(ag.Documents, maxDocuments, ev.EventTime, keysOr(ev.DocumentKeys, ev.DocumentHash))
+	devs := ev.DeviceKeys
+	if len(devs) == 0 {
+		for _, d := range ev.DeviceHashes {
+			devs = append(devs, []string{d})
+		}
+	}
+	for _, d := range devs {
+		ag.Devices = addClass(ag.Devices, maxDevices, ev.EventTime, d)
+	}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func newestHashes(cs []HashClass) []string {
+	out := make([]string, 0, len(cs))
+	for _, c := range cs {
+		out = append(out, c.Hashes[0])
 	}
 	return out
+}
+
+func keysOr(keys []string, h string) []string {
+	if len(keys) > 0 {
+		return keys
+	}
+	if h == "" {
+		return nil
+	}
+	return []string{h}
+}
+
+// addClass adds one document (or device), given as its hashes under each key, to the classes:
+// merged into the class that shares any hash (the same document under an older key), else a
+// new class; the oldest classes go first beyond limit.
+func addClass(classes []HashClass, limit int, at time.Time, hashes []string) []HashClass {
+	hashes = slices.DeleteFunc(slices.Clone(hashes), func(h string) bool { return h == "" })
+	if len(hashes) == 0 {
+		return classes
+	}
+	for i, c := range classes {
+		if slices.ContainsFunc(hashes, func(h string) bool { return slices.Contains(c.Hashes, h) }) {
+			for _, h := range hashes {
+				if !slices.Contains(c.Hashes, h) {
+					c.Hashes = append([]string{h}, c.Hashes...) // newest key first
+				}
+			}
+			if len(c.Hashes) > maxKeyHashes {
+				c.Hashes = c.Hashes[:maxKeyHashes]
+			}
+			if at.Before(c.FirstSeen) {
+				c.FirstSeen = at
+			}
+			classes[i] = c
+			return classes
+		}
+	}
+	if len(hashes) > maxKeyHashes {
+		hashes = hashes[:maxKeyHashes]
+	}
+	classes = append(classes, HashClass{Hashes: hashes, FirstSeen: at})
+	// A total order, so the kept classes do not depend on the order events arrived in.
+	sort.Slice(classes, func(a, b int) bool {
+		if !classes[a].FirstSeen.Equal(classes[b].FirstSeen) {
+			return classes[a].FirstSeen.Before(classes[b].FirstSeen)
+		}
+		return classes[a].Hashes[len(classes[a].Hashes)-1] < classes[b].Hashes[len(classes[b].Hashes)-1]
+	})
+	if len(classes) > limit {
+		classes = classes[len(classes)-limit:]
+	}
+	return classes
 }
 
 func reasons(rs []scoring.Reason) []Reason {
@@ -403,32 +563,52 @@ func reasons(rs []scoring.Reason) []Reason {
 	return out
 }
 
-// pruneSessions keeps the most recent sessions; the verdict only looks back 30 days.
-func pruneSessions(p *Profile) {
+// pruneSessions keeps at most maxSessions sessions. Undecided sessions go first (oldest first),
+// then decided ones, oldest first, a step-up session with the session it answers. What a pruned
+// decided session contributed to the verdict fold is archived in the aggregates; declined
+// sessions, documents, devices and step-up outcomes are aggregates already. It reports whether
+// it removed anything.
+func pruneSessions(p *Profile, v Verdict) bool {
 	if len(p.Sessions) <= maxSessions {
-		return
+		return false
 	}
-	ids := make([]string, 0, len(p.Sessions))
-	for id := range p.Sessions {
-		ids = append(ids, id)
+	type entry struct {
+		id      string
+		decided bool
+		at      time.Time
 	}
-	sort.Slice(ids, func(i, j int) bool { return p.Sessions[ids[i]].EventTime.After(p.Sessions[ids[j]].EventTime) })
-	for _, id := range ids[maxSessions:] {
-		delete(p.Sessions, id)
-	}
-}
-
-func addCapped(set []string, limit int, vals ...string) []string {
-	for _, v := range vals {
-		if v == "" || slices.Contains(set, v) {
-			continue
+	es := make([]entry, 0, len(p.Sessions))
+	for id, st := range p.Sessions {
+		at := st.EventTime
+		if link := stepUpOf(*p, id, st); link != nil {
+			if o, ok := p.Sessions[link.OriginSessionID]; ok {
+				at = o.EventTime
+			}
 		}
-		set = append(set, v)
-		if len(set) > limit {
-			set = set[len(set)-limit:]
-		}
+		es = append(es, entry{id, st.Decided, at})
 	}
-	return set
+	sort.Slice(es, func(i, j int) bool {
+		if es[i].decided != es[j].decided {
+			return !es[i].decided
+		}
+		if !es[i].at.Equal(es[j].at) {
+			return es[i].at.Before(es[j].at)
+		}
+		return es[i].id < es[j].id
+	})
+	ar := &p.Aggregates.Archive
+	for _, e := range es[:len(es)-maxSessions] {
+		if sv, ok := v.Sessions[e.id]; ok {
+			ar.Sessions++
+			if !sv.At.Before(ar.Until) {
+				ar.Until, ar.LastLevel, ar.LastAction = sv.At, sv.Level, sv.Action
+			}
+			ar.HighestLevel = string(policy.MaxLevel(policy.Level(ar.HighestLevel), policy.Level(sv.Level)))
+			ar.EverBlocked = ar.EverBlocked || sv.Action == string(policy.Block)
+		}
+		delete(p.Sessions, e.id)
+	}
+	return true
 }
 
 // docKey makes an event key safe as a document id.

@@ -41,11 +41,45 @@ func TestSessionsOnlyMoveForward(t *testing.T) {
 		{"same second, earlier stage", "In Progress", t0, false},
 		{"same second, same status (retry)", "Approved", t0, false},
 		{"same second, later stage", "Kyc Expired", t0, true},
+		{"same second, Declined wins over Approved", "Declined", t0, true},
+		{"same second, review does not move a verdict", "In Review", t0, false},
+		{"same second, resubmission does not move a verdict", "Resubmitted", t0, false},
+		{"unknown status never moves at the same second", "Weird", t0, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			assert.Equal(t, tt.want, moves(cur, Event{Status: tt.status, EventTime: tt.at}))
 		})
+	}
+	declined := SessionState{Status: "Declined", EventTime: t0}
+	assert.False(t, moves(declined, Event{Status: "Approved", EventTime: t0}), "Approved never undoes a Declined of the same second")
+	assert.True(t, moves(declined, Event{Status: "Approved", EventTime: t0.Add(time.Second)}), "a reviewer's later approval does")
+}
+
+// TestStatusOrderIsTotal: every Didit session status has its own rank, so same-second webhooks
+// of one session end in the same state whatever order they arrive in.
+func TestStatusOrderIsTotal(t *testing.T) {
+	all := []string{"Not Started", "In Progress", "Awaiting User", "In Review", "Approved", "Declined",
+		"Resubmitted", "Expired", "Abandoned", "Kyc Expired"}
+	ranks := map[int]string{}
+	for _, s := range all {
+		r := statusRank(s)
+		require.GreaterOrEqual(t, r, 0, s)
+		require.NotContains(t, ranks, r, "%s and %s share a rank", s, ranks[r])
+		ranks[r] = s
+	}
+	t0 := time.Unix(1000, 0)
+	for _, a := range all {
+		for _, b := range all {
+			end := func(first, second string) string {
+				cur := SessionState{Status: first, EventTime: t0}
+				if moves(cur, Event{Status: second, EventTime: t0}) {
+					return second
+				}
+				return first
+			}
+			assert.Equal(t, end(a, b), end(b, a), "%s then %s", a, b)
+		}
 	}
 }
 
@@ -62,7 +96,7 @@ func TestStepUpNeverMovesBackwards(t *testing.T) {
 // duplicates, and expects the same verdict as the in-order run: the verdict is derived from
 // the facts, never from the arrival order.
 func TestVerdictIndependentOfOrder(t *testing.T) {
-	eng := scoring.NewEngine(policy.Default())
+	eng := NewEvaluator(policy.Default())
 	t0 := time.Unix(1767225600, 0).UTC()
 	sig := func(status string, liveness float64, doc string, codes ...string) scoring.Signals {
 		return scoring.Signals{DiditStatus: status, LivenessStatus: "Approved", LivenessScore: liveness, DocumentHash: doc,
@@ -70,10 +104,13 @@ func TestVerdictIndependentOfOrder(t *testing.T) {
 	}
 	events := []Event{
 		{Key: "e1", SessionID: "s1", Status: "In Progress", EventTime: t0},
-		{Key: "e2", SessionID: "s1", Status: "Approved", EventTime: t0.Add(time.Minute), HasDecision: true, Signals: sig("Approved", 95, "doc-a")},
+		{Key: "e2", SessionID: "s1", Status: "Approved", EventTime: t0.Add(time.Minute), HasDecision: true, Signals: sig("Approved", 95, "doc-a"), DocumentHash: "doc-a"},
 		{Key: "e3", SessionID: "s2", Status: "Declined", EventTime: t0.Add(time.Hour), HasDecision: true, Signals: sig("Declined", 30, "doc-b", "LOW_LIVENESS_SCORE")},
 		{Key: "e4", SessionID: "s3", Status: "Approved", EventTime: t0.Add(2 * time.Hour), HasDecision: true, Signals: sig("Approved", 70, "doc-c", "POSSIBLE_DUPLICATED_USER")},
 		{Key: "e5", SessionID: "s3", Status: "In Progress", EventTime: t0.Add(90 * time.Minute)},
+		// An earlier decision of s1 (In Review, then Approved): when it arrives late it is stale,
+		// yet its document was seen first at its time.
+		{Key: "e6", SessionID: "s1", Status: "In Review", EventTime: t0.Add(30 * time.Second), HasDecision: true, Signals: sig("In Review", 95, "doc-a"), DocumentHash: "doc-a"},
 	}
 	fold := func(order []Event) Profile {
 		p := newProfile(Event{UserID: "u"}, t0)
@@ -84,11 +121,7 @@ func TestVerdictIndependentOfOrder(t *testing.T) {
 			}
 			seen[ev.Key] = true
 			if cur, ok := p.Sessions[ev.SessionID]; ok && !moves(cur, ev) {
-				if ev.EventTime.Before(cur.FirstSeen) { // as Apply does for a stale event
-					cur.FirstSeen = ev.EventTime
-					p.Sessions[ev.SessionID] = cur
-					applyVerdict(&p, eng)
-				}
+				recordStale(&p, cur, ev, eng) // as Apply does for a stale event
 				continue
 			}
 			record(&p, ev, eng, t0)
@@ -113,6 +146,7 @@ func TestVerdictIndependentOfOrder(t *testing.T) {
 		assert.Equal(t, want.Reasons, got.Reasons, "order %d", i)
 		assert.Equal(t, want.RequiredSteps, got.RequiredSteps, "order %d", i)
 		assert.Equal(t, want.ReviewState, got.ReviewState, "order %d", i)
+		assert.Equal(t, want.Aggregates, got.Aggregates, "order %d", i)
 		for id, s := range want.Sessions {
 			assert.Equal(t, s.Status, got.Sessions[id].Status, "order %d session %s", i, id)
 			assert.Equal(t, s.FirstSeen, got.Sessions[id].FirstSeen, "order %d session %s", i, id)

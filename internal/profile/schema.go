@@ -12,8 +12,9 @@ import (
 	"github.com/riskwire/didit-risk/internal/scoring"
 )
 
-// SchemaVersion is bumped on any change product code must know about.
-const SchemaVersion = 1
+// SchemaVersion is bumped on any change product code must know about. 2: verdict_state, no
+// verdict fields while unverified, aggregates (document_hashes and device_hashes moved there).
+const SchemaVersion = 2
 
 // Collections and sub-collections.
 const (
@@ -31,6 +32,18 @@ const (
 	StepFailed    = string(policy.StepFailed)    // Didit refused permanently (reason says why)
 )
 
+// Verdict states: whether anybody (Didit, then the policy) has decided on the user yet.
+const (
+	// VerdictUnverified: no session of the user carries a decision (only Not Started, In
+	// Progress, Expired, Resubmitted or a first Kyc Expired webhook). The profile then has no
+	// score, level, action, reasons or required_steps fields at all: product code must treat the
+	// user as not verified, never as low risk.
+	VerdictUnverified = "unverified"
+	// VerdictAssessed: score, level and action are the policy's verdict on the latest decided
+	// session.
+	VerdictAssessed = "assessed"
+)
+
 // Review states.
 const (
 	ReviewNone = "none"
@@ -39,11 +52,15 @@ const (
 
 // Profile is risk_profiles/{id}.
 type Profile struct {
-	SchemaVersion    int                     `firestore:"schema_version"`
-	UserID           string                  `firestore:"user_id"` // Didit vendor_data; empty for anonymous sessions
-	Score            int                     `firestore:"score"`   // 0–100
-	Level            string                  `firestore:"level"`   // low, medium, high, critical
-	Action           string                  `firestore:"action"`  // approve, step_up, review, block
+	SchemaVersion int    `firestore:"schema_version"`
+	UserID        string `firestore:"user_id"` // Didit vendor_data; empty for anonymous sessions
+	// VerdictState is unverified or assessed. While unverified the verdict fields below (score,
+	// level, action, reasons, required_steps, policy_version) are absent from the document; Go
+	// readers see their zero values and must look at VerdictState first.
+	VerdictState     string                  `firestore:"verdict_state"`
+	Score            int                     `firestore:"score"`  // 0–100
+	Level            string                  `firestore:"level"`  // low, medium, high, critical
+	Action           string                  `firestore:"action"` // approve, step_up, review, block
 	Reasons          []Reason                `firestore:"reasons"`
 	RequiredSteps    []string                `firestore:"required_steps"`
 	PolicyVersion    string                  `firestore:"policy_version"`
@@ -51,14 +68,18 @@ type Profile struct {
 	LastAssessmentID string                  `firestore:"last_assessment_id"`
 	ReviewState      string                  `firestore:"review_state"` // none, open: the operators' queue
 	Blocked          bool                    `firestore:"blocked"`
-	Sessions         map[string]SessionState `firestore:"sessions"`        // by Didit session id
-	StepUps          map[string]StepUp       `firestore:"step_ups"`        // by kind: nfc, phone, biometric, poa, ...
-	DocumentHashes   []string                `firestore:"document_hashes"` // keyed hashes, never the numbers
-	DeviceHashes     []string                `firestore:"device_hashes"`
-	EventsApplied    int                     `firestore:"events_applied"` // webhooks applied (duplicates excluded)
-	AssessmentsTotal int                     `firestore:"assessments_total"`
-	CreatedAt        time.Time               `firestore:"created_at"`
-	UpdatedAt        time.Time               `firestore:"updated_at"`
+	Sessions         map[string]SessionState `firestore:"sessions"` // by Didit session id; pruned (undecided first)
+	StepUps          map[string]StepUp       `firestore:"step_ups"` // by kind: nfc, phone, biometric, poa, ...
+	// Aggregates are the per-user facts risk needs that pruning sessions never removes.
+	Aggregates Aggregates `firestore:"aggregates"`
+	// DocumentHashes and DeviceHashes list the distinct documents and devices of Aggregates, each
+	// by its hash under the newest key it was seen with: keyed hashes, never the numbers.
+	DocumentHashes   []string  `firestore:"document_hashes"`
+	DeviceHashes     []string  `firestore:"device_hashes"`
+	EventsApplied    int       `firestore:"events_applied"` // webhooks applied (duplicates excluded)
+	AssessmentsTotal int       `firestore:"assessments_total"`
+	CreatedAt        time.Time `firestore:"created_at"`
+	UpdatedAt        time.Time `firestore:"updated_at"`
 }
 
 // Reason is one rule that counted towards the score.
@@ -79,8 +100,62 @@ type SessionState struct {
 	// Signals are the session's derived signals (no personal data), kept so the verdict can be
 	// re-derived from facts whatever order webhooks arrive in, and step-up results laid over them.
 	Signals         *scoring.Signals `firestore:"signals,omitempty"`
-	StepUpKind      string           `firestore:"step_up_kind,omitempty"`      // set when this is a step-up session
+	StepUpKind      string           `firestore:"step_up_kind,omitempty"`      // set once this is known to be a step-up session we created
 	OriginSessionID string           `firestore:"origin_session_id,omitempty"` // the session the step-up answers
+	// StepUpClaim is the step-up link the session's metadata carries while the session is not
+	// (yet) the Didit session recorded for that step (step_ups.{kind}.didit_session_id): until it
+	// is, the session counts as an ordinary one.
+	StepUpClaim *StepUpLink `firestore:"step_up_claim,omitempty"`
+}
+
+// Aggregates are per-user facts kept apart from the sessions, so that opening many new
+// sessions (which pushes old ones out of Sessions) cannot launder a user's history.
+type Aggregates struct {
+	// DeclinedSessions are the sessions whose latest status is Declined, newest kept when more
+	// than maxDeclined: history.declined_sessions counts them.
+	DeclinedSessions []SessionMark `firestore:"declined_sessions"`
+	// Documents and Devices are the distinct documents and devices the user verified with, each
+	// as the keyed hashes it has under the hash keys it was seen with (see HASH_KEYS), capped.
+	Documents []HashClass `firestore:"documents"`
+	Devices   []HashClass `firestore:"devices"`
+	// StepUpOutcomes is the latest completed step-up of each kind: kind -> outcome.
+	StepUpOutcomes map[string]StepUpOutcome `firestore:"step_up_outcomes"`
+	// HighestLevel and EverBlocked summarise every verdict on the user's decided sessions,
+	// including those no longer in Sessions.
+	HighestLevel string `firestore:"highest_level"`
+	EverBlocked  bool   `firestore:"ever_blocked"`
+	// Archive is what the sessions pruned from Sessions contributed to the verdict fold.
+	Archive Archive `firestore:"archive"`
+}
+
+// SessionMark is one session at one event time.
+type SessionMark struct {
+	SessionID string    `firestore:"session_id" json:"session_id"`
+	At        time.Time `firestore:"at" json:"at"`
+}
+
+// HashClass is one document (or device): its keyed hashes, one per hash key it was seen under.
+type HashClass struct {
+	Hashes    []string  `firestore:"hashes"`
+	FirstSeen time.Time `firestore:"first_seen"`
+}
+
+// StepUpOutcome is a completed step-up's outcome.
+type StepUpOutcome struct {
+	Outcome         string    `firestore:"outcome"` // approved, declined, review
+	SessionID       string    `firestore:"session_id"`
+	OriginSessionID string    `firestore:"origin_session_id"`
+	At              time.Time `firestore:"at"`
+}
+
+// Archive summarises the decided sessions pruned from Sessions: the verdict fold starts from it.
+type Archive struct {
+	Sessions     int       `firestore:"sessions"`      // decided sessions pruned
+	Until        time.Time `firestore:"until"`         // event time of the newest of them
+	LastLevel    string    `firestore:"last_level"`    // the verdict on the newest of them
+	LastAction   string    `firestore:"last_action"`   //
+	HighestLevel string    `firestore:"highest_level"` // highest level among them
+	EverBlocked  bool      `firestore:"ever_blocked"`  // any of them was blocked
 }
 
 // StepUp is the state of the latest step-up of one kind, as product code sees it.

@@ -12,11 +12,18 @@ import (
 
 // Store reads and writes risk profiles.
 type Store struct {
-	fs *firestore.Client
+	fs   *firestore.Client
+	opts Options
 }
 
-// NewStore wraps a Firestore client.
-func NewStore(fs *firestore.Client) *Store { return &Store{fs: fs} }
+// NewStore wraps a Firestore client; opts (at most one is read) override the defaults.
+func NewStore(fs *firestore.Client, opts ...Options) *Store {
+	s := &Store{fs: fs}
+	if len(opts) > 0 {
+		s.opts = opts[0]
+	}
+	return s
+}
 
 func (s *Store) profileRef(id string) *firestore.DocumentRef {
 	return s.fs.Collection(Profiles).Doc(id)

@@ -42,6 +42,7 @@ import (
 type Signals struct {
 	DiditStatus     string   `firestore:"didit_status" json:"didit_status" feature:"session" doc:"Didit session status: Approved, Declined, In Review, Abandoned, ..."`
 	WebhookType     string   `firestore:"webhook_type" json:"webhook_type" feature:"session" doc:"status.updated or data.updated"`
+	KycExpired      bool     `firestore:"kyc_expired" json:"kyc_expired" feature:"session" doc:"Didit moved the approved session to Kyc Expired: the approval no longer holds and must be renewed (didit_status then reads Approved, the decision that expired)"`
 	FeaturesPresent []string `firestore:"features_present" json:"features_present" feature:"-" doc:"features with data: id, nfc, liveness, face_match, poa, phone, email, aml, ip, database"`
 	RiskCodes       []string `firestore:"risk_codes" json:"risk_codes" feature:"derived" doc:"every warning risk code of every feature (deduplicated, sorted)"`
 	RiskErrors      []string `firestore:"risk_errors" json:"risk_errors" feature:"derived" doc:"risk codes whose log_type is error"`
@@ -52,7 +53,8 @@ type Signals struct {
 	DocumentCountry      string `firestore:"document_country" json:"document_country" feature:"id" doc:"issuing state, ISO alpha-3"`
 	DocumentExpired      bool   `firestore:"document_expired" json:"document_expired" feature:"id" doc:"expiration date before the event, or DOCUMENT_EXPIRED"`
 	Age                  int64  `firestore:"age" json:"age" feature:"id" doc:"age on the document in years; -1 unknown"`
-	DuplicateUserMatches int64  `firestore:"duplicate_user_matches" json:"duplicate_user_matches" feature:"id" doc:"ID matches that belong to another vendor_data"`
+	DuplicateUserMatches int64  `firestore:"duplicate_user_matches" json:"duplicate_user_matches" feature:"id" doc:"ID matches that belong to another vendor_data (allowlisted and blocklisted matches apart)"`
+	DocumentBlocklisted  int64  `firestore:"document_blocklist_matches" json:"document_blocklist_matches" feature:"id" doc:"ID matches Didit flags is_blocklisted"`
 	DocumentHash         string `firestore:"document_hash" json:"document_hash" feature:"id" doc:"keyed hash of the normalised document number; empty if none"`
 
 	NFCStatus     string `firestore:"nfc_status" json:"nfc_status" feature:"nfc" doc:"worst status of nfc_verifications"`
@@ -65,7 +67,8 @@ type Signals struct {
 	LivenessMethod       string  `firestore:"liveness_method" json:"liveness_method" feature:"liveness" doc:"ACTIVE_3D, FLASHING or PASSIVE (upper-cased)"`
 	AgeEstimate          float64 `firestore:"age_estimate" json:"age_estimate" feature:"liveness" doc:"age estimated from the face in years; -1 unknown"`
 	FaceQuality          float64 `firestore:"face_quality" json:"face_quality" feature:"liveness" doc:"lowest passive face quality 0-100; -1 unknown"`
-	DuplicateFaceMatches int64   `firestore:"duplicate_face_matches" json:"duplicate_face_matches" feature:"liveness" doc:"face matches that belong to another vendor_data"`
+	DuplicateFaceMatches int64   `firestore:"duplicate_face_matches" json:"duplicate_face_matches" feature:"liveness" doc:"face matches that belong to another vendor_data (allowlisted and blocklisted matches apart)"`
+	FaceBlocklisted      int64   `firestore:"face_blocklist_matches" json:"face_blocklist_matches" feature:"liveness" doc:"face matches Didit flags is_blocklisted"`
 	AgeGap               float64 `firestore:"age_gap" json:"age_gap" feature:"derived" doc:"|age_estimate - age| in years; -1 unless both are known"`
 
 	FaceMatchStatus string  `firestore:"face_match_status" json:"face_match_status" feature:"face_match" doc:"worst status of face_matches"`
@@ -103,6 +106,9 @@ type Signals struct {
 	DBStatus          string `firestore:"db_status" json:"db_status" feature:"database" doc:"worst status of database_validations"`
 	DBValidationMatch string `firestore:"db_validation_match" json:"db_validation_match" feature:"database" doc:"full_match, partial_match or no_match (worst; DATABASE_VALIDATION_* codes included)"`
 
+	QuestionnaireStatus string `firestore:"questionnaire_status" json:"questionnaire_status" feature:"questionnaire" doc:"worst status of questionnaire_responses"`
+	DocumentAIStatus    string `firestore:"document_ai_status" json:"document_ai_status" feature:"document_ai" doc:"worst status of document_ai_documents"`
+
 	Warnings []WarningSignal `firestore:"warnings" json:"warnings" feature:"-" doc:"-"`
 }
 
@@ -115,7 +121,7 @@ type WarningSignal struct {
 
 var featureKeys = [...]string{policy.FeatureID, policy.FeatureNFC, policy.FeatureLiveness, policy.FeatureFaceMatch,
 	policy.FeaturePOA, policy.FeaturePhone, policy.FeatureEmail, policy.FeatureAML, policy.FeatureIP,
-	policy.FeatureDatabase}
+	policy.FeatureDatabase, policy.FeatureQuestionnaire, policy.FeatureDocumentAI}
 
 // allFeatures returns every feature key, in the order of the Signals table.
 func allFeatures() []string { return slices.Clone(featureKeys[:]) }
@@ -138,11 +144,17 @@ func Extract(w *didit.Webhook, hash func(string) string) Signals {
 	s.DiditStatus = string(w.Status)
 	s.WebhookType = w.WebhookType
 	d := w.Decision
+	if s.DiditStatus == "" && d != nil {
+		s.DiditStatus = string(d.Status)
+	}
+	// Kyc Expired is, by Didit's definition (§9.7), a previously approved session whose KYC
+	// expired: its decision is an approval that no longer holds. Rules see the approval and
+	// kyc_expired, so an expired approval is never taken for a current one.
+	if didit.Status(s.DiditStatus) == didit.StatusKycExpired {
+		s.DiditStatus, s.KycExpired = string(didit.StatusApproved), true
+	}
 	if d == nil {
 		return s
-	}
-	if s.DiditStatus == "" {
-		s.DiditStatus = string(d.Status)
 	}
 	// One allocation each instead of growing: Extract runs for every webhook.
 	s.FeaturesPresent = make([]string, 0, len(featureKeys))
@@ -158,6 +170,8 @@ func Extract(w *didit.Webhook, hash func(string) string) Signals {
 	x.aml(d.AMLScreenings)
 	x.ip(d.IPAnalyses)
 	x.database(d.DatabaseValidations)
+	x.statusOnly(policy.FeatureQuestionnaire, &s.QuestionnaireStatus, questionnaireItems(d.QuestionnaireResponses))
+	x.statusOnly(policy.FeatureDocumentAI, &s.DocumentAIStatus, documentAIItems(d.DocumentAIDocuments))
 	s.derive()
 	return s
 }
@@ -195,15 +209,55 @@ func (x *extractor) warnings(feature string, ws []didit.Warning) {
 	}
 }
 
-// others counts matches that belong to someone else.
-func (x *extractor) others(ms []didit.Match) int64 {
-	var n int64
+// others counts the matches that belong to someone else, and apart from them those Didit
+// flags blocklisted (§9.8). An allowlisted match (an entry the operator vouched for) is not
+// evidence of a duplicate user; a blocklisted one is a blocklist hit, not a mere duplicate.
+// A match flagged both ways counts as blocklisted: the safe side.
+func (x *extractor) others(ms []didit.Match) (duplicates, blocklisted int64) {
 	for _, m := range ms {
-		if x.own == "" || m.VendorData != x.own {
-			n++
+		switch {
+		case m.IsBlocklisted:
+			blocklisted++
+		case m.IsAllowlisted:
+		case x.own == "" || m.VendorData != x.own:
+			duplicates++
 		}
 	}
-	return n
+	return duplicates, blocklisted
+}
+
+// statusItem is an item of an array whose status and warnings are all Extract reads.
+type statusItem struct {
+	status   string
+	warnings []didit.Warning
+}
+
+func questionnaireItems(items []didit.QuestionnaireResponse) []statusItem {
+	out := make([]statusItem, len(items))
+	for i, it := range items {
+		out[i] = statusItem{it.Status, it.Warnings}
+	}
+	return out
+}
+
+func documentAIItems(items []didit.DocumentAIDocument) []statusItem {
+	out := make([]statusItem, len(items))
+	for i, it := range items {
+		out[i] = statusItem{it.Status, it.Warnings}
+	}
+	return out
+}
+
+// statusOnly reads a feature whose items carry only a status and warnings.
+func (x *extractor) statusOnly(feature string, status *string, items []statusItem) {
+	if len(items) == 0 {
+		return
+	}
+	x.present(feature)
+	for _, it := range items {
+		*status = worstStatus(*status, it.status)
+		x.warnings(feature, it.warnings)
+	}
 }
 
 func (x *extractor) id(items []didit.IDVerification) {
@@ -227,7 +281,9 @@ func (x *extractor) id(items []didit.IDVerification) {
 				s.DocumentHash = x.hash(n)
 			}
 		}
-		s.DuplicateUserMatches += x.others(it.Matches)
+		dup, blocked := x.others(it.Matches)
+		s.DuplicateUserMatches += dup
+		s.DocumentBlocklisted += blocked
 		x.warnings(policy.FeatureID, it.Warnings)
 	}
 }
@@ -271,7 +327,9 @@ func (x *extractor) liveness(items []didit.LivenessCheck) {
 			s.AgeEstimate = float64(*it.AgeEstimation)
 		}
 		s.FaceQuality = lowest(s.FaceQuality, it.FaceQuality)
-		s.DuplicateFaceMatches += x.others(it.Matches)
+		dup, blocked := x.others(it.Matches)
+		s.DuplicateFaceMatches += dup
+		s.FaceBlocklisted += blocked
 		x.warnings(policy.FeatureLiveness, it.Warnings)
 	}
 }

@@ -290,7 +290,7 @@ func TestMergeEveryFieldHasAnOwner(t *testing.T) {
 	none.FeaturesPresent, none.Warnings = nil, nil
 	m := Merge(base, none)
 	want := base.Clone()
-	want.DiditStatus, want.WebhookType = none.DiditStatus, none.WebhookType
+	want.DiditStatus, want.WebhookType, want.KycExpired = none.DiditStatus, none.WebhookType, none.KycExpired
 	assert.Equal(t, want, m)
 }
 
@@ -411,4 +411,79 @@ func TestNormalizeDocumentNumber(t *testing.T) {
 	assert.Equal(t, "X1234567K", normalizeDocumentNumber(" x-123 4567/k "))
 	assert.Equal(t, "ÄB12", normalizeDocumentNumber("äb\u00a012"))
 	assert.Empty(t, normalizeDocumentNumber(" - "))
+}
+
+// TestMatchesFollowDidit: liveness and ID matches[] carry source, is_allowlisted and
+// is_blocklisted, and list entries have vendor_data null (shared/didit-api.md §9.8).
+func TestMatchesFollowDidit(t *testing.T) {
+	tests := []struct {
+		name              string
+		match             string
+		dupFace, blkFace  int64
+		dupUser, blkUser  int64
+		checkIDMatchesToo bool
+	}{
+		{"another user's session", `{"source":"session","vendor_data":"user-9","session_id":"s9","is_allowlisted":false,"is_blocklisted":false}`, 1, 0, 1, 0, true},
+		{"same user (Didit leaves these out, but a copy must not count)", `{"source":"session","vendor_data":"user-1"}`, 0, 0, 0, 0, true},
+		{"allowlisted list entry", `{"source":"list_entry","vendor_data":null,"is_allowlisted":true,"is_blocklisted":false}`, 0, 0, 0, 0, true},
+		{"allowlisted imported face", `{"source":"imported","vendor_data":null,"is_allowlisted":true}`, 0, 0, 0, 0, false},
+		{"blocklisted list entry", `{"source":"list_entry","vendor_data":null,"is_allowlisted":false,"is_blocklisted":true}`, 0, 1, 0, 1, true},
+		{"flagged both ways counts as blocklisted", `{"source":"list_entry","vendor_data":null,"is_allowlisted":true,"is_blocklisted":true}`, 0, 1, 0, 1, false},
+		{"unflagged list entry stays a duplicate (safe side)", `{"source":"list_entry","vendor_data":null}`, 1, 0, 1, 0, false},
+		{"retained template of another user", `{"source":"retained_template","vendor_data":"user-2"}`, 1, 0, 1, 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := Extract(decode(t, `{"status":"Approved","vendor_data":"user-1","decision":{
+				"liveness_checks":[{"status":"Approved","score":95,"matches":[`+tt.match+`]}],
+				"id_verifications":[{"status":"Approved","matches":[`+tt.match+`]}]}}`), nil)
+			assert.Equal(t, tt.dupFace, s.DuplicateFaceMatches, "duplicate faces")
+			assert.Equal(t, tt.blkFace, s.FaceBlocklisted, "blocklisted faces")
+			assert.Equal(t, tt.dupUser, s.DuplicateUserMatches, "duplicate users")
+			assert.Equal(t, tt.blkUser, s.DocumentBlocklisted, "blocklisted documents")
+		})
+	}
+}
+
+// TestNewerDecisionArrays: questionnaire_responses and document_ai_documents are read for their
+// statuses and warnings (feature QUESTIONNAIRE / DOCUMENT_AI, §9.9), nothing else.
+func TestNewerDecisionArrays(t *testing.T) {
+	s := Extract(decode(t, `{"status":"In Review","vendor_data":"u","decision":{
+		"questionnaire_responses":[
+			{"node_id":"q1","status":"Approved","warnings":[]},
+			{"node_id":"q2","status":"In Review","sections":[{"items":[{"answer":"Lena Vogel, Berlin"}]}],
+			 "warnings":[{"feature":"QUESTIONNAIRE","risk":"QUESTIONNAIRE_FLAGGED_ANSWER","log_type":"warning"}]}],
+		"document_ai_documents":[
+			{"node_id":"d1","status":"Declined","extracted_data":{"iban":"DE89370400440532013000"},
+			 "warnings":[{"feature":"DOCUMENT_AI","risk":"DOCUMENT_AI_VALIDATION_FAILED","log_type":"error"}]}]}}`), nil)
+	assert.Equal(t, "In Review", s.QuestionnaireStatus)
+	assert.Equal(t, "Declined", s.DocumentAIStatus)
+	assert.Equal(t, []string{"document_ai", "questionnaire"}, s.FeaturesPresent)
+	assert.Equal(t, []string{"DOCUMENT_AI_VALIDATION_FAILED", "QUESTIONNAIRE_FLAGGED_ANSWER"}, s.RiskCodes)
+	assert.Equal(t, []string{"DOCUMENT_AI_VALIDATION_FAILED"}, s.RiskErrors)
+	assert.Contains(t, s.Warnings, WarningSignal{Feature: policy.FeatureQuestionnaire, Risk: "QUESTIONNAIRE_FLAGGED_ANSWER", LogType: "warning"})
+	b, err := json.Marshal(s)
+	require.NoError(t, err)
+	assert.NotContains(t, string(b), "Lena")
+	assert.NotContains(t, string(b), "DE89")
+
+	// A step-up carrying only a questionnaire replaces only the questionnaire's fields.
+	m := Merge(s, Extract(decode(t, `{"status":"Approved","decision":{"questionnaire_responses":[{"status":"Approved","warnings":[]}]}}`), nil))
+	assert.Equal(t, "Approved", m.QuestionnaireStatus)
+	assert.Equal(t, "Declined", m.DocumentAIStatus)
+	assert.Equal(t, []string{"DOCUMENT_AI_VALIDATION_FAILED"}, m.RiskCodes)
+}
+
+// TestKycExpiredSignals: Kyc Expired is an approval that expired (§9.7): rules see the approval
+// and kyc_expired, with or without the decision attached.
+func TestKycExpiredSignals(t *testing.T) {
+	with := Extract(decode(t, `{"status":"Kyc Expired","decision":{"status":"Kyc Expired","liveness_checks":[{"status":"Approved","score":97}]}}`), nil)
+	assert.Equal(t, "Approved", with.DiditStatus)
+	assert.True(t, with.KycExpired)
+	assert.InDelta(t, 97, with.LivenessScore, 0)
+	without := Extract(decode(t, `{"status":"Kyc Expired","session_id":"s"}`), nil)
+	assert.Equal(t, "Approved", without.DiditStatus)
+	assert.True(t, without.KycExpired)
+	approved := Extract(decode(t, `{"status":"Approved","decision":{}}`), nil)
+	assert.False(t, approved.KycExpired)
 }

@@ -283,6 +283,67 @@ def payloads():
     b = {k: v for k, v in clean(31).items() if k != "decision"}
     b["status"] = "Resubmitted"
     out["resubmitted"] = b
+
+    # Matches carry source, is_allowlisted and is_blocklisted; list entries have vendor_data
+    # null (shared/didit-api.md 9.8).
+    b = clean(40)
+    item(b, "liveness_checks")["matches"] = [{
+        "is_allowlisted": True, "is_blocklisted": False, "session_id": None, "similarity_percentage": 96.1,
+        "source": "list_entry", "vendor_data": None}]
+    out["allowlisted_face_match"] = b
+
+    b = clean(41)
+    item(b, "liveness_checks")["matches"] = [{
+        "is_allowlisted": False, "is_blocklisted": True, "session_id": None, "similarity_percentage": 93.0,
+        "source": "list_entry", "vendor_data": None}]
+    out["blocklisted_face_match"] = b
+
+    # The console blocklist of IPs and devices (9.9).
+    b = status(clean(42), "Declined")
+    item(b, "ip_analyses").update(status="Declined")
+    add(b, "ip_analyses", "IP_ADDRESS_IN_BLOCKLIST", "error")
+    out["ip_blocklist"] = b
+
+    b = status(clean(43), "Declined")
+    item(b, "ip_analyses").update(status="Declined")
+    add(b, "ip_analyses", "DEVICE_FINGERPRINT_IN_BLOCKLIST", "error")
+    out["device_blocklist"] = b
+
+    # ID always-decline codes (9.9).
+    b = status(clean(44), "Declined")
+    item(b, "id_verifications").update(status="Declined")
+    add(b, "id_verifications", "PUBLIC_DOCUMENT_IMAGE_DETECTED", "error")
+    out["public_document_image"] = b
+
+    b = status(clean(45), "Declined")
+    item(b, "id_verifications").update(status="Declined", expiration_date=None, document_type=None)
+    add(b, "id_verifications", "COULD_NOT_DETECT_DOCUMENT_TYPE", "error")
+    add(b, "id_verifications", "EXPIRATION_DATE_NOT_DETECTED", "error")
+    add(b, "id_verifications", "INVALID_DATE", "error")
+    out["unreadable_document"] = b
+
+    # The newer arrays (9.9): only statuses and warnings are read.
+    b = clean(46)
+    b["decision"]["questionnaire_responses"] = [{
+        "node_id": "feature_questionnaire", "status": "Declined", "questionnaire_id": "q-1",
+        "sections": [{"items": [{"answer": "free text the user typed", "title": "Occupation"}]}],
+        "warnings": []}]
+    b["decision"]["features"].append("QUESTIONNAIRE")
+    out["questionnaire_declined"] = b
+
+    b = status(clean(47), "In Review")
+    b["decision"]["document_ai_documents"] = [{
+        "node_id": "feature_document_ai", "status": "In Review", "document_type": "BANK_STATEMENT",
+        "extracted_data": {"account_holder": "Lena Vogel"}, "warnings": []}]
+    b["decision"]["features"].append("DOCUMENT_AI")
+    out["document_ai_in_review"] = b
+
+    # Kyc Expired: the approval of an earlier session expired (9.7). Didit attaches no decision
+    # to this status (2.1); GET /decision/ would return the expired approval.
+    b = clean(48)
+    b["status"] = "Kyc Expired"
+    b["decision"]["status"] = "Kyc Expired"
+    out["kyc_expired"] = b
     return out
 
 

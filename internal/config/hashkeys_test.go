@@ -1,0 +1,40 @@
+package config
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestScorerHashKeys(t *testing.T) {
+	c, err := LoadScorer(env(map[string]string{"GOOGLE_CLOUD_PROJECT": "p", "HASH_KEY": "legacy"}))
+	require.NoError(t, err)
+	assert.Equal(t, []HashKey{{ID: "", Secret: "legacy"}}, c.HashKeys, "HASH_KEY alone: the unprefixed key")
+	assert.Equal(t, "legacy", c.HashKey)
+
+	c, err = LoadScorer(env(map[string]string{"GOOGLE_CLOUD_PROJECT": "p", "HASH_KEYS": " k2:new-secret , :legacy "}))
+	require.NoError(t, err)
+	assert.Equal(t, []HashKey{{ID: "k2", Secret: "new-secret"}, {ID: "", Secret: "legacy"}}, c.HashKeys)
+	assert.Equal(t, "new-secret", c.HashKey)
+
+	for name, e := range map[string]map[string]string{
+		"both":         {"HASH_KEYS": "k2:a", "HASH_KEY": "b"},
+		"no secret":    {"HASH_KEYS": "k2:"},
+		"no id sep":    {"HASH_KEYS": "secretonly"},
+		"duplicate id": {"HASH_KEYS": "k1:a,k1:b"},
+		"bad id":       {"HASH_KEYS": "k 1:a"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			e["GOOGLE_CLOUD_PROJECT"] = "p"
+			_, err := LoadScorer(env(e))
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "HASH_KEYS")
+			for _, v := range e {
+				if v != "p" && len(v) > 2 {
+					assert.NotContains(t, err.Error(), v, "secrets are never echoed")
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,190 @@
+//go:build integration
+
+package profile
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/firestore"
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/riskwire/didit-risk/emulator/emulatortest"
+	"github.com/riskwire/didit-risk/internal/didit"
+	"github.com/riskwire/didit-risk/internal/policy"
+	"github.com/riskwire/didit-risk/internal/scoring"
+)
+
+// webhookEvent builds the Event the scorer would from one of the Didit-shaped fixtures.
+func webhookEvent(t *testing.T, fixture, key, session, status string, at time.Time, h *scoring.Hasher) Event {
+	t.Helper()
+	body, err := os.ReadFile(filepath.Join("..", "..", "testdata", "webhooks", fixture))
+	require.NoError(t, err)
+	w, err := didit.DecodeWebhook(body)
+	require.NoError(t, err)
+	w.Status = didit.Status(status)
+	ev := Event{Key: key, ProfileID: "user-4242", UserID: "user-4242", SessionID: session, Status: status, EventTime: at, Trusted: true}
+	if w.Status.HasDecision() && w.Decision != nil {
+		ev.HasDecision = true
+		ev.Signals = scoring.Extract(w, h.Hash)
+		ev.DocumentHash, ev.DeviceHashes = ev.Signals.DocumentHash, ev.Signals.DeviceHashes
+		ev.DocumentKeys, ev.DeviceKeys = h.Aliases(w)
+	}
+	return ev
+}
+
+func hasher(t *testing.T) *scoring.Hasher {
+	h, err := scoring.NewKeyedHasher([]scoring.HashKey{{ID: "k2", Secret: []byte("new")}, {Secret: []byte("old")}})
+	require.NoError(t, err)
+	return h
+}
+
+// stored reads a document back as the JSON product code would see (timestamps as RFC 3339).
+func stored(t *testing.T, ref *firestore.DocumentRef) (map[string]any, any) {
+	t.Helper()
+	snap, err := ref.Get(context.Background())
+	require.NoError(t, err)
+	b, err := json.Marshal(snap.Data())
+	require.NoError(t, err)
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(b, &m))
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+	require.NoError(t, err)
+	return m, doc
+}
+
+// TestStoredDocumentsMatchTheContract drives one user through Didit's lifecycle (first webhook
+// without a decision, an approval, its Kyc Expired, a declined session) and validates every
+// profile and assessment document actually stored against the published JSON Schemas.
+func TestStoredDocumentsMatchTheContract(t *testing.T) {
+	fs := emulatortest.Firestore(t, emulatortest.Project(t))
+	st := NewStore(fs)
+	eng := NewEvaluator(policy.Default())
+	h := hasher(t)
+	profSchema, assessSchema := schemas(t)
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	at := time.Unix(1767225600, 0).UTC()
+	pref := fs.Collection(Profiles).Doc("user-4242")
+
+	// 1. Not Started: an unverified profile without score, level or action.
+	_, err := st.Apply(ctx, webhookEvent(t, "in_progress.json", "e1", "s1", "Not Started", at, h), eng, now)
+	require.NoError(t, err)
+	m, doc := stored(t, pref)
+	require.NoError(t, profSchema.Validate(doc))
+	assert.Equal(t, VerdictUnverified, m["verdict_state"])
+	for _, f := range verdictFields {
+		assert.NotContains(t, m, f, "an unverified profile has no %s field", f)
+	}
+
+	// 2. Approved, 3. Kyc Expired, 4. another session Declined.
+	steps := []Event{
+		webhookEvent(t, "approved_clean_v3.json", "e2", "s1", "Approved", at.Add(time.Minute), h),
+		webhookEvent(t, "approved_clean_v3.json", "e3", "s1", "Kyc Expired", at.Add(400*24*time.Hour), h),
+		webhookEvent(t, "declined_v3.json", "e4", "s2", "Declined", at.Add(401*24*time.Hour), h),
+	}
+	for _, ev := range steps {
+		res, err := st.Apply(ctx, ev, eng, now)
+		require.NoError(t, err, ev.Key)
+		require.Equal(t, Applied, res.Outcome)
+		require.NotNil(t, res.Assessment, "%s changes the verdict", ev.Key)
+		m, doc = stored(t, pref)
+		require.NoError(t, profSchema.Validate(doc), "profile after %s", ev.Key)
+		assert.Equal(t, VerdictAssessed, m["verdict_state"])
+		assert.Contains(t, m, "score")
+		_, adoc := stored(t, pref.Collection(Assessments).Doc(ev.Key))
+		require.NoError(t, assessSchema.Validate(adoc), "assessment %s", ev.Key)
+		if ev.Key == "e2" {
+			assert.Equal(t, "approve", res.Profile.Action)
+		}
+		if ev.Key == "e3" {
+			assert.Equal(t, "review", res.Profile.Action, "an expired approval is not a current one: %v", res.Profile.Reasons)
+			assert.Contains(t, ruleIDs(res.Profile.Reasons), "didit_kyc_expired")
+		}
+	}
+	p, found, err := st.Get(ctx, "user-4242")
+	require.NoError(t, err)
+	require.True(t, found)
+	assert.Len(t, p.Aggregates.DeclinedSessions, 1)
+	require.NotEmpty(t, p.Aggregates.Documents)
+	assert.Len(t, p.Aggregates.Documents[0].Hashes, 2, "the document under both keys")
+
+	// A document that breaks the contract is refused by the schema: the check has teeth.
+	m["verdict_state"] = VerdictUnverified
+	b, _ := json.Marshal(m)
+	bad, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+	require.NoError(t, err)
+	assert.Error(t, profSchema.Validate(bad), "unverified with a score")
+}
+
+// TestReplayAfterMarkerExpiryIsDuplicate: once a dedupe marker is gone (its TTL passed), a
+// replayed webhook meets its own assessment: a Duplicate that changes nothing, never an error.
+func TestReplayAfterMarkerExpiryIsDuplicate(t *testing.T) {
+	fs := emulatortest.Firestore(t, emulatortest.Project(t))
+	st := NewStore(fs)
+	eng := NewEvaluator(policy.Default())
+	ctx := context.Background()
+	now := time.Now().UTC()
+	ev := webhookEvent(t, "full_v3.json", "e1", "s1", "Approved", time.Unix(1767225600, 0).UTC(), hasher(t))
+
+	first, err := st.Apply(ctx, ev, eng, now)
+	require.NoError(t, err)
+	require.Equal(t, Applied, first.Outcome)
+	marker := fs.Collection(Profiles).Doc("user-4242").Collection(Processed).Doc("e1")
+	_, err = marker.Delete(ctx)
+	require.NoError(t, err)
+
+	again, err := st.Apply(ctx, ev, eng, now.Add(time.Hour))
+	require.NoError(t, err, "an existing assessment is a duplicate, not a transient error")
+	assert.Equal(t, Duplicate, again.Outcome)
+	require.NotNil(t, again.Assessment)
+	assert.Equal(t, first.Assessment.ID, again.Assessment.ID)
+	snap, err := marker.Get(ctx)
+	require.NoError(t, err, "the marker is written again")
+	assert.Equal(t, "duplicate", snap.Data()["outcome"])
+	p, _, err := st.Get(ctx, "user-4242")
+	require.NoError(t, err)
+	assert.Equal(t, 1, p.EventsApplied)
+	assert.Equal(t, 1, p.AssessmentsTotal)
+}
+
+// TestStoreOptions: dedupe markers live DedupeTTL (default 8 days: the receiver's default replay
+// horizon plus a day) and assessments expire after AssessmentRetention (default 400 days).
+func TestStoreOptions(t *testing.T) {
+	fs := emulatortest.Firestore(t, emulatortest.Project(t))
+	eng := NewEvaluator(policy.Default())
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	tests := []struct {
+		name      string
+		opts      []Options
+		ttl, keep time.Duration
+		profileID string
+	}{
+		{"defaults", nil, 8 * 24 * time.Hour, 400 * 24 * time.Hour, "user-a"},
+		{"configured", []Options{{DedupeTTL: 10 * 24 * time.Hour, AssessmentRetention: 30 * 24 * time.Hour}}, 10 * 24 * time.Hour, 30 * 24 * time.Hour, "user-b"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := NewStore(fs, tt.opts...)
+			ev := webhookEvent(t, "full_v3.json", "e-"+tt.profileID, "s1", "Approved", time.Unix(1767225600, 0).UTC(), hasher(t))
+			ev.ProfileID = tt.profileID
+			_, err := st.Apply(ctx, ev, eng, now)
+			require.NoError(t, err)
+			pref := fs.Collection(Profiles).Doc(tt.profileID)
+			m, err := pref.Collection(Processed).Doc(ev.Key).Get(ctx)
+			require.NoError(t, err)
+			assert.WithinDuration(t, now.Add(tt.ttl), m.Data()["expire_at"].(time.Time), time.Millisecond)
+			a, err := pref.Collection(Assessments).Doc(ev.Key).Get(ctx)
+			require.NoError(t, err)
+			assert.WithinDuration(t, now.Add(tt.keep), a.Data()["expire_at"].(time.Time), time.Millisecond)
+		})
+	}
+}
