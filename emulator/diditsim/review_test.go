@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -257,10 +258,28 @@ func TestUpdateStatus(t *testing.T) {
 	}
 }
 
+// testClock is a clock a test moves while the simulator's goroutines read it.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *testClock) add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
 // Resubmitting backend features again within 30 s answers 429 with Retry-After.
 func TestUpdateStatusBackendResubmitThrottled(t *testing.T) {
-	clock := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
-	sim, srv := newSim(t, diditsim.Options{Now: func() time.Time { return clock }})
+	clock := &testClock{t: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)}
+	sim, srv := newSim(t, diditsim.Options{Now: clock.now}) // read by the queued webhook's goroutine too
 	created := createStepUp(t, srv, "kyc")
 	aml := `{"new_status":"Resubmitted","nodes_to_resubmit":[{"node_id":"feature_aml","feature":"AML"}]}`
 	u := srv.URL + "/v3/session/" + created.SessionID + "/update-status/"
@@ -269,11 +288,11 @@ func TestUpdateStatusBackendResubmitThrottled(t *testing.T) {
 	resp, _ := patch(t, u, key, aml)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.True(t, sim.SetStatus(created.SessionID, "Declined"))
-	clock = clock.Add(10 * time.Second)
+	clock.add(10 * time.Second)
 	resp, _ = patch(t, u, key, aml)
 	assert.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
 	assert.Equal(t, "20", resp.Header.Get("Retry-After"))
-	clock = clock.Add(21 * time.Second)
+	clock.add(21 * time.Second)
 	resp, _ = patch(t, u, key, aml)
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 }
