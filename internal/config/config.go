@@ -83,9 +83,6 @@ const (
 	DefaultPublishTimeout = 3 * time.Second
 	DefaultDiditAPIURL    = "https://verification.didit.me"
 	DefaultDatabase       = "(default)"
-	// DefaultReplayHorizon: a webhook whose signed timestamp is older is refused as a replay,
-	// and dedupe markers outlive it.
-	DefaultReplayHorizon = 168 * time.Hour
 )
 
 // LoadReceiver reads the receiver's configuration.
