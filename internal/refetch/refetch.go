@@ -122,6 +122,10 @@ func (h *Handler) fetch(ctx context.Context, m queue.Message) (result, error) {
 		r.outcome = notNeeded
 		return r, nil
 	}
+	if in.Class == "" {
+		// Not published by the receiver, which classes every webhook: dead-lettered, not guessed.
+		return r, failure.Errorf(failure.Invalid, "webhook message without a valid %s attribute", message.AttrEventClass)
+	}
 	s, err := readSigned(m.Data)
 	if err != nil {
 		return r, err

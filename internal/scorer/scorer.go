@@ -89,9 +89,14 @@ func (h *Handler) handle(ctx context.Context, e event.Event) (handled, error) {
 	in := message.ParseWebhookAttrs(m.Message.Attributes)
 	out.key, out.class, out.webhookType = in.EventKey, in.Class, in.WebhookType
 	switch {
+	case in.Class == "":
+		// The receiver classes every webhook: a message without a class was not published
+		// by it (or lost its attributes in a hand replay). Never scored, never dropped:
+		// retried, then dead-lettered, where it can be replayed with its attributes.
+		return out, failure.Errorf(failure.Invalid, "webhook message without a valid %s attribute", message.AttrEventClass)
 	case in.Class != message.ClassSession:
-		// Other event types, KYB sessions, console test deliveries, and (fail closed) a
-		// message without a class: acked here, kept on the topic for other consumers.
+		// Other event types, KYB sessions, console test deliveries: acked here, kept on the
+		// topic for other consumers.
 		out.skip = skipNotKYCSession
 		return out, nil
 	case !in.DecisionAuthenticated:

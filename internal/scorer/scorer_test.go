@@ -314,16 +314,6 @@ func TestOnlyKYCSessionEventsReachAProfile(t *testing.T) {
 		{"KYB business session", body, attrs("k", message.ClassBusiness, true, "v2"), ""},
 		{"other event type", transaction, attrs("k", message.ClassOther, true, "v2"), ""},
 		{"console test delivery", body, attrs("k", message.ClassTest, true, "v2"), ""},
-		{"no class (fail closed)", body, func() map[string]string {
-			a := authenticated("k")
-			delete(a, message.AttrEventClass)
-			return a
-		}(), ""},
-		{"unknown class (fail closed)", body, func() map[string]string {
-			a := authenticated("k")
-			a[message.AttrEventClass] = "Session"
-			return a
-		}(), ""},
 		{"classed session, but the body says business", kyb, authenticated("k"), "status.updated"},
 	}
 	for _, tt := range tests {
@@ -369,6 +359,33 @@ func TestScoresOnlyWhatTheSignatureCovers(t *testing.T) {
 			require.Error(t, err, "retried, then dead-lettered: never scored, never lost")
 			assert.Equal(t, failure.DeadLetter, failure.EventOutcome(err))
 			assert.Empty(t, app.events())
+		})
+	}
+}
+
+func TestMessageWithoutClassIsDeadLettered(t *testing.T) {
+	body := fixture(t, "full_v3.json")
+	noClass := authenticated("k")
+	delete(noClass, message.AttrEventClass)
+	unknown := authenticated("k")
+	unknown[message.AttrEventClass] = "Session"
+	tests := []struct {
+		name  string
+		attrs map[string]string
+	}{
+		{"no attributes at all", nil},
+		{"no class", noClass},
+		{"unknown class", unknown},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, app, pub, logs := newHandler(t)
+			err := h.Handle(context.Background(), push(t, body, tt.attrs))
+			require.Error(t, err, "never scored, never silently acked")
+			assert.Equal(t, failure.DeadLetter, failure.EventOutcome(err))
+			assert.Empty(t, app.events())
+			assert.Empty(t, pub.data)
+			assert.Contains(t, logs.String(), `"severity":"ERROR"`)
 		})
 	}
 }
