@@ -53,8 +53,6 @@ func New(ctx context.Context, getenv func(string) string, stdout io.Writer) (fun
 		_ = fs.Close()
 		return nil, nil, fmt.Errorf("pubsub client: %w", err)
 	}
-	// The handler bounds each publish with the same timeout; the topic's setting stops the
-	// client's own retries of a publish the handler has already given up on.
 	decisions := queue.NewTopic(ps, cfg.DecisionsTopic, cfg.DecisionPublishTimeout)
 	h := &scorer.Handler{
 		Profiles:  profile.NewStore(fs),
@@ -63,8 +61,6 @@ func New(ctx context.Context, getenv func(string) string, stdout io.Writer) (fun
 		Decisions: decisions,
 		Log:       logging.New(stdout, cfg.LogFormat, cfg.LogLevel).With("policy_version", pol.Version),
 		Now:       time.Now,
-
-		PublishTimeout: cfg.DecisionPublishTimeout,
 	}
 	return h.Handle, func() { decisions.Stop(); _ = ps.Close(); _ = fs.Close() }, nil
 }

@@ -27,6 +27,7 @@ import (
 
 	"github.com/riskwire/didit-risk/internal/didit"
 	"github.com/riskwire/didit-risk/internal/failure"
+	"github.com/riskwire/didit-risk/internal/logging"
 	"github.com/riskwire/didit-risk/internal/message"
 	"github.com/riskwire/didit-risk/internal/queue"
 )
@@ -120,6 +121,10 @@ func (h *Handler) fetch(ctx context.Context, m queue.Message) (result, error) {
 		// Covered by a signature, or already republished by this handler: never loop.
 		r.outcome = notNeeded
 		return r, nil
+	}
+	if in.Class == "" {
+		// Not published by the receiver, which classes every webhook: dead-lettered, not guessed.
+		return r, failure.Errorf(failure.Invalid, "webhook message without a valid %s attribute", message.AttrEventClass)
 	}
 	s, err := readSigned(m.Data)
 	if err != nil {
@@ -257,7 +262,7 @@ func (h *Handler) logEnd(ctx context.Context, r result, err error, took time.Dur
 	o := failure.EventOutcome(err)
 	attrs := []slog.Attr{slog.String("message_id", r.messageID), slog.String("outcome", string(r.outcome))}
 	if r.key != "" {
-		attrs = append(attrs, slog.String(logKey, r.key))
+		attrs = append(attrs, slog.String(logging.KeyEvent, r.key))
 	}
 	if r.sessionID != "" {
 		attrs = append(attrs, slog.String("session_id", r.sessionID), slog.String("signed_status", r.signedStatus),
@@ -283,9 +288,6 @@ func (h *Handler) logEnd(ctx context.Context, r result, err error, took time.Dur
 	}
 	h.Log.LogAttrs(ctx, o.Level, msg, attrs...)
 }
-
-// logKey is the correlation key's log attribute, as in the receiver's and the scorer's logs.
-const logKey = "event_key"
 
 func orDefault(d, def time.Duration) time.Duration {
 	if d > 0 {

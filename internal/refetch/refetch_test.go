@@ -211,11 +211,6 @@ func TestNothingToFetch(t *testing.T) {
 		{"not a session event", transaction, classed(message.ClassOther)},
 		{"KYB session", full, classed(message.ClassBusiness)},
 		{"console test delivery", full, classed(message.ClassTest)},
-		{"no class (fail closed)", full, func(testing.TB, []byte) map[string]string {
-			a := simpleAttrs(t, nil)
-			delete(a, message.AttrEventClass)
-			return a
-		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -270,4 +265,16 @@ func TestBusinessSessionIsRepublishedAsBusiness(t *testing.T) {
 	s, err := didit.DecodeStrict(pub.got[0].data)
 	require.NoError(t, err)
 	assert.True(t, s.Business)
+}
+
+func TestMessageWithoutClassIsDeadLettered(t *testing.T) {
+	h, dec, pub, _ := newHandler(t)
+	body := simpleBody(t)
+	a := simpleAttrs(t, body)
+	delete(a, message.AttrEventClass)
+	err := h.Handle(context.Background(), queue.Message{ID: "m1", Data: body, Attributes: a})
+	require.Error(t, err)
+	assert.Equal(t, failure.DeadLetter, failure.EventOutcome(err))
+	assert.Empty(t, dec.asked)
+	assert.Empty(t, pub.got)
 }

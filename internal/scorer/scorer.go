@@ -22,6 +22,7 @@ import (
 
 	"github.com/riskwire/didit-risk/internal/didit"
 	"github.com/riskwire/didit-risk/internal/failure"
+	"github.com/riskwire/didit-risk/internal/logging"
 	"github.com/riskwire/didit-risk/internal/message"
 	"github.com/riskwire/didit-risk/internal/profile"
 	"github.com/riskwire/didit-risk/internal/queue"
@@ -33,11 +34,8 @@ type Applier interface {
 	Apply(ctx context.Context, ev profile.Event, eng profile.Evaluator, now time.Time) (profile.Result, error)
 }
 
-// Defaults for Handler's zero durations.
-const (
-	DefaultTimeout        = 30 * time.Second
-	DefaultPublishTimeout = 3 * time.Second
-)
+// DefaultTimeout bounds one message's work when Handler.Timeout is zero.
+const DefaultTimeout = 30 * time.Second
 
 // Handler scores webhooks.
 type Handler struct {
@@ -49,9 +47,8 @@ type Handler struct {
 	Now       func() time.Time
 	// Timeout bounds one message's work, so a Firestore or Pub/Sub outage fails the push (and
 	// Pub/Sub retries) instead of holding it until the function's own deadline. 0: 30 s.
+	// The decision publish is bounded by its topic (DECISION_PUBLISH_TIMEOUT, queue.NewTopic).
 	Timeout time.Duration
-	// PublishTimeout bounds the decision publish (DECISION_PUBLISH_TIMEOUT). 0: 3 s.
-	PublishTimeout time.Duration
 }
 
 // skip is why a message was acked without being folded into a profile.
@@ -62,10 +59,6 @@ const (
 	skipUnauthenticated skip = "awaiting Didit's decision"
 	skipNotKYCSession   skip = "not a KYC session event"
 )
-
-// logKey is the correlation key's log attribute: the dedupe key, under the same name in the
-// logs of all three functions.
-const logKey = "event_key"
 
 // handled is what one message came to, for its single log line.
 type handled struct {
@@ -96,9 +89,14 @@ func (h *Handler) handle(ctx context.Context, e event.Event) (handled, error) {
 	in := message.ParseWebhookAttrs(m.Message.Attributes)
 	out.key, out.class, out.webhookType = in.EventKey, in.Class, in.WebhookType
 	switch {
+	case in.Class == "":
+		// The receiver classes every webhook: a message without a class was not published
+		// by it (or lost its attributes in a hand replay). Never scored, never dropped:
+		// retried, then dead-lettered, where it can be replayed with its attributes.
+		return out, failure.Errorf(failure.Invalid, "webhook message without a valid %s attribute", message.AttrEventClass)
 	case in.Class != message.ClassSession:
-		// Other event types, KYB sessions, console test deliveries, and (fail closed) a
-		// message without a class: acked here, kept on the topic for other consumers.
+		// Other event types, KYB sessions, console test deliveries: acked here, kept on the
+		// topic for other consumers.
 		out.skip = skipNotKYCSession
 		return out, nil
 	case !in.DecisionAuthenticated:
@@ -181,8 +179,6 @@ func (h *Handler) publish(ctx context.Context, ev profile.Event, a *profile.Asse
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, orDefault(h.PublishTimeout, DefaultPublishTimeout))
-	defer cancel()
 	if _, err := h.Decisions.Publish(ctx, data, d.Attributes()); err != nil {
 		return failure.New(failure.Transient, err)
 	}
@@ -195,7 +191,7 @@ func (h *Handler) log(ctx context.Context, e event.Event, out handled, err error
 	msg := "webhook scored"
 	attrs := []slog.Attr{slog.String("message_id", e.ID())}
 	if out.key != "" {
-		attrs = append(attrs, slog.String(logKey, out.key))
+		attrs = append(attrs, slog.String(logging.KeyEvent, out.key))
 	}
 	switch {
 	case err != nil:
