@@ -15,7 +15,7 @@ import (
 	"cloud.google.com/go/pubsub/v2"
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 
-	"github.com/riskwire/didit-risk/internal/profile"
+	"github.com/riskwire/didit-risk/internal/message"
 	"github.com/riskwire/didit-risk/internal/webhook"
 )
 
@@ -149,7 +149,7 @@ func (r *run) watchDecisions(ctx context.Context) (func(), error) {
 		_ = r.cfg.PubSub.Subscriber(name).Receive(rctx, func(_ context.Context, m *pubsub.Message) {
 			now := time.Now().UnixNano()
 			m.Ack()
-			i, ok := r.index[m.Attributes[profile.AttrAssessmentID]]
+			i, ok := r.index[m.Attributes[message.AttrAssessmentID]]
 			if ok && r.decided[i].CompareAndSwap(0, now) { // redeliveries republish: count the first
 				r.nDec.Add(1)
 			}

@@ -3,29 +3,7 @@ package profile
 import (
 	"encoding/json"
 	"fmt"
-
-	"github.com/riskwire/didit-risk/internal/message"
 )
-
-// The decision message moved to internal/message, its one home. These aliases keep the
-// step-up function and the load tools compiling until they import message directly.
-//
-// Deprecated: use message.Decision, message.Attr*, message.DecodeDecision.
-type Decision = message.Decision
-
-// Deprecated: use the message package's constants.
-const (
-	AttrAction       = message.AttrAction
-	AttrLevel        = message.AttrLevel
-	AttrUser         = message.AttrUser
-	AttrProfile      = message.AttrProfile
-	AttrAssessmentID = message.AttrAssessmentID
-)
-
-// DecodeDecision parses a decision message.
-//
-// Deprecated: use message.DecodeDecision.
-func DecodeDecision(data []byte) (Decision, error) { return message.DecodeDecision(data) }
 
 // StepUpMetadataKey is the key under which a step-up session's Didit metadata links it back to
 // the assessment that asked for it; Didit echoes metadata in the session's webhooks.

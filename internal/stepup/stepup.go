@@ -55,6 +55,8 @@ import (
 	"github.com/riskwire/didit-risk/internal/config"
 	"github.com/riskwire/didit-risk/internal/didit"
 	"github.com/riskwire/didit-risk/internal/failure"
+	"github.com/riskwire/didit-risk/internal/logging"
+	"github.com/riskwire/didit-risk/internal/message"
 	"github.com/riskwire/didit-risk/internal/policy"
 	"github.com/riskwire/didit-risk/internal/profile"
 	"github.com/riskwire/didit-risk/internal/queue"
@@ -72,10 +74,6 @@ const (
 
 // DefaultVerifyHost is Didit's hosted verification flow (shared/didit-api.md §5).
 const DefaultVerifyHost = "verify.didit.me"
-
-// AttrEventKey is the log attribute carrying the decision's assessment id, which is the event
-// key of the webhook it scored: one query follows a webhook through the three functions.
-const AttrEventKey = "event_key"
 
 // Reasons a pending step shows while it waits for the time Didit gave: a 429 (rate limit,
 // sandbox quota) or a 503 with a Retry-After.
@@ -157,49 +155,50 @@ func orDefault(d, def time.Duration) time.Duration {
 	return def
 }
 
-// HandleEvent is the CloudEvent function: it decodes the Pub/Sub message, handles the decision,
-// and maps the outcome to ack or retry — the only place that does:
-//   - nil: acked;
-//   - ErrStepFailed (Didit refused for good, already recorded failed): logged at ERROR, acked;
-//   - other permanent errors (an event that does not decode): logged at ERROR and returned, so
-//     Pub/Sub retries up to the subscription's max attempts and then dead-letters it, where it can
-//     be inspected and replayed; acking would silently lose a step the scorer asked for;
-//   - anything else (Didit or Firestore unavailable, claim busy, a step deferred until the time
-//     Didit gave): logged at WARNING and returned for a retry with the subscription's backoff.
-//     A wait longer than the subscription's attempts cover dead-letters the message; the claim
-//     and the profile still show the step pending with retry_at and its reason, and replaying
-//     the dead letter after that time resumes it, once.
+// HandleEvent is the CloudEvent function for decision messages: it decodes the Pub/Sub message,
+// handles the decision, and ends as every event function does, through failure.EventOutcome:
+// nil is acked; a step Didit refused for good is already recorded failed (failure.Recorded) and
+// acked; an event that does not decode is retried, then dead-lettered, where it can be
+// inspected and replayed (acking it would silently lose a step the scorer asked for); anything
+// else (Didit or Firestore unavailable, claim busy, a step deferred until the time Didit gave)
+// is retried with the subscription's backoff. A wait longer than the subscription's attempts
+// cover dead-letters the message; the claim and the profile still show the step pending with
+// retry_at and its reason, and replaying the dead letter after that time resumes it, once.
 func (s *Service) HandleEvent(ctx context.Context, e event.Event) error {
 	msg, err := queue.Decode(e)
-	var d profile.Decision
-	if err == nil {
-		d, err = profile.DecodeDecision(msg.Message.Data)
+	if err != nil {
+		return s.end(ctx, msg, message.Decision{}, err)
 	}
+	return s.HandleMessage(ctx, msg)
+}
+
+// HandleMessage handles one decoded decision message, as HandleEvent does.
+func (s *Service) HandleMessage(ctx context.Context, msg queue.MessagePublished) error {
+	d, err := message.DecodeDecision(msg.Message.Data)
 	if err == nil {
 		err = s.Handle(ctx, d)
 	}
+	return s.end(ctx, msg, d, err)
+}
+
+// end logs a decision's end when it is not a plain success and returns failure.Resolve's answer.
+func (s *Service) end(ctx context.Context, msg queue.MessagePublished, d message.Decision, err error) error {
 	if err == nil {
 		return nil
 	}
-	attrs := []any{AttrEventKey, d.AssessmentID, "message_id", msg.Message.ID, "delivery_attempt", msg.DeliveryAttempt,
-		"assessment_id", d.AssessmentID, "action", d.Action, "error_kind", failure.KindOf(err).String(), "error", err.Error()}
-	switch {
-	case errors.Is(err, ErrStepFailed):
-		s.Log.ErrorContext(ctx, "step-up decision acked with refused steps", attrs...)
-		return nil
-	case failure.Permanent(err):
-		s.Log.ErrorContext(ctx, "step-up decision rejected; retried then dead-lettered", attrs...)
-		return err
-	default:
-		s.Log.WarnContext(ctx, "step-up decision to be retried", attrs...)
-		return err
-	}
+	o := failure.EventOutcome(err)
+	s.Log.LogAttrs(ctx, o.Level, "step-up decision "+o.Message,
+		slog.String(logging.KeyEvent, d.AssessmentID), slog.String("message_id", msg.Message.ID),
+		slog.Int("delivery_attempt", msg.DeliveryAttempt), slog.String("assessment_id", d.AssessmentID),
+		slog.String("action", d.Action), slog.String("error_kind", failure.KindOf(err).String()),
+		slog.String("error", err.Error()))
+	return failure.Resolve(err)
 }
 
 // Handle acts on one decision. It returns nil when everything is done, an error wrapping
 // ErrStepFailed when some step was refused for good (and recorded so), and a Transient error
 // when something must be retried.
-func (s *Service) Handle(ctx context.Context, d profile.Decision) error {
+func (s *Service) Handle(ctx context.Context, d message.Decision) error {
 	if d.StepUpKind != "" {
 		// The assessed session was a step-up: its decision settles the claims it answers.
 		if err := s.completeAnswered(ctx, d); err != nil {
@@ -213,7 +212,7 @@ func (s *Service) Handle(ctx context.Context, d profile.Decision) error {
 	case policy.Block:
 		return s.blocklist(ctx, d)
 	default:
-		s.Log.DebugContext(ctx, "decision ignored", AttrEventKey, d.AssessmentID, "assessment_id", d.AssessmentID, "action", d.Action)
+		s.Log.DebugContext(ctx, "decision ignored", logging.KeyEvent, d.AssessmentID, "assessment_id", d.AssessmentID, "action", d.Action)
 		return nil
 	}
 }
@@ -232,7 +231,7 @@ type result struct {
 	duration time.Duration
 }
 
-func (s *Service) stepUps(ctx context.Context, d profile.Decision) error {
+func (s *Service) stepUps(ctx context.Context, d message.Decision) error {
 	var kinds []string
 	for _, k := range d.RequiredSteps {
 		if k = strings.TrimSpace(k); k != "" && !slices.Contains(kinds, k) {
@@ -257,7 +256,7 @@ func (s *Service) stepUps(ctx context.Context, d profile.Decision) error {
 	case len(errs) > 0:
 		return failure.New(failure.Transient, errors.Join(errs...))
 	case refused > 0:
-		return failure.Errorf(failure.Invalid, "assessment %s: %d of %d steps: %w", d.AssessmentID, refused, len(kinds), ErrStepFailed)
+		return failure.Recorded(failure.Errorf(failure.Invalid, "assessment %s: %d of %d steps: %w", d.AssessmentID, refused, len(kinds), ErrStepFailed))
 	}
 	return nil
 }
@@ -270,7 +269,7 @@ type action func(ctx context.Context, c Claim, grant Grant) (settled Claim, outc
 // claimed is the one claim lifecycle of step-ups and blocklistings: acquire the claim of
 // (d's session, kind); unless it is settled, busy or deferred, show it pending on the profile,
 // run act, and settle, defer or release the claim by act's result.
-func (s *Service) claimed(ctx context.Context, d profile.Decision, kind, workflow string, act action) result {
+func (s *Service) claimed(ctx context.Context, d message.Decision, kind, workflow string, act action) result {
 	now := s.now()
 	subject := d.SessionID
 	if subject == "" {
@@ -342,7 +341,7 @@ func (s *Service) claimed(ctx context.Context, d profile.Decision, kind, workflo
 }
 
 // step makes sure d's session has its Didit session of this kind, once.
-func (s *Service) step(ctx context.Context, d profile.Decision, kind string) result {
+func (s *Service) step(ctx context.Context, d message.Decision, kind string) result {
 	workflow := s.Workflows[kind]
 	return s.claimed(ctx, d, kind, workflow, func(ctx context.Context, c Claim, grant Grant) (Claim, string, error) {
 		if workflow == "" {
@@ -364,7 +363,7 @@ func (s *Service) step(ctx context.Context, d profile.Decision, kind string) res
 // rule, the user's unfinished) session. A decision without vendor_data (an anonymous session)
 // can be neither listed nor reused: after a lost answer its takeover may create a second
 // session (the claim records one; the other is never shown to product code).
-func (s *Service) session(ctx context.Context, d profile.Decision, c Claim, grant Grant) (didit.SessionCreated, string, error) {
+func (s *Service) session(ctx context.Context, d message.Decision, c Claim, grant Grant) (didit.SessionCreated, string, error) {
 	if grant == GrantTakeover && !c.CreateStartedAt.IsZero() && d.UserID != "" {
 		rows, err := s.Didit.ListSessions(ctx, didit.SessionQuery{VendorData: d.UserID, WorkflowID: c.WorkflowID, Limit: recoverListLimit})
 		if err != nil {
@@ -427,7 +426,7 @@ func (s *Service) refuseURL(raw string) string {
 // Didit created the session leaves the claim pending under this owner's lease, deliberately not
 // released: the redelivery that takes over once the lease has run out finds the session in
 // Didit's listing, or gets it back from the create by Didit's reuse rule.
-func (s *Service) settle(ctx context.Context, d profile.Decision, id, owner string, res Claim, r result) result {
+func (s *Service) settle(ctx context.Context, d message.Decision, id, owner string, res Claim, r result) result {
 	res.UpdatedAt = s.now()
 	stored, settled, err := s.Claims.Settle(ctx, id, owner, res)
 	if err != nil {
@@ -442,7 +441,7 @@ func (s *Service) settle(ctx context.Context, d profile.Decision, id, owner stri
 		// Another owner settled first. With the lease and the step budget this needs a handler
 		// stalled past its lease; if both got different sessions, say so loudly.
 		if res.DiditSessionID != "" && stored.DiditSessionID != "" && stored.DiditSessionID != res.DiditSessionID {
-			s.Log.ErrorContext(ctx, "duplicate Didit session for one step-up", AttrEventKey, d.AssessmentID, "claim", id,
+			s.Log.ErrorContext(ctx, "duplicate Didit session for one step-up", logging.KeyEvent, d.AssessmentID, "claim", id,
 				"kind", stored.Kind, "kept_session_id", stored.DiditSessionID, "extra_session_id", res.DiditSessionID)
 		}
 		r.outcome = "already_" + stored.State
@@ -461,7 +460,7 @@ func (s *Service) settle(ctx context.Context, d profile.Decision, id, owner stri
 // shows decided as a step-up session of the claim's kind: with Didit's session reuse, one
 // session answers every claim that recorded it. Each claim moves once (a transaction), so
 // redeliveries and concurrent decisions are harmless.
-func (s *Service) completeAnswered(ctx context.Context, d profile.Decision) error {
+func (s *Service) completeAnswered(ctx context.Context, d message.Decision) error {
 	p, found, err := s.Profiles.Get(ctx, d.ProfileID)
 	if err != nil || !found {
 		return err
@@ -482,7 +481,7 @@ func (s *Service) completeAnswered(ctx context.Context, d profile.Decision) erro
 			continue
 		}
 		if done {
-			s.Log.InfoContext(ctx, "step-up", AttrEventKey, d.AssessmentID, "assessment_id", c.AssessmentID, "claim", c.ID,
+			s.Log.InfoContext(ctx, "step-up", logging.KeyEvent, d.AssessmentID, "assessment_id", c.AssessmentID, "claim", c.ID,
 				"kind", c.Kind, "outcome", "completed", "didit_session_id", c.DiditSessionID, "didit_status", st.Status)
 		}
 	}
@@ -495,9 +494,9 @@ func (s *Service) completeAnswered(ctx context.Context, d profile.Decision) erro
 // release gives up the lease after a retryable failure, so the redelivery need not wait for it
 // (unless the deferral says when it may try). It is best effort: if it fails, the lease simply
 // runs out.
-func (s *Service) release(ctx context.Context, d profile.Decision, id, owner string, def Deferral) {
+func (s *Service) release(ctx context.Context, d message.Decision, id, owner string, def Deferral) {
 	if err := s.Claims.Release(ctx, id, owner, s.now(), def); err != nil {
-		s.Log.WarnContext(ctx, "release step-up claim", AttrEventKey, d.AssessmentID, "claim", id, "error", err.Error())
+		s.Log.WarnContext(ctx, "release step-up claim", logging.KeyEvent, d.AssessmentID, "claim", id, "error", err.Error())
 	}
 }
 
@@ -515,10 +514,10 @@ func (s *Service) record(ctx context.Context, c Claim) error {
 
 // logStep writes the one line per step: ids, outcome and attempt only — never the API key, the
 // user id or the session URL.
-func (s *Service) logStep(ctx context.Context, d profile.Decision, r result) {
+func (s *Service) logStep(ctx context.Context, d message.Decision, r result) {
 	level := slog.LevelInfo
 	attrs := []slog.Attr{
-		slog.String(AttrEventKey, d.AssessmentID),
+		slog.String(logging.KeyEvent, d.AssessmentID),
 		slog.String("assessment_id", d.AssessmentID),
 		slog.String("kind", r.kind),
 		slog.String("outcome", r.outcome),
@@ -551,7 +550,7 @@ func (s *Service) logStep(ctx context.Context, d profile.Decision, r result) {
 // Only a decision whose Didit data was signature-covered is acted on: an X-Signature-Simple
 // webhook leaves the decision unauthenticated, and blocklisting someone on forged data would
 // lock an innocent user out of every Didit customer's flow.
-func (s *Service) blocklist(ctx context.Context, d profile.Decision) error {
+func (s *Service) blocklist(ctx context.Context, d message.Decision) error {
 	start := time.Now()
 	var r result
 	switch {
@@ -578,7 +577,7 @@ func (s *Service) blocklist(ctx context.Context, d profile.Decision) error {
 	case r.err != nil:
 		return r.err
 	case r.refused:
-		return failure.Errorf(failure.Invalid, "blocklist %s: %w", d.AssessmentID, ErrStepFailed)
+		return failure.Recorded(failure.Errorf(failure.Invalid, "blocklist %s: %w", d.AssessmentID, ErrStepFailed))
 	}
 	return nil
 }

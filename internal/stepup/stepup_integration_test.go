@@ -26,6 +26,7 @@ import (
 	"github.com/riskwire/didit-risk/internal/didit"
 	"github.com/riskwire/didit-risk/internal/failure"
 	"github.com/riskwire/didit-risk/internal/logging"
+	"github.com/riskwire/didit-risk/internal/message"
 	"github.com/riskwire/didit-risk/internal/policy"
 	"github.com/riskwire/didit-risk/internal/profile"
 	"github.com/riskwire/didit-risk/internal/queue"
@@ -150,8 +151,8 @@ func (e *env) service(mod ...func(*stepup.Service)) *stepup.Service {
 	return s
 }
 
-func decision(assessment string, steps ...string) profile.Decision {
-	return profile.Decision{
+func decision(assessment string, steps ...string) message.Decision {
+	return message.Decision{
 		ProfileID: userID, UserID: userID, AssessmentID: assessment, SessionID: "origin-" + assessment,
 		Score: 55, Level: "medium", Action: string(policy.StepUp), RequiredSteps: steps, PolicyVersion: "v1",
 		DecidedAt: time.Date(2026, 11, 20, 9, 59, 0, 0, time.UTC), DecisionTrusted: true,
@@ -159,7 +160,7 @@ func decision(assessment string, steps ...string) profile.Decision {
 }
 
 // pubsubEvent wraps a decision as the messagePublished CloudEvent a push delivers.
-func pubsubEvent(t *testing.T, d profile.Decision) event.Event {
+func pubsubEvent(t *testing.T, d message.Decision) event.Event {
 	t.Helper()
 	data, err := json.Marshal(d)
 	require.NoError(t, err)
@@ -594,12 +595,12 @@ func (c *capturedDecisions) Publish(_ context.Context, data []byte, _ map[string
 	return fmt.Sprint(len(c.data)), nil
 }
 
-func (c *capturedDecisions) take(t *testing.T) []profile.Decision {
+func (c *capturedDecisions) take(t *testing.T) []message.Decision {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var out []profile.Decision
+	var out []message.Decision
 	for _, b := range c.data {
-		d, err := profile.DecodeDecision(b)
+		d, err := message.DecodeDecision(b)
 		require.NoError(t, err)
 		out = append(out, d)
 	}
@@ -630,7 +631,7 @@ func TestReusedSessionCompletesEveryClaimItAnswers(t *testing.T) {
 	}
 	// deliver scores every webhook the simulator sent since the last call, as the scorer's push
 	// subscription would, and returns the decisions published.
-	deliver := func() []profile.Decision {
+	deliver := func() []message.Decision {
 		mu.Lock()
 		bodies := webhooks
 		webhooks = nil

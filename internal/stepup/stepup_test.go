@@ -18,6 +18,7 @@ import (
 	"github.com/riskwire/didit-risk/internal/didit"
 	"github.com/riskwire/didit-risk/internal/failure"
 	"github.com/riskwire/didit-risk/internal/logging"
+	"github.com/riskwire/didit-risk/internal/message"
 	"github.com/riskwire/didit-risk/internal/policy"
 	"github.com/riskwire/didit-risk/internal/profile"
 	"github.com/riskwire/didit-risk/internal/queue"
@@ -112,7 +113,7 @@ func newUnit(t *testing.T, d *fakeDidit) (*stepup.Service, *stepup.MemClaims, *p
 	}, claims, profiles, &logs, clk
 }
 
-func event1(t *testing.T, d profile.Decision) event.Event {
+func event1(t *testing.T, d message.Decision) event.Event {
 	t.Helper()
 	data, err := json.Marshal(d)
 	require.NoError(t, err)
@@ -124,8 +125,8 @@ func event1(t *testing.T, d profile.Decision) event.Event {
 	return e
 }
 
-func stepUpDecision(steps ...string) profile.Decision {
-	return profile.Decision{ProfileID: "p1", UserID: "u1", AssessmentID: "a1", SessionID: "s0", Action: string(policy.StepUp), RequiredSteps: steps, DecisionTrusted: true}
+func stepUpDecision(steps ...string) message.Decision {
+	return message.Decision{ProfileID: "p1", UserID: "u1", AssessmentID: "a1", SessionID: "s0", Action: string(policy.StepUp), RequiredSteps: steps, DecisionTrusted: true}
 }
 
 func created(id string) func(context.Context, didit.CreateSessionRequest) (didit.SessionCreated, error) {
@@ -139,7 +140,7 @@ func TestHandleEventAckOrRetry(t *testing.T) {
 	forbidden := failure.New(failure.Invalid, &didit.APIError{Method: "POST", Path: "/v3/session/", StatusCode: 403, Detail: "You do not have permission to perform this action."})
 	tests := []struct {
 		name      string
-		decision  *profile.Decision // nil: an undecodable event
+		decision  *message.Decision // nil: an undecodable event
 		create    func(context.Context, didit.CreateSessionRequest) (didit.SessionCreated, error)
 		wantErr   bool
 		wantKind  failure.Kind
@@ -154,13 +155,13 @@ func TestHandleEventAckOrRetry(t *testing.T) {
 			return didit.SessionCreated{}, failure.Errorf(failure.Transient, "giving up after 4 attempts")
 		}, true, failure.Transient, profile.StepPending, `"severity":"WARNING"`},
 		{"undecodable: returned to dead-letter", nil, nil, true, failure.Invalid, "", `"severity":"ERROR"`},
-		{"other action: ignored", ptr(profile.Decision{ProfileID: "p1", AssessmentID: "a1", Action: "approve"}), nil, false, 0, "", ""},
+		{"other action: ignored", ptr(message.Decision{ProfileID: "p1", AssessmentID: "a1", Action: "approve"}), nil, false, 0, "", ""},
 		{"no steps: nothing to do", ptr(stepUpDecision()), nil, false, 0, "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			svc, _, profiles, logs, _ := newUnit(t, &fakeDidit{create: tt.create})
-			ev := event1(t, profile.Decision{})
+			ev := event1(t, message.Decision{})
 			if tt.decision != nil {
 				ev = event1(t, *tt.decision)
 			} else {
@@ -447,7 +448,7 @@ func TestStepUpDecisionCompletesEveryClaimItAnswers(t *testing.T) {
 		"d1": {Status: "Approved", Decided: true, StepUpKind: "nfc", OriginSessionID: "s1"},
 		"d2": {Status: "Not Started", StepUpKind: "nfc", OriginSessionID: "s2"},
 	}}
-	answered := profile.Decision{ProfileID: "p1", UserID: "u1", AssessmentID: "a-d1", SessionID: "s1", Action: "approve", StepUpKind: "nfc", DecisionTrusted: true}
+	answered := message.Decision{ProfileID: "p1", UserID: "u1", AssessmentID: "a-d1", SessionID: "s1", Action: "approve", StepUpKind: "nfc", DecisionTrusted: true}
 	for range 2 { // a redelivery changes nothing
 		require.NoError(t, svc.HandleEvent(context.Background(), event1(t, answered)))
 	}
@@ -475,9 +476,9 @@ func TestEveryLogLineCarriesTheEventKey(t *testing.T) {
 	busy := stepUpDecision("nfc")
 	busy.SessionID = "s5"
 	_ = svc.HandleEvent(ctx, event1(t, busy))                                                                                                           // busy
-	_ = svc.HandleEvent(ctx, event1(t, profile.Decision{ProfileID: "p1", AssessmentID: "a1", SessionID: "s0", Action: "block", DecisionTrusted: true})) // blocklisted
+	_ = svc.HandleEvent(ctx, event1(t, message.Decision{ProfileID: "p1", AssessmentID: "a1", SessionID: "s0", Action: "block", DecisionTrusted: true})) // blocklisted
 	profiles.profile = &profile.Profile{Sessions: map[string]profile.SessionState{"d1": {Status: "Approved", Decided: true, StepUpKind: "nfc"}}}
-	_ = svc.HandleEvent(ctx, event1(t, profile.Decision{ProfileID: "p1", AssessmentID: "a1", SessionID: "s0", Action: "approve", StepUpKind: "nfc"})) // completed, ignored
+	_ = svc.HandleEvent(ctx, event1(t, message.Decision{ProfileID: "p1", AssessmentID: "a1", SessionID: "s0", Action: "approve", StepUpKind: "nfc"})) // completed, ignored
 
 	sc := bufio.NewScanner(bytes.NewReader(logs.Bytes()))
 	lines := 0
