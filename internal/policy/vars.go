@@ -82,7 +82,7 @@ var historyVars = []Var{
 	{"history.previous_action", KindString, "action of the previous assessment; empty for a new user"},
 	{"history.is_step_up", KindBool, "this event is the webhook of a step-up session"},
 	{"history.step_up_kind", KindString, "its kind when is_step_up"},
-	{"history.step_ups", KindStepUps, "kind -> {status, outcome}; absent kinds read as empty strings"},
+	{"history.step_ups", KindStepUps, "kind -> {status, outcome} for the kinds that have a step-up; step_up_status(kind) and step_up_outcome(kind) read \"\" for the others"},
 }
 
 // vocabulary is every variable a rule may read: the signals (generated from scoring.Signals

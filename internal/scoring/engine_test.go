@@ -369,3 +369,19 @@ func TestStepUpInReviewIsAskedAgain(t *testing.T) {
 	got := h.withCurrentStepUp(didit.StatusInReview)
 	assert.Equal(t, StepUp{Status: policy.StepCompleted, Outcome: policy.OutcomeReview}, got.StepUps[policy.StepNFC])
 }
+
+// TestStepUpsMapHoldsOnlyExistingKinds: history.step_ups is a plain CEL map of the kinds that
+// have a step-up. Indexing a kind without one is a run-time error, so the rule does not fire
+// and the error is recorded; step_up_status reads "" for it.
+func TestStepUpsMapHoldsOnlyExistingKinds(t *testing.T) {
+	p, err := policy.Parse([]byte("version: t\nthresholds: {medium: 25, high: 55, critical: 85}\n" +
+		"actions: {low: approve, medium: step_up, high: review, critical: block}\nrules:\n" +
+		"  - {id: indexed, description: d, when: 'history.step_ups[\"poa\"].status == \"\"', points: 10}\n" +
+		"  - {id: macro, description: d, when: 'step_up_status(\"poa\") == \"\"', points: 20}\n"))
+	require.NoError(t, err)
+	h := History{StepUps: map[policy.StepKind]StepUp{policy.StepNFC: {Status: policy.StepCreated}}}
+	a := NewEngine(p).Evaluate(sigWith("Approved"), h)
+	assert.Equal(t, []string{"macro"}, ruleIDs(a.Reasons))
+	require.Len(t, a.RuleErrors, 1)
+	assert.Equal(t, "indexed", a.RuleErrors[0].Rule)
+}

@@ -16,7 +16,7 @@ import (
 	"github.com/riskwire/didit-risk/internal/policy"
 )
 
-var update = flag.Bool("update", false, "rewrite the want part of testdata/scoring/cases/*.json")
+var update = flag.Bool("update", false, "rewrite the want part of testdata/scoring/cases/*.json and internal/policy/signals_gen.go")
 
 // testdata is the repository's testdata directory; case files name payloads relative to it.
 var testdata = filepath.Join("..", "..", "testdata")
