@@ -8,7 +8,7 @@ package policy
 //	didit_status                string        session        Didit session status: Approved, Declined, In Review, Abandoned, ...
 //	webhook_type                string        session        status.updated or data.updated
 //	kyc_expired                 bool          session        Didit moved the approved session to Kyc Expired: the approval no longer holds and must be renewed (didit_status then reads Approved, the decision that expired)
-//	features_present            list(string)  -              features with data: id, nfc, liveness, face_match, poa, phone, email, aml, ip, database
+//	features_present            list(string)  -              features with data: id, nfc, liveness, face_match, poa, phone, email, aml, ip, database, questionnaire, document_ai
 //	risk_codes                  list(string)  derived        every warning risk code of every feature (deduplicated, sorted)
 //	risk_errors                 list(string)  derived        risk codes whose log_type is error
 //	risk_warnings               list(string)  derived        risk codes whose log_type is warning
@@ -66,7 +66,7 @@ var signalVars = []Var{
 	{Name: "signals.didit_status", Kind: KindString, Doc: "Didit session status: Approved, Declined, In Review, Abandoned, ..."},
 	{Name: "signals.webhook_type", Kind: KindString, Doc: "status.updated or data.updated"},
 	{Name: "signals.kyc_expired", Kind: KindBool, Doc: "Didit moved the approved session to Kyc Expired: the approval no longer holds and must be renewed (didit_status then reads Approved, the decision that expired)"},
-	{Name: "signals.features_present", Kind: KindStringList, Doc: "features with data: id, nfc, liveness, face_match, poa, phone, email, aml, ip, database"},
+	{Name: "signals.features_present", Kind: KindStringList, Doc: "features with data: id, nfc, liveness, face_match, poa, phone, email, aml, ip, database, questionnaire, document_ai"},
 	{Name: "signals.risk_codes", Kind: KindStringList, Doc: "every warning risk code of every feature (deduplicated, sorted)"},
 	{Name: "signals.risk_errors", Kind: KindStringList, Doc: "risk codes whose log_type is error"},
 	{Name: "signals.risk_warnings", Kind: KindStringList, Doc: "risk codes whose log_type is warning"},

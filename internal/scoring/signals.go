@@ -43,7 +43,7 @@ type Signals struct {
 	DiditStatus     string   `firestore:"didit_status" json:"didit_status" feature:"session" doc:"Didit session status: Approved, Declined, In Review, Abandoned, ..."`
 	WebhookType     string   `firestore:"webhook_type" json:"webhook_type" feature:"session" doc:"status.updated or data.updated"`
 	KycExpired      bool     `firestore:"kyc_expired" json:"kyc_expired" feature:"session" doc:"Didit moved the approved session to Kyc Expired: the approval no longer holds and must be renewed (didit_status then reads Approved, the decision that expired)"`
-	FeaturesPresent []string `firestore:"features_present" json:"features_present" feature:"-" doc:"features with data: id, nfc, liveness, face_match, poa, phone, email, aml, ip, database"`
+	FeaturesPresent []string `firestore:"features_present" json:"features_present" feature:"-" doc:"features with data: id, nfc, liveness, face_match, poa, phone, email, aml, ip, database, questionnaire, document_ai"`
 	RiskCodes       []string `firestore:"risk_codes" json:"risk_codes" feature:"derived" doc:"every warning risk code of every feature (deduplicated, sorted)"`
 	RiskErrors      []string `firestore:"risk_errors" json:"risk_errors" feature:"derived" doc:"risk codes whose log_type is error"`
 	RiskWarnings    []string `firestore:"risk_warnings" json:"risk_warnings" feature:"derived" doc:"risk codes whose log_type is warning"`
