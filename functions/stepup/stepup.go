@@ -1,6 +1,9 @@
-// Package stepup is the Cloud Run function StepUp: it receives decision events (Pub/Sub pushes
-// of step_up decisions, and of block decisions when blocklisting is on) and creates the Didit
-// step-up sessions they ask for. The work is in internal/stepup; this package only wires it.
+// Package stepup is the Cloud Run function StepUp, the only one holding Didit's API key. It
+// receives two kinds of Pub/Sub pushes and routes them by message type: decision events (step_up
+// decisions, decisions about step-up sessions, and block decisions when blocklisting is on),
+// which become Didit step-up sessions (internal/stepup); and webhooks whose decision the
+// signature did not cover (X-Signature-Simple only), whose decision it reads from Didit's API
+// and republishes for scoring (internal/refetch). This package only wires them.
 package stepup
 
 import (
@@ -11,6 +14,7 @@ import (
 	"os"
 
 	"cloud.google.com/go/firestore"
+	"cloud.google.com/go/pubsub/v2"
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 	"github.com/cloudevents/sdk-go/v2/event"
 
@@ -18,8 +22,11 @@ import (
 	"github.com/riskwire/didit-risk/internal/config"
 	"github.com/riskwire/didit-risk/internal/didit"
 	"github.com/riskwire/didit-risk/internal/logging"
+	"github.com/riskwire/didit-risk/internal/message"
 	"github.com/riskwire/didit-risk/internal/policy"
 	"github.com/riskwire/didit-risk/internal/profile"
+	"github.com/riskwire/didit-risk/internal/queue"
+	"github.com/riskwire/didit-risk/internal/refetch"
 	core "github.com/riskwire/didit-risk/internal/stepup"
 )
 
@@ -52,8 +59,14 @@ func New(ctx context.Context, getenv func(string) string, stdout io.Writer) (fun
 	if err != nil {
 		return nil, nil, fmt.Errorf("firestore client: %w", err)
 	}
+	ps, err := pubsub.NewClient(ctx, cfg.Project)
+	if err != nil {
+		_ = fs.Close()
+		return nil, nil, fmt.Errorf("pubsub client: %w", err)
+	}
+	api := didit.NewClient(cfg.DiditAPIURL, cfg.DiditAPIKey, &http.Client{Timeout: cfg.RequestTimeout})
 	svc := &core.Service{
-		Didit:            didit.NewClient(cfg.DiditAPIURL, cfg.DiditAPIKey, &http.Client{Timeout: cfg.RequestTimeout}),
+		Didit:            api,
 		Claims:           core.NewClaimStore(fs),
 		Profiles:         profile.NewStore(fs),
 		Log:              log,
@@ -62,5 +75,24 @@ func New(ctx context.Context, getenv func(string) string, stdout io.Writer) (fun
 		BlocklistOnBlock: cfg.BlocklistOnBlock,
 		VerifyHosts:      cfg.VerifyHosts,
 	}
-	return svc.HandleEvent, func() { _ = fs.Close() }, nil
+	webhooks := queue.NewTopic(ps, cfg.WebhooksTopic, cfg.PublishTimeout)
+	re := &refetch.Handler{Decisions: api, Publisher: webhooks, Log: log}
+	return Route(svc, re), func() { webhooks.Stop(); _ = ps.Close(); _ = fs.Close() }, nil
+}
+
+// Route is the function's entry point: a webhook message goes to the refetch handler, anything
+// else is a decision. (Pub/Sub's filters already send each subscription only its kind; the
+// emulator ignores filters, and a message without a type is read as a decision, which fails
+// to decode and is dead-lettered rather than dropped if it is not one.)
+func Route(decisions *core.Service, webhooks *refetch.Handler) func(context.Context, event.Event) error {
+	return func(ctx context.Context, e event.Event) error {
+		m, err := queue.Decode(e)
+		if err != nil {
+			return decisions.HandleEvent(ctx, e) // logs the undecodable push once, and retries it
+		}
+		if message.TypeOf(m.Message.Attributes) == message.TypeWebhook {
+			return webhooks.Handle(ctx, m.Message)
+		}
+		return decisions.HandleMessage(ctx, m)
+	}
 }

@@ -85,6 +85,10 @@ type StepUp struct {
 	Workflows        map[string]string // STEP_UP_WORKFLOWS: kind=workflow_id,...
 	BlocklistOnBlock bool              // DIDIT_BLOCKLIST_ON_BLOCK
 	RequestTimeout   time.Duration     // DIDIT_REQUEST_TIMEOUT: per attempt
+	// WebhooksTopic (WEBHOOKS_TOPIC) is where decisions read from Didit's API for webhooks
+	// the signature did not cover are republished for scoring.
+	WebhooksTopic  string
+	PublishTimeout time.Duration // PUBLISH_TIMEOUT: bound on that publish
 }
 
 // Defaults, shared with Terraform and the local runner.
@@ -152,6 +156,8 @@ func LoadStepUp(getenv func(string) string) (StepUp, error) {
 		Workflows:         r.pairs("STEP_UP_WORKFLOWS"),
 		BlocklistOnBlock:  r.bool("DIDIT_BLOCKLIST_ON_BLOCK", false),
 		RequestTimeout:    r.duration("DIDIT_REQUEST_TIMEOUT", 10*time.Second),
+		WebhooksTopic:     r.str("WEBHOOKS_TOPIC", DefaultWebhooksTopic),
+		PublishTimeout:    r.duration("PUBLISH_TIMEOUT", DefaultPublishTimeout),
 	}
 	apiHost, apiOK := secureBase(c.DiditAPIURL)
 	if !apiOK {

@@ -27,6 +27,8 @@ import (
 	"github.com/riskwire/didit-risk/functions/stepup"
 	"github.com/riskwire/didit-risk/internal/config"
 	"github.com/riskwire/didit-risk/internal/logging"
+	"github.com/riskwire/didit-risk/internal/message"
+	"github.com/riskwire/didit-risk/internal/queue"
 
 	_ "github.com/riskwire/didit-risk/functions/receiver" // registers Receiver at /Receiver
 )
@@ -117,8 +119,18 @@ func run(ctx context.Context, getenv func(string) string, setenv func(string, st
 		return err
 	}
 	defer closeStepUp()
+	// In the cloud two subscriptions share the webhooks topic: the scorer's, and the step-up
+	// function's for webhooks whose decision no signature covered (Terraform's filter
+	// NOT attributes.decision_authenticated = "true"). The emulator ignores filters and both
+	// would push to the same local path, so one handler applies that filter here.
+	webhooksFn := func(ctx context.Context, e event.Event) error {
+		if m, err := queue.Decode(e); err == nil && !message.ParseWebhookAttrs(m.Message.Attributes).DecisionAuthenticated {
+			return stepFn(ctx, e)
+		}
+		return scoreFn(ctx, e)
+	}
 	for path, fn := range map[string]func(context.Context, event.Event) error{
-		emulator.PushPath(project, config.DefaultWebhooksTopic):  scoreFn,
+		emulator.PushPath(project, config.DefaultWebhooksTopic):  webhooksFn,
 		emulator.PushPath(project, config.DefaultDecisionsTopic): stepFn,
 	} {
 		if err := funcframework.RegisterCloudEventFunctionContext(ctx, path, fn); err != nil {
