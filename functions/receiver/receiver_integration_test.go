@@ -5,6 +5,7 @@ package receiver
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/riskwire/didit-risk/emulator"
 	"github.com/riskwire/didit-risk/emulator/emulatortest"
+	"github.com/riskwire/didit-risk/internal/message"
 	"github.com/riskwire/didit-risk/internal/webhook"
 )
 
@@ -29,6 +31,19 @@ func env(project string) func(string) string {
 		"PUBLISH_TIMEOUT": "1s", "LOG_FORMAT": "json",
 	}
 	return func(k string) string { return m[k] }
+}
+
+// fresh returns a fixture dated now: the receiver refuses bodies older than REPLAY_HORIZON.
+func fresh(t *testing.T, name string) []byte {
+	t.Helper()
+	raw, err := os.ReadFile("../../testdata/webhooks/" + name)
+	require.NoError(t, err)
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(raw, &m))
+	m["timestamp"], m["created_at"] = time.Now().Unix(), time.Now().Unix()
+	body, err := json.Marshal(m)
+	require.NoError(t, err)
+	return body
 }
 
 func post(t *testing.T, url string, body []byte) int {
@@ -54,16 +69,24 @@ func TestAcceptedMeansPullable(t *testing.T) {
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 
-	body, err := os.ReadFile("../../testdata/webhooks/full_v3.json")
-	require.NoError(t, err)
+	body := fresh(t, "full_v3.json")
 	require.Equal(t, http.StatusOK, post(t, srv.URL, body))
 
 	msgs := emulatortest.Pull(t, ps, sub, 1, 10*time.Second)
 	require.Len(t, msgs, 1)
 	assert.Equal(t, body, msgs[0].Data)
-	assert.Equal(t, "user-4242", msgs[0].Attributes["vendor_data"])
-	assert.Equal(t, "raw", msgs[0].Attributes["signature"])
-	assert.NotEmpty(t, msgs[0].Attributes["event_id"])
+	a := message.ParseWebhookAttrs(msgs[0].Attributes)
+	assert.Equal(t, "user-4242", a.VendorData)
+	assert.Equal(t, "raw", a.Signature)
+	assert.NotEmpty(t, a.EventKey)
+	assert.True(t, a.Scorable())
+	assert.Equal(t, message.TypeWebhook, message.TypeOf(msgs[0].Attributes))
+
+	// A replay of a genuine body older than the horizon is refused and never published.
+	old, err := os.ReadFile("../../testdata/webhooks/approved_clean_v3.json") // dated 2026-01-01
+	require.NoError(t, err)
+	require.Equal(t, http.StatusUnauthorized, post(t, srv.URL, old))
+	assert.Empty(t, emulatortest.Pull(t, ps, sub, 1, 2*time.Second))
 }
 
 // TestPubSubDownMeans503 stops a dedicated emulator: every webhook answered 200 is in the topic,
@@ -83,8 +106,7 @@ func TestPubSubDownMeans503(t *testing.T) {
 	defer closeFn()
 	srv := httptest.NewServer(h)
 	defer srv.Close()
-	body, err := os.ReadFile("../../testdata/webhooks/approved_clean_v3.json")
-	require.NoError(t, err)
+	body := fresh(t, "approved_clean_v3.json")
 
 	require.Equal(t, http.StatusOK, post(t, srv.URL, body))
 	require.Len(t, emulatortest.Pull(t, ps, sub, 1, 10*time.Second), 1)

@@ -1,6 +1,7 @@
 package didit
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 
@@ -121,4 +122,24 @@ func TestDecodeStrictShapes(t *testing.T) {
 	}
 	_, err = DecodeStrict([]byte(`{"Session_Kind":"user",` + envelope + `}`))
 	assert.Equal(t, "key_case_variant", webhook.Reason(err), "the KYB markers are exact keys too")
+}
+
+// FuzzDecodeStrict: no body makes it panic, and what it accepts the lax decoder reads the same.
+func FuzzDecodeStrict(f *testing.F) {
+	for _, name := range []string{"full_v3.json", "v2_singular.json", "in_progress.json"} {
+		f.Add(readFixture(f, "webhooks/"+name))
+	}
+	f.Add([]byte(`{"status":"A","STATUS":"B","timestamp":1.5e9}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		s, err := DecodeStrict(body)
+		if err != nil {
+			return
+		}
+		lax, err := DecodeWebhook(bytes.TrimPrefix(body, []byte("\xef\xbb\xbf")))
+		require.NoError(t, err)
+		if s.Untyped && lax.SessionID != "" {
+			lax.WebhookType = TypeStatusUpdated
+		}
+		assert.Equal(t, lax, s.Webhook)
+	})
 }

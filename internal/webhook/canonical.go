@@ -10,7 +10,6 @@ import (
 	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
-	"unsafe"
 )
 
 // Canonicalisation errors. Each wraps into a message with the byte offset of the
@@ -53,27 +52,18 @@ const maxIntDigits = 4300
 // UTF-16/32; Didit sends UTF-8) and refuses bodies over MaxBodySize bytes or
 // nested deeper than MaxDepth. On error dst is returned unchanged.
 //
-// Bodies whose objects all have strictly increasing keys (Didit's own, and most
-// re-encodings of them) take a one-pass path that copies the input and rewrites
-// only the tokens Python would write differently. Others are parsed into a flat
-// tape of tokens and emitted with sorting, copying subtrees that are already
-// canonical. Buffers are pooled, so a call does not allocate.
+// The body is parsed into a flat tape of tokens and emitted with sorting,
+// copying subtrees (and runs of siblings) that are already canonical, so a Didit
+// body, already sorted and compact, is mostly copied in a few large appends.
+// Buffers are pooled, so a call does not allocate. (A one-pass path for sorted
+// bodies used to sit in front of this one; it saved about 4 µs of 40 on a 16 KB
+// body, VerifyV2 stays near 3× the bare HMAC without it, so it was removed.)
 func Canonicalize(dst, body []byte) ([]byte, error) {
 	c := canonPool.Get().(*canonicalizer)
 	defer c.release()
 	if len(body) > MaxBodySize {
 		return dst, fmt.Errorf("%w: body larger than %d bytes", ErrInvalidJSON, MaxBodySize)
 	}
-	if out, ok, err := c.stream(dst, body); err != nil {
-		return dst, err
-	} else if ok {
-		return out, nil
-	}
-	return c.general(dst, body)
-}
-
-// general is the path for any body: parse to a tape, then emit with sorting.
-func (c *canonicalizer) general(dst, body []byte) ([]byte, error) {
 	if err := c.parse(body); err != nil {
 		return dst, err
 	}
@@ -146,10 +136,9 @@ var literals = [...]string{kindNull: "null", kindFalse: "false", kindTrue: "true
 type canonicalizer struct {
 	b     []byte
 	tape  []node
-	keys  []int32  // stack of object member indices being emitted
-	stack []frame  // open containers while parsing
-	keyed [][]byte // previous key of each open container, for stream
-	arena []byte   // decoded escaped keys
+	keys  []int32 // stack of object member indices being emitted
+	stack []frame // open containers while parsing
+	arena []byte  // decoded escaped keys
 }
 
 var canonPool = sync.Pool{New: func() any { return new(canonicalizer) }}
@@ -157,11 +146,10 @@ var canonPool = sync.Pool{New: func() any { return new(canonicalizer) }}
 func (c *canonicalizer) release() {
 	c.b = nil
 	// Keep buffers sized for ordinary webhooks; drop ones grown by huge bodies.
-	if cap(c.tape) > 1<<16 || cap(c.arena) > 1<<20 || cap(c.keys) > 1<<16 || cap(c.keyed) > 1<<12 {
+	if cap(c.tape) > 1<<16 || cap(c.arena) > 1<<20 || cap(c.keys) > 1<<16 {
 		*c = canonicalizer{}
 	}
-	clear(c.keyed[:cap(c.keyed)]) // do not pin the body
-	c.tape, c.keys, c.arena, c.stack, c.keyed = c.tape[:0], c.keys[:0], c.arena[:0], c.stack[:0], c.keyed[:0]
+	c.tape, c.keys, c.arena, c.stack = c.tape[:0], c.keys[:0], c.arena[:0], c.stack[:0]
 	canonPool.Put(c)
 }
 
@@ -353,10 +341,49 @@ func appendNumber(dst, lit []byte, k kind) []byte {
 	if k == kindInt {
 		return append(dst, '0') // int("-0") is 0
 	}
-	// ParseFloat neither retains its argument nor fails on a valid literal,
-	// except with ErrRange and a correctly signed infinity or zero.
-	f, _ := strconv.ParseFloat(unsafe.String(&lit[0], len(lit)), 64)
+	if out, ok := appendShortDecimal(dst, lit); ok {
+		return out
+	}
+	// ParseFloat does not fail on a valid literal, except with ErrRange and a
+	// correctly signed infinity or zero; the conversion does not escape.
+	f, _ := strconv.ParseFloat(string(lit), 64)
 	return appendPyFloat(dst, f)
+}
+
+// appendShortDecimal writes a positional float literal of few digits without
+// parsing it: with its trailing zeros dropped it is Python's repr (see
+// reprLike), or, when nothing is left of the fraction, the whole number that
+// shorten_floats makes of it. This keeps bodies of many such literals (95.0,
+// 1.10) cheap to canonicalise, forged ones included. It reports false for any
+// other literal.
+func appendShortDecimal(dst, lit []byte) ([]byte, bool) {
+	neg := lit[0] == '-'
+	if neg {
+		lit = lit[1:]
+	}
+	dot := bytes.IndexByte(lit, '.')
+	if dot < 0 || bytes.IndexAny(lit, "eE") >= 0 {
+		return dst, false
+	}
+	intPart, frac := lit[:dot], bytes.TrimRight(lit[dot+1:], "0")
+	if len(frac) == 0 {
+		if len(intPart) > 15 { // may not survive the trip through a double
+			return dst, false
+		}
+		if neg && string(intPart) != "0" { // int(-0.0) is 0
+			dst = append(dst, '-')
+		}
+		return append(dst, intPart...), true
+	}
+	if !reprLike(intPart, frac) {
+		return dst, false
+	}
+	if neg {
+		dst = append(dst, '-')
+	}
+	dst = append(dst, intPart...)
+	dst = append(dst, '.')
+	return append(dst, frac...), true
 }
 
 // lowSurrogate reports the low surrogate escape that pairs with r at the start
