@@ -163,7 +163,7 @@ type Outcome struct {
 var (
 	Done          = Outcome{Ack: true, Level: slog.LevelInfo, Message: "processed"}
 	AckedRecorded = Outcome{Ack: true, Level: slog.LevelError, Message: "acked: permanent failure, recorded"}
-	DeadLetter    = Outcome{Ack: false, Level: slog.LevelError, Message: "cannot be processed: retried, then dead-lettered"}
+	DeadLetter    = Outcome{Ack: false, Level: slog.LevelError, Message: "cannot be processed"} // retried, then dead-lettered
 	Retry         = Outcome{Ack: false, Level: slog.LevelWarn, Message: "will be retried"}
 )
 

@@ -196,7 +196,7 @@ func (h *Handler) log(ctx context.Context, e event.Event, out handled, err error
 	switch {
 	case err != nil:
 		msg = "webhook " + o.Message
-		attrs = append(attrs, slog.String("error", err.Error()), slog.String("error_kind", failure.KindOf(err).String()))
+		attrs = append(attrs, slog.String("error", err.Error()), slog.String("kind", failure.KindOf(err).String()))
 	case out.skip != skipNone:
 		msg = "webhook acked, not scored: " + string(out.skip)
 		attrs = append(attrs, slog.String("event_class", string(out.class)), slog.String("webhook_type", out.webhookType))
