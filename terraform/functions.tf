@@ -42,7 +42,7 @@ locals {
         }, var.policy_file == "" ? {} : {
         POLICY_FILE = "${var.runtime_source_dir}/${var.policy_file}"
       })
-      secret_env = tomap({ HASH_KEY = "hash_key" })
+      secret_env = tomap({ HASH_KEYS = "hash_key" }) # "id:key[,id:key…]", current first: hashes carry their key id, so a rotation keeps matching old ones
     }
 
     stepup = {

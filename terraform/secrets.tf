@@ -8,7 +8,7 @@ locals {
   secrets = {
     webhook  = "${var.name_prefix}-didit-webhook-secret" # receiver: DIDIT_WEBHOOK_SECRET
     api_key  = "${var.name_prefix}-didit-api-key"        # step-up: DIDIT_API_KEY
-    hash_key = "${var.name_prefix}-hash-key"             # scorer: HASH_KEY (HMAC key for document/device hashes)
+    hash_key = "${var.name_prefix}-hash-key"             # scorer: HASH_KEYS ("id:key,…", HMAC keys for document/device hashes, current first)
   }
 }
 

@@ -26,6 +26,7 @@ import (
 	"github.com/riskwire/didit-risk/emulator/emulatortest"
 	"github.com/riskwire/didit-risk/emulator/scenario"
 	"github.com/riskwire/didit-risk/functions/scorer"
+	"github.com/riskwire/didit-risk/internal/message"
 	"github.com/riskwire/didit-risk/internal/profile"
 	"github.com/riskwire/didit-risk/internal/queue"
 )
@@ -287,10 +288,10 @@ func (s *directScorer) deliver(ctx context.Context, h hook, messageID string) er
 		return err
 	}
 	data, err := json.Marshal(queue.MessagePublished{
-		Message: queue.Message{Data: h.Body, ID: messageID, PublishTime: time.Now(), Attributes: map[string]string{
-			"event_id": h.EventID, "session_id": h.Session, "vendor_data": h.User, "status": env.Status,
-			"webhook_type": env.WebhookType, "signature": "raw", "decision_authenticated": "true",
-		}},
+		Message: queue.Message{Data: h.Body, ID: messageID, PublishTime: time.Now(), Attributes: message.WebhookAttrs{
+			EventKey: h.EventID, SessionID: h.Session, VendorData: h.User, Status: env.Status,
+			WebhookType: env.WebhookType, Signature: "raw", Class: message.ClassSession, DecisionAuthenticated: true,
+		}.Attributes()},
 		Subscription: "projects/" + s.project + "/subscriptions/scorer-push",
 	})
 	if err != nil {

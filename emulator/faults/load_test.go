@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/riskwire/didit-risk/emulator/scenario"
+	"github.com/riskwire/didit-risk/internal/message"
 	"github.com/riskwire/didit-risk/internal/profile"
 )
 
@@ -153,7 +154,7 @@ func (l *load) waitInFirestore(ctx context.Context, t *testing.T, what string, i
 func (l *load) publishedCopies() map[string]int {
 	ids := map[string]map[string]bool{}
 	for _, d := range l.p.pushes.Filter(func(d delivery) bool { return d.Topic == l.p.topo.Webhooks }) {
-		k := d.Attrs["event_id"]
+		k := d.Attrs[message.AttrEventID]
 		if ids[k] == nil {
 			ids[k] = map[string]bool{}
 		}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/riskwire/didit-risk/emulator/emulatortest"
 	"github.com/riskwire/didit-risk/emulator/scenario"
+	"github.com/riskwire/didit-risk/internal/message"
 )
 
 // TestPoisonMessageIsDeadLettered publishes messages the scorer can never process straight onto
@@ -85,7 +86,7 @@ func TestPoisonMessageIsDeadLettered(t *testing.T) {
 
 	// The good webhook flowed past the poison: pushed once, acked at once, and pushed while the
 	// poison was still being retried rather than after it cleared (no head-of-line blocking).
-	goodPushes := p.pushes.Filter(func(d delivery) bool { return d.Attrs["event_id"] == good.EventID })
+	goodPushes := p.pushes.Filter(func(d delivery) bool { return d.Attrs[message.AttrEventID] == good.EventID })
 	require.Len(t, goodPushes, 1)
 	assert.Equal(t, http.StatusNoContent, goodPushes[0].Status)
 	for id, name := range names {

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/riskwire/didit-risk/emulator/scenario"
+	"github.com/riskwire/didit-risk/internal/message"
 	"github.com/riskwire/didit-risk/internal/profile"
 	"github.com/riskwire/didit-risk/internal/webhook"
 )
@@ -73,7 +74,9 @@ func TestReplayedWebhook(t *testing.T) {
 	// then the event must have been applied exactly once.
 	waitFor(t, "the scorer to ack every accepted copy", 30*time.Second, func() (bool, error) {
 		acked := map[string]bool{}
-		for _, d := range p.pushes.Filter(func(d delivery) bool { return d.Attrs["event_id"] == w.EventID && d.Status == http.StatusNoContent }) {
+		for _, d := range p.pushes.Filter(func(d delivery) bool {
+			return d.Attrs[message.AttrEventID] == w.EventID && d.Status == http.StatusNoContent
+		}) {
 			acked[d.MessageID] = true
 		}
 		return len(acked) >= accepted, nil

@@ -30,6 +30,7 @@ import (
 	"github.com/riskwire/didit-risk/emulator/emulatortest"
 	"github.com/riskwire/didit-risk/emulator/scenario"
 	"github.com/riskwire/didit-risk/internal/logging"
+	"github.com/riskwire/didit-risk/internal/message"
 	"github.com/riskwire/didit-risk/internal/policy"
 	"github.com/riskwire/didit-risk/internal/profile"
 	"github.com/riskwire/didit-risk/internal/queue"
@@ -132,8 +133,8 @@ func BenchmarkReceiverPubSubEmulator(b *testing.B) {
 	secret := []byte("bench-secret")
 	v, err := webhook.NewVerifier(webhook.Config{Secrets: [][]byte{secret}})
 	require.NoError(b, err)
-	h := &receiver.Handler{Verify: receiver.WebhookVerifier(v), Publisher: topic, Log: discard,
-		Now: time.Now, MaxBodyBytes: 2 << 20, PublishTimeout: 10 * time.Second}
+	h := &receiver.Handler{Verify: v, Publisher: topic, Log: discard,
+		Now: time.Now, MaxBodyBytes: 2 << 20}
 
 	bld, err := scenario.NewBuilder(filepath.Join("..", "..", "testdata", "webhooks"))
 	require.NoError(b, err)
@@ -180,10 +181,10 @@ func pushEvents(b *testing.B, plan []Webhook) []event.Event {
 	events := make([]event.Event, len(reqs))
 	for i, q := range reqs {
 		data, err := json.Marshal(queue.MessagePublished{
-			Message: queue.Message{Data: q.Body, ID: strconv.Itoa(i), PublishTime: base, Attributes: map[string]string{
-				receiver.AttrEventID: q.EventID, receiver.AttrSessionID: q.Session, receiver.AttrVendorData: q.User,
-				receiver.AttrAuthenticated: "true", receiver.AttrScheme: "raw",
-			}},
+			Message: queue.Message{Data: q.Body, ID: strconv.Itoa(i), PublishTime: base, Attributes: message.WebhookAttrs{
+				EventKey: q.EventID, SessionID: q.Session, VendorData: q.User, Signature: "raw",
+				Class: message.ClassSession, DecisionAuthenticated: true,
+			}.Attributes()},
 			Subscription: "projects/p/subscriptions/scorer-push",
 		})
 		require.NoError(b, err)

@@ -44,6 +44,14 @@ func New(ctx context.Context, getenv func(string) string, stdout io.Writer) (fun
 			return nil, nil, err
 		}
 	}
+	keys := make([]scoring.HashKey, len(cfg.HashKeys))
+	for i, k := range cfg.HashKeys {
+		keys[i] = scoring.HashKey{ID: k.ID, Secret: []byte(k.Secret)}
+	}
+	hasher, err := scoring.NewKeyedHasher(keys)
+	if err != nil {
+		return nil, nil, err
+	}
 	fs, err := firestore.NewClientWithDatabase(ctx, cfg.Project, cfg.FirestoreDatabase)
 	if err != nil {
 		return nil, nil, fmt.Errorf("firestore client: %w", err)
@@ -55,9 +63,14 @@ func New(ctx context.Context, getenv func(string) string, stdout io.Writer) (fun
 	}
 	decisions := queue.NewTopic(ps, cfg.DecisionsTopic, cfg.DecisionPublishTimeout)
 	h := &scorer.Handler{
-		Profiles:  profile.NewStore(fs),
-		Engine:    scoring.NewEngine(pol),
-		Hash:      scoring.NewHasher([]byte(cfg.HashKey)),
+		// Dedupe markers outlive the receiver's replay horizon by a day, so a replay the
+		// receiver still accepts is always a duplicate here.
+		Profiles: profile.NewStore(fs, profile.Options{
+			DedupeTTL: cfg.ReplayHorizon + 24*time.Hour, AssessmentRetention: cfg.AssessmentRetention,
+		}),
+		Engine:    profile.NewEvaluator(pol),
+		Hash:      hasher.Hash,
+		Aliases:   hasher.Aliases,
 		Decisions: decisions,
 		Log:       logging.New(stdout, cfg.LogFormat, cfg.LogLevel).With("policy_version", pol.Version),
 		Now:       time.Now,

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/riskwire/didit-risk/internal/failure"
+	"github.com/riskwire/didit-risk/internal/message"
 	"github.com/riskwire/didit-risk/internal/queue"
 )
 
@@ -26,9 +27,10 @@ func TestNewNamesEveryMissingVariable(t *testing.T) {
 }
 
 func TestNewBuildsHandler(t *testing.T) {
-	// The Firestore client connects lazily; an emulator address that nobody serves is enough
-	// to build the handler and check its wiring on an event that needs no I/O.
+	// The Firestore and Pub/Sub clients connect lazily; emulator addresses that nobody serves
+	// are enough to build the handler and check its wiring on an event that needs no I/O.
 	t.Setenv("FIRESTORE_EMULATOR_HOST", "127.0.0.1:1")
+	t.Setenv("PUBSUB_EMULATOR_HOST", "127.0.0.1:1")
 	var out bytes.Buffer
 	fn, closeFn, err := New(context.Background(), env(map[string]string{
 		"GOOGLE_CLOUD_PROJECT": "p", "DIDIT_API_KEY": "k-secret", "STEP_UP_WORKFLOWS": "nfc=wf-nfc", "LOG_FORMAT": "json",
@@ -79,4 +81,37 @@ func TestNewRefusesBadStepUpConfiguration(t *testing.T) {
 			assert.NotContains(t, err.Error(), "k-secret")
 		})
 	}
+}
+
+// A webhook message reaches the refetch handler, a decision the step-up service: the two
+// subscriptions of this function share its entry point.
+func TestRouteByMessageType(t *testing.T) {
+	t.Setenv("FIRESTORE_EMULATOR_HOST", "127.0.0.1:1")
+	t.Setenv("PUBSUB_EMULATOR_HOST", "127.0.0.1:1")
+	var out bytes.Buffer
+	fn, closeFn, err := New(context.Background(), env(map[string]string{
+		"GOOGLE_CLOUD_PROJECT": "p", "DIDIT_API_KEY": "k-secret", "LOG_FORMAT": "json", "LOG_LEVEL": "debug",
+	}), &out)
+	require.NoError(t, err)
+	defer closeFn()
+
+	push := func(attrs map[string]string, data string) error {
+		e := event.New()
+		e.SetID("1")
+		e.SetSource("test")
+		e.SetType("google.cloud.pubsub.topic.v1.messagePublished")
+		require.NoError(t, e.SetData(event.ApplicationJSON, queue.MessagePublished{Message: queue.Message{ID: "m1", Data: []byte(data), Attributes: attrs}}))
+		return fn(context.Background(), e)
+	}
+
+	// An authenticated webhook needs no fetch: refetch acks it, without any I/O.
+	attrs := message.WebhookAttrs{SessionID: "s1", Class: message.ClassSession, Signature: "raw", DecisionAuthenticated: true}.Attributes()
+	require.NoError(t, push(attrs, `{"session_id":"s1","status":"Approved","webhook_type":"status.updated"}`))
+	assert.Contains(t, out.String(), "already_authenticated", "the webhook went to the refetch handler")
+
+	// The same bytes without a webhook type are read as a decision, which they are not.
+	out.Reset()
+	err = push(map[string]string{}, `{"session_id":"s1","status":"Approved","webhook_type":"status.updated"}`)
+	require.Error(t, err)
+	assert.Contains(t, out.String(), "step-up decision", "a message without a type goes to the step-up service")
 }

@@ -54,8 +54,6 @@ type Scorer struct {
 	// hashes, as before key ids existed). A rotation adds a key in front, e.g.
 	// HASH_KEYS="k2:<new>,:<old HASH_KEY>": new hashes are "k2:<hex>", and stored ones still match.
 	HashKeys []HashKey
-	// HashKey is the current key's secret. Deprecated: use HashKeys, which keeps the older keys.
-	HashKey string
 	// DecisionPublishTimeout bounds one decision publish, retries included: past it the
 	// message is retried rather than held until the function's own deadline.
 	DecisionPublishTimeout time.Duration // DECISION_PUBLISH_TIMEOUT
@@ -63,6 +61,9 @@ type Scorer struct {
 	// scorer's dedupe markers must live at least that long, or a replay the receiver still
 	// accepts would be applied again.
 	ReplayHorizon time.Duration // REPLAY_HORIZON
+	// AssessmentRetention (ASSESSMENT_RETENTION) is how long an assessment is kept before
+	// Firestore's TTL policy deletes it; 0 means the profile store's default (400 days).
+	AssessmentRetention time.Duration
 }
 
 // HashKey is one key of HASH_KEYS.
@@ -136,11 +137,9 @@ func LoadScorer(getenv func(string) string) (Scorer, error) {
 		PolicyFile:             r.str("POLICY_FILE", ""),
 		DecisionPublishTimeout: r.duration("DECISION_PUBLISH_TIMEOUT", DefaultPublishTimeout),
 		ReplayHorizon:          r.duration("REPLAY_HORIZON", DefaultReplayHorizon),
+		AssessmentRetention:    r.duration("ASSESSMENT_RETENTION", 0),
 	}
 	c.HashKeys = r.hashKeys()
-	if len(c.HashKeys) > 0 {
-		c.HashKey = c.HashKeys[0].Secret
-	}
 	return c, r.err("scorer")
 }
 

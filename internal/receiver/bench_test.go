@@ -45,8 +45,8 @@ func BenchmarkHandler(b *testing.B) {
 
 			v, err := webhook.NewVerifier(webhook.Config{Secrets: [][]byte{[]byte(secret)}})
 			require.NoError(b, err)
-			h := &Handler{Verify: WebhookVerifier(v), Publisher: topic, Log: logging.New(io.Discard, "json", "info"),
-				Now: time.Now, MaxBodyBytes: 2 << 20, PublishTimeout: 5 * time.Second}
+			h := &Handler{Verify: v, Publisher: topic, Log: logging.New(io.Discard, "json", "info"),
+				Now: time.Now, MaxBodyBytes: 2 << 20}
 
 			body := fixture(b, "full_v3.json")
 			hdr := http.Header{}

@@ -29,20 +29,6 @@ import (
 	"github.com/riskwire/didit-risk/internal/webhook"
 )
 
-// Message attributes, kept for callers that have not moved to package message.
-//
-// Deprecated: use the message package's constants.
-const (
-	AttrEventID       = message.AttrEventID
-	AttrSessionID     = message.AttrSessionID
-	AttrVendorData    = message.AttrVendorData
-	AttrWebhookType   = message.AttrWebhookType
-	AttrStatus        = message.AttrStatus
-	AttrTimestamp     = message.AttrTimestamp
-	AttrScheme        = message.AttrSignature
-	AttrAuthenticated = message.AttrDecisionAuthenticated
-)
-
 // HeaderTestWebhook marks a console "Try webhook" delivery (shared/didit-api.md §1.1, §9.10;
 // seen by a third party only).
 const HeaderTestWebhook = "X-Didit-Test-Webhook"
@@ -56,11 +42,6 @@ type Verifier interface {
 	Precheck(h http.Header) error
 	Verify(h http.Header, body []byte) (webhook.Result, error)
 }
-
-// WebhookVerifier returns v.
-//
-// Deprecated: assign the *webhook.Verifier to Handler.Verify directly.
-func WebhookVerifier(v *webhook.Verifier) Verifier { return v }
 
 // Handler serves Didit's webhook POSTs.
 type Handler struct {
@@ -76,9 +57,6 @@ type Handler struct {
 	// default they are published with event_class=test, which no profile is built from.
 	DropTestWebhooks bool
 	Project          string // for trace links in logs
-
-	// Deprecated: ignored. The Publisher bounds the publish (queue.NewTopic's timeout).
-	PublishTimeout time.Duration
 }
 
 // defaultReplayHorizon mirrors config.DefaultReplayHorizon for handlers built without config.

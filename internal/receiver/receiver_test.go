@@ -108,14 +108,14 @@ func TestAcceptedWebhookIsPublishedWithAttributes(t *testing.T) {
 	require.Len(t, pub.got, 1)
 	assert.Equal(t, body, pub.got[0].data, "the verified bytes are published untouched")
 	a := pub.got[0].attrs
-	assert.Equal(t, "raw", a[AttrScheme])
-	assert.Equal(t, "true", a[AttrAuthenticated])
-	assert.Equal(t, "user-4242", a[AttrVendorData])
-	assert.Equal(t, "status.updated", a[AttrWebhookType])
-	assert.NotEmpty(t, a[AttrEventID])
-	assert.NotEmpty(t, a[AttrSessionID])
-	assert.NotEmpty(t, a[AttrStatus])
-	assert.NotEmpty(t, a[AttrTimestamp])
+	assert.Equal(t, "raw", a[message.AttrSignature])
+	assert.Equal(t, "true", a[message.AttrDecisionAuthenticated])
+	assert.Equal(t, "user-4242", a[message.AttrVendorData])
+	assert.Equal(t, "status.updated", a[message.AttrWebhookType])
+	assert.NotEmpty(t, a[message.AttrEventID])
+	assert.NotEmpty(t, a[message.AttrSessionID])
+	assert.NotEmpty(t, a[message.AttrStatus])
+	assert.NotEmpty(t, a[message.AttrTimestamp])
 	assert.Equal(t, "webhook", a[message.AttrMessageType])
 	assert.Equal(t, "session", a[message.AttrEventClass])
 	assert.True(t, message.ParseWebhookAttrs(a).Scorable())
@@ -128,7 +128,7 @@ func TestAcceptedWebhookIsPublishedWithAttributes(t *testing.T) {
 	}
 	assert.Contains(t, line, `"signature":"raw"`)
 	assert.Contains(t, line, `"latency_ms"`)
-	assert.Contains(t, line, `"event_key":"`+a[AttrEventID]+`"`)
+	assert.Contains(t, line, `"event_key":"`+a[message.AttrEventID]+`"`)
 	assert.Contains(t, line, `"secret_index":0`)
 }
 
@@ -146,7 +146,7 @@ func TestV2SurvivesReencodingProxy(t *testing.T) {
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, r2)
 	require.Equal(t, http.StatusOK, rec.Code)
-	assert.Equal(t, "v2", pub.got[0].attrs[AttrScheme])
+	assert.Equal(t, "v2", pub.got[0].attrs[message.AttrSignature])
 }
 
 func TestRefusals(t *testing.T) {
@@ -281,6 +281,6 @@ func TestSimpleWhenAllowedIsMarkedUnauthenticated(t *testing.T) {
 	h.ServeHTTP(rec, simpleOnly(t, fixture(t, "approved_clean_v3.json")))
 	require.Equal(t, http.StatusOK, rec.Code)
 	require.Len(t, pub.got, 1)
-	assert.Equal(t, "simple", pub.got[0].attrs[AttrScheme])
-	assert.Equal(t, "false", pub.got[0].attrs[AttrAuthenticated])
+	assert.Equal(t, "simple", pub.got[0].attrs[message.AttrSignature])
+	assert.Equal(t, "false", pub.got[0].attrs[message.AttrDecisionAuthenticated])
 }

@@ -39,9 +39,12 @@ const DefaultTimeout = 30 * time.Second
 
 // Handler scores webhooks.
 type Handler struct {
-	Profiles  Applier
-	Engine    profile.Evaluator
-	Hash      func(string) string // keyed hash for document numbers and device fingerprints
+	Profiles Applier
+	Engine   profile.Evaluator
+	Hash     func(string) string // keyed hash for document numbers and device fingerprints
+	// Aliases hashes the webhook's document and devices under every configured hash key, so a
+	// returning user matches across a key rotation; nil: only Hash's key.
+	Aliases   func(w *didit.Webhook) (document []string, devices [][]string)
 	Decisions queue.Publisher
 	Log       *slog.Logger
 	Now       func() time.Time
@@ -160,6 +163,9 @@ func (h *Handler) event(w *didit.Webhook, key string) profile.Event {
 		ev.HasDecision = true
 		ev.Signals = scoring.Extract(w, h.Hash)
 		ev.DocumentHash, ev.DeviceHashes = ev.Signals.DocumentHash, ev.Signals.DeviceHashes
+		if h.Aliases != nil {
+			ev.DocumentKeys, ev.DeviceKeys = h.Aliases(w)
+		}
 	}
 	return ev
 }
