@@ -40,7 +40,7 @@ func TestReadmeShowsTheExample(t *testing.T) {
 	want, err := os.ReadFile(filepath.Join(readExample, "riskread.go"))
 	require.NoError(t, err)
 	found := 0
-	for _, name := range []string{"README.md", "README.lifecycle.md"} {
+	for _, name := range []string{"README.md"} {
 		b, err := os.ReadFile(filepath.Join("..", "..", name))
 		if os.IsNotExist(err) {
 			continue
