@@ -104,6 +104,11 @@ func TestPubSubPathDiesUnderLoad(t *testing.T) {
 // by itself, with the client it was built with; every webhook accepted after the kill ends in
 // Firestore exactly once.
 //
+// The receiver reaches the emulator through a proxy that is cut with the kill and restored
+// once the topology is back: a restarted emulator has the topic a moment before it has the
+// topic's subscriptions, and a publish accepted in between reaches no subscriber. That gap is
+// an artifact of re-creating the topology, which in the cloud persists.
+//
 // Webhooks accepted before the kill are not asserted on, only counted: the emulator keeps
 // messages in memory only, so a SIGKILL loses whatever it had confirmed but not yet delivered.
 // Real Pub/Sub confirms a publish only once it is stored durably in several zones, and a
@@ -113,8 +118,9 @@ func TestPubSubPathDiesUnderLoad(t *testing.T) {
 func TestPubSubKilledUnderLoad(t *testing.T) {
 	ctx := context.Background()
 	e := startEmulator(t, emulator.PubSub)
+	px := startProxy(t, e.Host)
 	p := newPipeline(t, pipelineOptions{
-		Hosts: hosts{AdminPubSub: e.Host},
+		Hosts: hosts{AdminPubSub: e.Host, ReceiverPubSub: px.Addr},
 		Env:   map[string]string{"PUBLISH_TIMEOUT": publishTimeout.String()},
 	})
 	l := newLoad(p, "kill", 60)
@@ -126,6 +132,7 @@ func TestPubSubKilledUnderLoad(t *testing.T) {
 	}()
 	l.waitAnswered(t, "a third of the webhooks accepted", 20, 30*time.Second, attempt.ok)
 	killAt := time.Now()
+	px.Cut()
 	e.Kill()
 	killed := time.Now()
 	l.waitAnswered(t, "refusals while the emulator is dead", 6, 30*time.Second, func(a attempt) bool { return a.Start.After(killed) })
@@ -134,6 +141,7 @@ func TestPubSubKilledUnderLoad(t *testing.T) {
 		err := p.topo.Create(ctx, p.ps, p.project, p.endpoint)
 		return err == nil, err
 	})
+	require.NoError(t, px.Restore())
 	up := time.Now()
 	<-done
 

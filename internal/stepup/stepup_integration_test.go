@@ -641,7 +641,9 @@ func TestReusedSessionCompletesEveryClaimItAnswers(t *testing.T) {
 			ev.SetID(fmt.Sprint("wh-", i))
 			ev.SetSource("test")
 			ev.SetType("google.cloud.pubsub.topic.v1.messagePublished")
-			require.NoError(t, ev.SetData(event.ApplicationJSON, queue.MessagePublished{Message: queue.Message{Data: b, ID: fmt.Sprint("wh-", i)}}))
+			require.NoError(t, ev.SetData(event.ApplicationJSON, queue.MessagePublished{Message: queue.Message{Data: b, ID: fmt.Sprint("wh-", i),
+				// What the receiver publishes for a webhook the raw signature verified.
+				Attributes: message.WebhookAttrs{Signature: "raw", Class: message.ClassSession, DecisionAuthenticated: true}.Attributes()}}))
 			require.NoError(t, sc.Handle(context.Background(), ev))
 		}
 		return decisions.take(t)
