@@ -33,6 +33,10 @@ type activation struct {
 	// modelScore and modelVersion are model.score and model.version, set by Engine.runModel;
 	// nil without a model (-1 and "").
 	modelScore, modelVersion ref.Val
+	// modelNames, modelIdx and modelNext serve the model's reads in their usual order (native).
+	modelNames []string
+	modelIdx   []int
+	modelNext  int
 }
 
 var _ interpreter.Activation = (*activation)(nil)
@@ -173,6 +177,7 @@ func (v *variables) newActivation(sig *Signals, hist *History) *activation {
 func (a *activation) release() {
 	a.sig, a.hist = Signals{}, History{}
 	a.modelScore, a.modelVersion = nil, nil
+	a.modelNames, a.modelIdx, a.modelNext = nil, nil, 0
 	clear(a.vals)
 	clear(a.changed)
 	a.vars.pool.Put(a)

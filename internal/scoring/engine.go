@@ -65,6 +65,10 @@ type Engine struct {
 	// evaluation compares them with their default once.
 	compared []int
 	model    Model // nil: none (model.score -1)
+	// modelNames are the names the model reads, in order, and modelIdx their variable indexes
+	// (-1: unknown), learnt once (learnModel).
+	modelNames []string
+	modelIdx   []int
 }
 
 // ruleMemo is a rule's result on the baseline input. Most rules read a few variables that keep
@@ -99,6 +103,7 @@ func NewEngine(p *policy.Policy, opts ...Option) *Engine {
 	for i := range n {
 		e.defaults[i] = act.value(i)
 	}
+	e.learnModel(act)
 	compared := newBitset(n)
 	for i, r := range p.Rules {
 		m := &e.memo[i]

@@ -53,6 +53,7 @@ func (e *Engine) runModel(act *activation, a *Assessment) {
 		return
 	}
 	act.modelVersion = types.String(e.model.Version())
+	act.modelNames, act.modelIdx, act.modelNext = e.modelNames, e.modelIdx, 0
 	res, err := e.model.Score(act.native)
 	if err != nil {
 		act.modelScore = types.NewErr("model %s: %v", e.model.Version(), err)
@@ -66,11 +67,34 @@ func (e *Engine) runModel(act *activation, a *Assessment) {
 // native returns a variable's value as Go sees it, for the model's features: the value the
 // rules read (converted once, shared with them), not a map built per webhook.
 func (a *activation) native(name string) (any, bool) {
-	i, ok := a.vars.index[name]
-	if !ok {
+	// The model asks for the same names in the same order every time: learnModel recorded
+	// them, so the next one is a string comparison rather than a map lookup.
+	i := -1
+	if n := a.modelNext; n < len(a.modelNames) && a.modelNames[n] == name {
+		i = a.modelIdx[n]
+		a.modelNext++
+	} else if j, ok := a.vars.index[name]; ok {
+		i = j
+	}
+	if i < 0 {
 		return nil, false
 	}
 	return a.value(i).Value(), true
+}
+
+// learnModel records the names the model reads, in order, on the baseline activation.
+func (e *Engine) learnModel(act *activation) {
+	if e.model == nil {
+		return
+	}
+	_, _ = e.model.Score(func(name string) (any, bool) {
+		i := e.vars.lookup(name)
+		e.modelNames, e.modelIdx = append(e.modelNames, name), append(e.modelIdx, i)
+		if i < 0 {
+			return nil, false
+		}
+		return act.value(i).Value(), true
+	})
 }
 
 func (a *activation) modelScoreVal() ref.Val {

@@ -75,7 +75,9 @@ func TestModelInCEL(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			m := &fakeModel{score: tt.score}
-			a := modelEngine(t, WithModel(m)).Evaluate(approved(), h)
+			e := modelEngine(t, WithModel(m))
+			m.calls = 0 // NewEngine asks the model once, to learn the names it reads
+			a := e.Evaluate(approved(), h)
 			assert.Equal(t, tt.fired, ruleIDs(a.Reasons))
 			assert.Equal(t, tt.action, a.Action)
 			assert.Empty(t, a.RuleErrors)
@@ -110,7 +112,9 @@ func TestModelOnlyForDecisions(t *testing.T) {
 	m := &fakeModel{score: 0.9}
 	s := approved()
 	s.DiditStatus = string(didit.StatusInProgress)
-	a := modelEngine(t, WithModel(m)).Evaluate(s, History{})
+	e := modelEngine(t, WithModel(m))
+	m.calls = 0
+	a := e.Evaluate(s, History{})
 	assert.False(t, a.Scored)
 	assert.Nil(t, a.Model)
 	assert.Zero(t, m.calls)
