@@ -22,6 +22,7 @@ import (
 	"github.com/riskwire/didit-risk/internal/queue"
 	"github.com/riskwire/didit-risk/internal/scorer"
 	"github.com/riskwire/didit-risk/internal/scoring"
+	"github.com/riskwire/didit-risk/internal/scoring/modelscore"
 )
 
 func init() {
@@ -31,8 +32,9 @@ func init() {
 	}))
 }
 
-// New builds the scorer: the policy is compiled here, once, so an invalid policy stops the
-// start-up with an error naming the rule. close releases the clients.
+// New builds the scorer: the policy is compiled and the model loaded here, once, so an invalid
+// policy (an error naming the rule) or a corrupt model, or one trained for another feature
+// version, stops the start-up. close releases the clients.
 func New(ctx context.Context, getenv func(string) string, stdout io.Writer) (func(context.Context, event.Event) error, func(), error) {
 	cfg, err := config.LoadScorer(getenv)
 	if err != nil {
@@ -43,6 +45,10 @@ func New(ctx context.Context, getenv func(string) string, stdout io.Writer) (fun
 		if pol, err = policy.Load(cfg.PolicyFile); err != nil {
 			return nil, nil, err
 		}
+	}
+	mdl, err := modelscore.Load(cfg.ModelFile)
+	if err != nil {
+		return nil, nil, fmt.Errorf("MODEL_FILE: %w", err)
 	}
 	keys := make([]scoring.HashKey, len(cfg.HashKeys))
 	for i, k := range cfg.HashKeys {
@@ -68,11 +74,11 @@ func New(ctx context.Context, getenv func(string) string, stdout io.Writer) (fun
 		Profiles: profile.NewStore(fs, profile.Options{
 			DedupeTTL: cfg.ReplayHorizon + 24*time.Hour, AssessmentRetention: cfg.AssessmentRetention,
 		}),
-		Engine:    profile.NewEvaluator(pol),
+		Engine:    profile.NewEvaluator(pol, scoring.WithModel(mdl)),
 		Hash:      hasher.Hash,
 		Aliases:   hasher.Aliases,
 		Decisions: decisions,
-		Log:       logging.New(stdout, cfg.LogFormat, cfg.LogLevel).With("policy_version", pol.Version),
+		Log:       logging.New(stdout, cfg.LogFormat, cfg.LogLevel).With("policy_version", pol.Version, "model_version", mdl.Version()),
 		Now:       time.Now,
 	}
 	return h.Handle, func() { decisions.Stop(); _ = ps.Close(); _ = fs.Close() }, nil

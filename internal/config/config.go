@@ -49,6 +49,9 @@ type Scorer struct {
 	FirestoreDatabase string // FIRESTORE_DATABASE
 	DecisionsTopic    string // DECISIONS_TOPIC
 	PolicyFile        string // POLICY_FILE: empty means the embedded default policy
+	// ModelFile is the model the policy reads as model.score (MODEL_FILE; its header at
+	// MODEL_FILE + ".json"): empty means the embedded demonstration model.
+	ModelFile string
 	// HashKeys are the HMAC keys for document and device hashes, current first: HASH_KEYS
 	// ("id:secret,id:secret"), or HASH_KEY alone as the one key with the empty id (unprefixed
 	// hashes, as before key ids existed). A rotation adds a key in front, e.g.
@@ -135,6 +138,7 @@ func LoadScorer(getenv func(string) string) (Scorer, error) {
 		FirestoreDatabase:      r.str("FIRESTORE_DATABASE", DefaultDatabase),
 		DecisionsTopic:         r.str("DECISIONS_TOPIC", DefaultDecisionsTopic),
 		PolicyFile:             r.str("POLICY_FILE", ""),
+		ModelFile:              r.str("MODEL_FILE", ""),
 		DecisionPublishTimeout: r.duration("DECISION_PUBLISH_TIMEOUT", DefaultPublishTimeout),
 		ReplayHorizon:          r.duration("REPLAY_HORIZON", DefaultReplayHorizon),
 		AssessmentRetention:    r.duration("ASSESSMENT_RETENTION", 0),

@@ -43,3 +43,14 @@ func TestLoadScorerDurations(t *testing.T) {
 		})
 	}
 }
+
+func TestLoadScorerModelFile(t *testing.T) {
+	env := map[string]string{"GOOGLE_CLOUD_PROJECT": "p", "HASH_KEY": "k"}
+	c, err := LoadScorer(func(k string) string { return env[k] })
+	require.NoError(t, err)
+	assert.Empty(t, c.ModelFile, "unset: the embedded model")
+	env["MODEL_FILE"] = "/models/my.model"
+	c, err = LoadScorer(func(k string) string { return env[k] })
+	require.NoError(t, err)
+	assert.Equal(t, "/models/my.model", c.ModelFile)
+}

@@ -259,7 +259,7 @@ func TestVars(t *testing.T) {
 		assert.False(t, seen[v.Name], "declared twice: %s", v.Name)
 		seen[v.Name] = true
 		assert.NotEmpty(t, v.Doc, v.Name)
-		assert.True(t, strings.HasPrefix(v.Name, "signals.") || strings.HasPrefix(v.Name, "history.") || strings.HasPrefix(v.Name, RiskVarPrefix), v.Name)
+		assert.True(t, strings.HasPrefix(v.Name, "signals.") || strings.HasPrefix(v.Name, "history.") || strings.HasPrefix(v.Name, "model.") || strings.HasPrefix(v.Name, RiskVarPrefix), v.Name)
 	}
 	assert.Equal(t, "map(string, map(string, string))", KindStepUps.String())
 	assert.Equal(t, "list(string)", KindStringList.String())
@@ -294,4 +294,22 @@ func TestRuleVars(t *testing.T) {
 			assert.Equal(t, tt.want, p.Rules[0].Vars())
 		})
 	}
+}
+
+// TestModelVars: a rule file reading model.* type-checks on its own, model.score is a double
+// and model.version a string (a comparison of the wrong type is refused at load).
+func TestModelVars(t *testing.T) {
+	p, err := Parse([]byte(header + rule("m", `model.score >= 0.8 && model.version != ""`)))
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []string{"model.score", "model.version"}, p.Rules[0].Vars())
+	act, err := interpreter.NewActivation(map[string]any{"model.score": 0.9, "model.version": "v1"})
+	require.NoError(t, err)
+	fired, err := p.Rules[0].Eval(act)
+	require.NoError(t, err)
+	assert.True(t, fired)
+
+	_, err = Parse([]byte(header + rule("m", `model.version > 0.5`)))
+	assert.Error(t, err)
+	_, err = Parse([]byte(header + rule("m", `model.scor > 0.5`)))
+	assert.ErrorContains(t, err, "model.scor")
 }

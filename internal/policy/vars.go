@@ -85,10 +85,20 @@ var historyVars = []Var{
 	{"history.step_ups", KindStepUps, "kind -> {status, outcome} for the kinds that have a step-up; step_up_status(kind) and step_up_outcome(kind) read \"\" for the others"},
 }
 
+// modelVars are the model.* variables: the scorer's model (MODEL_FILE, or the embedded
+// demonstration model) on this assessment. An engine without a model reads -1 and "". A model
+// that fails to score makes the rules reading them fail (recorded, counted as not fired).
+var modelVars = []Var{
+	{"model.score", KindDouble, "the model's probability of a bad outcome, 0–1; -1 when the scorer runs no model"},
+	{"model.version", KindString, "the model's version; empty when the scorer runs no model"},
+}
+
 // vocabulary is every variable a rule may read: the signals (generated from scoring.Signals
-// into signals_gen.go), the history, each step-up kind's status and outcome, and risk.<CODE>.
+// into signals_gen.go), the history, the model, each step-up kind's status and outcome, and
+// risk.<CODE>.
 var vocabulary = sync.OnceValue(func() []Var {
 	out := append(slices.Clone(signalVars), historyVars...)
+	out = append(out, modelVars...)
 	// history.step_ups.<kind>.status and .outcome are also declared one by one: CEL resolves
 	// the whole qualified name to a plain string, and a misspelt kind fails to load.
 	for _, k := range stepKinds {

@@ -126,10 +126,13 @@ type Assessment struct {
 	// verdict above its score. With Signals and History they explain and replay the verdict.
 	RuleErrors  []scoring.RuleError `firestore:"rule_errors"`
 	Adjustments []Adjustment        `firestore:"adjustments"`
-	Trusted     bool                `firestore:"decision_trusted"`
-	EventTime   time.Time           `firestore:"event_time"`
-	CreatedAt   time.Time           `firestore:"created_at"`
-	ExpireAt    time.Time           `firestore:"expire_at"` // created_at + the retention: a Firestore TTL field
+	// Model is the scorer's model on this assessment: its score, version and the features that
+	// moved the score most. Absent when the scorer runs no model (or it failed: see RuleErrors).
+	Model     *scoring.ModelResult `firestore:"model,omitempty"`
+	Trusted   bool                 `firestore:"decision_trusted"`
+	EventTime time.Time            `firestore:"event_time"`
+	CreatedAt time.Time            `firestore:"created_at"`
+	ExpireAt  time.Time            `firestore:"expire_at"` // created_at + the retention: a Firestore TTL field
 }
 
 // HistoryRecord is the history an assessment was computed with.
@@ -370,7 +373,7 @@ func record(p *Profile, ev Event, eng Evaluator, now time.Time) *Assessment {
 		StepUpKind: p.Sessions[ev.SessionID].StepUpKind, Score: v.Assessment.Score, RawScore: v.Assessment.RawScore,
 		Level: p.Level, Action: p.Action, Reasons: reasons(v.Assessment.Reasons), Shadow: reasons(v.Assessment.ShadowHits),
 		RequiredSteps: stepNames(v.Assessment.RequiredSteps), PolicyVersion: v.Assessment.PolicyVersion, Signals: v.Assessment.Signals,
-		History: v.History, RuleErrors: v.Assessment.RuleErrors, Adjustments: v.Adjustments, Trusted: ev.Trusted,
+		History: v.History, RuleErrors: v.Assessment.RuleErrors, Adjustments: v.Adjustments, Model: v.Assessment.Model, Trusted: ev.Trusted,
 		EventTime: ev.EventTime, CreatedAt: now,
 	}
 }

@@ -244,10 +244,11 @@ type PolicyEvaluator struct {
 	pol *policy.Policy
 }
 
-// NewEvaluator returns the Evaluator for p; prefer it to a bare scoring.Engine, whose
-// assessments can only name the engine's overrides among their adjustments.
-func NewEvaluator(p *policy.Policy) *PolicyEvaluator {
-	return &PolicyEvaluator{Engine: scoring.NewEngine(p), pol: p}
+// NewEvaluator returns the Evaluator for p, with the engine options given (scoring.WithModel);
+// prefer it to a bare scoring.Engine, whose assessments can only name the engine's overrides
+// among their adjustments.
+func NewEvaluator(p *policy.Policy, opts ...scoring.Option) *PolicyEvaluator {
+	return &PolicyEvaluator{Engine: scoring.NewEngine(p, opts...), pol: p}
 }
 
 // Policy returns the policy the evaluator runs.

@@ -20,6 +20,7 @@ import (
 	"github.com/riskwire/didit-risk/internal/didit"
 	"github.com/riskwire/didit-risk/internal/policy"
 	"github.com/riskwire/didit-risk/internal/scoring"
+	"github.com/riskwire/didit-risk/internal/scoring/modelscore"
 )
 
 // webhookEvent builds the Event the scorer would from one of the Didit-shaped fixtures.
@@ -66,7 +67,10 @@ func stored(t *testing.T, ref *firestore.DocumentRef) (map[string]any, any) {
 func TestStoredDocumentsMatchTheContract(t *testing.T) {
 	fs := emulatortest.Firestore(t, emulatortest.Project(t))
 	st := NewStore(fs)
-	eng := NewEvaluator(policy.Default())
+	// With the default model, as the scorer runs: the stored model result is validated too.
+	mdl, err := modelscore.Load("")
+	require.NoError(t, err)
+	eng := NewEvaluator(policy.Default(), scoring.WithModel(mdl))
 	h := hasher(t)
 	profSchema, assessSchema := schemas(t)
 	ctx := context.Background()
@@ -75,7 +79,7 @@ func TestStoredDocumentsMatchTheContract(t *testing.T) {
 	pref := fs.Collection(Profiles).Doc("user-4242")
 
 	// 1. Not Started: an unverified profile without score, level or action.
-	_, err := st.Apply(ctx, webhookEvent(t, "in_progress.json", "e1", "s1", "Not Started", at, h), eng, now)
+	_, err = st.Apply(ctx, webhookEvent(t, "in_progress.json", "e1", "s1", "Not Started", at, h), eng, now)
 	require.NoError(t, err)
 	m, doc := stored(t, pref)
 	require.NoError(t, profSchema.Validate(doc))
@@ -99,8 +103,10 @@ func TestStoredDocumentsMatchTheContract(t *testing.T) {
 		require.NoError(t, profSchema.Validate(doc), "profile after %s", ev.Key)
 		assert.Equal(t, VerdictAssessed, m["verdict_state"])
 		assert.Contains(t, m, "score")
-		_, adoc := stored(t, pref.Collection(Assessments).Doc(ev.Key))
+		am, adoc := stored(t, pref.Collection(Assessments).Doc(ev.Key))
 		require.NoError(t, assessSchema.Validate(adoc), "assessment %s", ev.Key)
+		require.Contains(t, am, "model", "assessment %s", ev.Key)
+		assert.Equal(t, mdl.Version(), am["model"].(map[string]any)["version"])
 		if ev.Key == "e2" {
 			assert.Equal(t, "approve", res.Profile.Action)
 		}

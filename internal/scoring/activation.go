@@ -15,7 +15,7 @@ import (
 	"github.com/riskwire/didit-risk/internal/policy"
 )
 
-// activation resolves signals.*, risk.* and history.* for CEL from the Go structs. Each value is
+// activation resolves signals.*, risk.*, history.* and model.* for CEL from the Go structs. Each value is
 // converted at most once per evaluation and then shared by every rule that reads it; the
 // engine's memo compares the same values with those of its baseline (see ruleMemo).
 type activation struct {
@@ -30,6 +30,13 @@ type activation struct {
 	// baseline. The risk.<CODE> bits are set from the few codes raised, so the ~100 codes that
 	// are not need no comparison; Engine.Evaluate adds the other variables.
 	changed bitset
+	// modelScore and modelVersion are model.score and model.version, set by Engine.runModel;
+	// nil without a model (-1 and "").
+	modelScore, modelVersion ref.Val
+	// modelNames, modelIdx and modelNext serve the model's reads in their usual order (native).
+	modelNames []string
+	modelIdx   []int
+	modelNext  int
 }
 
 var _ interpreter.Activation = (*activation)(nil)
@@ -114,6 +121,10 @@ func newVariables() *variables {
 		add("history.step_ups."+string(kind)+".outcome", func(a *activation) ref.Val { return types.String(a.hist.StepUps[kind].Outcome) })
 	}
 
+	// model.*: the engine's model on this assessment (see WithModel).
+	add("model.score", (*activation).modelScoreVal)
+	add("model.version", (*activation).modelVersionVal)
+
 	v.isRisk = make([]bool, len(v.names))
 	for _, i := range v.riskIndex {
 		v.isRisk[i] = true
@@ -165,6 +176,8 @@ func (v *variables) newActivation(sig *Signals, hist *History) *activation {
 
 func (a *activation) release() {
 	a.sig, a.hist = Signals{}, History{}
+	a.modelScore, a.modelVersion = nil, nil
+	a.modelNames, a.modelIdx, a.modelNext = nil, nil, 0
 	clear(a.vals)
 	clear(a.changed)
 	a.vars.pool.Put(a)

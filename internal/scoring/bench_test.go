@@ -28,9 +28,12 @@ func benchPayload(b testing.TB) *didit.Webhook {
 
 // BenchmarkScore is the per-webhook cost of scoring once the body is decoded: Extract (with a
 // real HMAC hasher) and Evaluate of the default policy. No I/O.
-func BenchmarkScore(b *testing.B) {
+func BenchmarkScore(b *testing.B) { benchScore(b, NewEngine(policy.Default())) }
+
+// benchScore is BenchmarkScore's loop on engine e; BenchmarkScoreWithModel (model_ext_test.go,
+// an external test: modelscore imports scoring) runs it with the default model.
+func benchScore(b *testing.B, e *Engine) {
 	w := benchPayload(b)
-	e := NewEngine(policy.Default())
 	hash := NewHasher([]byte("bench-key"))
 	h := History{Sessions24h: 2, Sessions30d: 3, DistinctDocuments: 1, DistinctDevices: 1, PreviousLevel: "medium",
 		PreviousAction: "step_up", StepUps: map[policy.StepKind]StepUp{"nfc": {Status: policy.StepCreated}}}

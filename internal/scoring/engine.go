@@ -30,6 +30,9 @@ type Assessment struct {
 	RuleErrors    []RuleError `firestore:"rule_errors" json:"rule_errors"`
 	PolicyVersion string      `firestore:"policy_version" json:"policy_version"`
 	Signals       Signals     `firestore:"signals" json:"signals"`
+	// Model is the engine's model on this assessment (WithModel); nil without one or when it
+	// failed (then RuleErrors names ModelRule).
+	Model *ModelResult `firestore:"model,omitempty" json:"model,omitempty"`
 }
 
 // Reason is one fired rule.
@@ -61,6 +64,11 @@ type Engine struct {
 	// compared are the variables, other than risk.*, that some memoized rule reads: each
 	// evaluation compares them with their default once.
 	compared []int
+	model    Model // nil: none (model.score -1)
+	// modelNames are the names the model reads, in order, and modelIdx their variable indexes
+	// (-1: unknown), learnt once (learnModel).
+	modelNames []string
+	modelIdx   []int
 }
 
 // ruleMemo is a rule's result on the baseline input. Most rules read a few variables that keep
@@ -82,16 +90,20 @@ func baseline() (Signals, History) {
 }
 
 // NewEngine returns an engine for p (policy.Default() for the embedded one).
-func NewEngine(p *policy.Policy) *Engine {
+func NewEngine(p *policy.Policy, opts ...Option) *Engine {
 	v := vocabulary()
 	n := len(v.names)
 	e := &Engine{p: p, vars: v, memo: make([]ruleMemo, len(p.Rules)), defaults: make([]ref.Val, n)}
+	for _, o := range opts {
+		o(e)
+	}
 	sig, h := baseline()
 	act := v.newActivation(&sig, &h)
 	defer act.release()
 	for i := range n {
 		e.defaults[i] = act.value(i)
 	}
+	e.learnModel(act)
 	compared := newBitset(n)
 	for i, r := range p.Rules {
 		m := &e.memo[i]
@@ -135,6 +147,7 @@ func (e *Engine) Evaluate(sig Signals, h History) Assessment {
 
 	act := e.vars.newActivation(&sig, &h)
 	defer act.release()
+	e.runModel(act, &a)
 
 	var (
 		raw      int

@@ -108,6 +108,12 @@ func loadSignals(t *testing.T, rel string, hash func(string) string) Signals {
 // TestGolden runs every case in testdata/scoring/cases against its policy; -update rewrites the
 // want parts from the current outcome (review the diff before committing it).
 func TestGolden(t *testing.T) {
+	runGolden(t, nil, *update, func(t *testing.T, want, got *goldenWant, _ Assessment) { assert.Equal(t, want, got) })
+}
+
+// runGolden evaluates every case with an engine built with opts and checks the outcome against
+// the case's want with check, or rewrites the want when rewrite is set.
+func runGolden(t *testing.T, opts []Option, rewrite bool, check func(t *testing.T, want, got *goldenWant, a Assessment)) {
 	files, err := filepath.Glob(filepath.Join(testdata, "scoring", "cases", "*.json"))
 	require.NoError(t, err)
 	require.NotEmpty(t, files)
@@ -132,9 +138,10 @@ func TestGolden(t *testing.T) {
 			if c.Base != "" {
 				sig = Merge(loadSignals(t, c.Base, hash), sig)
 			}
-			got := wantOf(NewEngine(p).Evaluate(sig, c.History.history()))
+			a := NewEngine(p, opts...).Evaluate(sig, c.History.history())
+			got := wantOf(a)
 
-			if *update {
+			if rewrite {
 				c.Want = got
 				out, err := json.MarshalIndent(c, "", "  ")
 				require.NoError(t, err)
@@ -142,7 +149,7 @@ func TestGolden(t *testing.T) {
 				return
 			}
 			require.NotNil(t, c.Want, "no want yet: run go test ./internal/scoring -run TestGolden -update")
-			assert.Equal(t, c.Want, got)
+			check(t, c.Want, got, a)
 		})
 	}
 }
