@@ -5,11 +5,12 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/riskwire/didit-risk/testdata"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -343,8 +344,7 @@ func TestConsoleReview(t *testing.T) {
 func TestConsoleReviewOverHTTPOnFixtureSession(t *testing.T) {
 	rc, rsrv := newReceiver(t)
 	sim, srv := newSim(t, diditsim.Options{WebhookURL: rsrv.URL})
-	fixture, err := os.ReadFile("../../testdata/webhooks/full_v3.json")
-	require.NoError(t, err)
+	fixture := testdata.Read(t, "webhooks/full_v3.json")
 	var fx struct {
 		SessionID  string `json:"session_id"`
 		VendorData string `json:"vendor_data"`

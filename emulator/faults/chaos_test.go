@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/riskwire/didit-risk/testdata"
+
 	"cloud.google.com/go/firestore"
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -52,7 +54,7 @@ import (
 // FAULTS_SEED=n replays a given shuffle.
 func TestDeliveryChaos(t *testing.T) {
 	ctx := context.Background()
-	b, err := scenario.NewBuilder(fixtures)
+	b, err := scenario.NewBuilder(testdata.Dir(t, "webhooks"))
 	require.NoError(t, err)
 	events := chaosEvents(t, b)
 

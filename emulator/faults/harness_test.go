@@ -28,6 +28,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/riskwire/didit-risk/testdata"
+
 	"cloud.google.com/go/firestore"
 	"cloud.google.com/go/pubsub/v2"
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -51,7 +53,6 @@ const (
 	webhookSecret = "whsec_faults_only"
 	diditAPIKey   = "sk_faults_only"
 	hashKey       = "faults-hash-key"
-	fixtures      = "../../testdata/webhooks"
 )
 
 // testTopology is the production topology with retries shrunk to test time.
@@ -124,7 +125,7 @@ func newPipeline(t *testing.T, o pipelineOptions) *pipeline {
 
 	p := &pipeline{t: t, project: project(t), topo: o.Topology, logs: &logBuffer{}, pushes: &pushLog{},
 		timeout: cmp.Or(o.FunctionTimeout, 30*time.Second)}
-	b, err := scenario.NewBuilder(fixtures)
+	b, err := scenario.NewBuilder(testdata.Dir(t, "webhooks"))
 	require.NoError(t, err)
 	p.builder = b
 

@@ -21,6 +21,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/riskwire/didit-risk/testdata"
+
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/stretchr/testify/require"
@@ -136,7 +138,7 @@ func BenchmarkReceiverPubSubEmulator(b *testing.B) {
 	h := &receiver.Handler{Verify: v, Publisher: topic, Log: discard,
 		Now: time.Now, MaxBodyBytes: 2 << 20}
 
-	bld, err := scenario.NewBuilder(filepath.Join("..", "..", "testdata", "webhooks"))
+	bld, err := scenario.NewBuilder(testdata.Dir(b, "webhooks"))
 	require.NoError(b, err)
 	reqs, err := Build(bld, secret, Plan(1, 1000, 2000, "bench"), func(int) time.Time { return time.Now() })
 	require.NoError(b, err)
@@ -173,7 +175,7 @@ func emulatorTopic(b *testing.B, project, id string) *queue.Topic {
 // pushEvents renders the plan's webhooks as the Pub/Sub CloudEvents the scorer receives, with
 // the attributes the receiver sets.
 func pushEvents(b *testing.B, plan []Webhook) []event.Event {
-	bld, err := scenario.NewBuilder(filepath.Join("..", "..", "testdata", "webhooks"))
+	bld, err := scenario.NewBuilder(testdata.Dir(b, "webhooks"))
 	require.NoError(b, err)
 	base := time.Now()
 	reqs, err := Build(bld, []byte("unused"), plan, func(i int) time.Time { return base.Add(time.Duration(i) * time.Millisecond) })

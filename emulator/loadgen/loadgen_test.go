@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/riskwire/didit-risk/testdata"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -206,7 +208,7 @@ func TestDocPath(t *testing.T) {
 }
 
 func TestBuildSignsEveryBody(t *testing.T) {
-	b, err := scenario.NewBuilder("../../testdata/webhooks")
+	b, err := scenario.NewBuilder(testdata.Dir(t, "webhooks"))
 	require.NoError(t, err)
 	plan := Plan(1, 10, 50, "r")
 	base := time.Unix(1767225600, 0)

@@ -1,9 +1,9 @@
 package policy
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
+
+	"github.com/riskwire/didit-risk/testdata"
 
 	"github.com/stretchr/testify/require"
 )
@@ -12,12 +12,8 @@ import (
 // complete: every rule compiled, thresholds ordered, an action per level.
 func FuzzParsePolicy(f *testing.F) {
 	f.Add(DefaultSource())
-	files, err := filepath.Glob(filepath.Join(testdata, "policy", "*.yaml"))
-	require.NoError(f, err)
-	for _, file := range files {
-		b, err := os.ReadFile(file)
-		require.NoError(f, err)
-		f.Add(b)
+	for _, file := range testdata.Glob(f, "policy/*.yaml") {
+		f.Add(testdata.Read(f, file))
 	}
 	for _, s := range []string{
 		"", "---", "[]", "version: 1", header, header + "rules:\n", header + "rules: [1, 2]\n",

@@ -6,10 +6,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/riskwire/didit-risk/testdata"
 
 	"cloud.google.com/go/firestore"
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -25,8 +25,7 @@ import (
 // webhookEvent builds the Event the scorer would from one of the Didit-shaped fixtures.
 func webhookEvent(t *testing.T, fixture, key, session, status string, at time.Time, h *scoring.Hasher) Event {
 	t.Helper()
-	body, err := os.ReadFile(filepath.Join("..", "..", "testdata", "webhooks", fixture))
-	require.NoError(t, err)
+	body := testdata.Read(t, "webhooks/"+fixture)
 	w, err := didit.DecodeWebhook(body)
 	require.NoError(t, err)
 	w.Status = didit.Status(status)

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/riskwire/didit-risk/testdata"
+
 	"cloud.google.com/go/pubsub/v2"
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"cloud.google.com/go/pubsub/v2/pstest"
@@ -48,7 +50,7 @@ func BenchmarkHandler(b *testing.B) {
 			h := &Handler{Verify: v, Publisher: topic, Log: logging.New(io.Discard, "json", "info"),
 				Now: time.Now, MaxBodyBytes: 2 << 20}
 
-			body := fixture(b, "full_v3.json")
+			body := testdata.Read(b, "webhooks/full_v3.json")
 			hdr := http.Header{}
 			hdr.Set("X-Timestamp", strconv.FormatInt(time.Now().Unix(), 10))
 			if scheme == "raw" {
@@ -101,7 +103,7 @@ func BenchmarkForgedV2AtDefaultLimit(b *testing.B) {
 		}
 		return buf.Bytes()
 	}
-	full := fixture(b, "full_v3.json")
+	full := testdata.Read(b, "webhooks/full_v3.json")
 	bodies := map[string][]byte{
 		"didit-like":      fill(`{"copies":[`, string(full), ",", `]}`),
 		"floats":          fill(`{"a":[`, "1.10", ",", `]}`),

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/riskwire/didit-risk/testdata"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -51,7 +53,7 @@ func pyRead(t *testing.T, bodies [][]byte) []pyValues {
 	}
 	stdin, err := json.Marshal(in)
 	require.NoError(t, err)
-	cmd := exec.Command(py, "../../testdata/webhooks/pyread.py")
+	cmd := exec.Command(py, testdata.Dir(t, "webhooks", "pyread.py"))
 	cmd.Stdin = bytes.NewReader(stdin)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -85,7 +87,7 @@ func number(t *testing.T, raw json.RawMessage) (float64, bool) {
 // hostileBodies are the shapes an attacker holding one genuine body (or a proxy) can produce
 // while a signature stays valid, or that make parsers disagree. Didit sends none of them.
 func hostileBodies(t *testing.T) map[string][]byte {
-	full := fixture(t, "full_v3.json")
+	full := testdata.Read(t, "webhooks/full_v3.json")
 	prepend := func(s string) []byte { return append([]byte("{"+s+","), full[1:]...) }
 	insertAfter := func(anchor, s string) []byte {
 		i := bytes.Index(full, []byte(anchor))

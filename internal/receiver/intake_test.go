@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/riskwire/didit-risk/testdata"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -48,7 +50,7 @@ func (b tripwire) Read([]byte) (int, error) {
 }
 
 func TestCheapRefusalsDoNotReadTheBody(t *testing.T) {
-	valid := fixture(t, "approved_clean_v3.json")
+	valid := testdata.Read(t, "webhooks/approved_clean_v3.json")
 	tests := []struct {
 		name   string
 		edit   func(h http.Header)
@@ -118,7 +120,7 @@ func TestSimpleOnlyPublishesTheFourSignedFields(t *testing.T) {
 }
 
 func TestReplayHorizon(t *testing.T) {
-	valid := fixture(t, "approved_clean_v3.json")
+	valid := testdata.Read(t, "webhooks/approved_clean_v3.json")
 	tests := []struct {
 		name   string
 		body   []byte
@@ -199,7 +201,7 @@ func TestEventsThatAreNotKYCSessionUpdates(t *testing.T) {
 }
 
 func TestConsoleTestDeliveries(t *testing.T) {
-	valid := fixture(t, "approved_clean_v3.json")
+	valid := testdata.Read(t, "webhooks/approved_clean_v3.json")
 	var m map[string]any
 	require.NoError(t, json.Unmarshal(valid, &m))
 	delete(m, "event_id")
@@ -281,7 +283,7 @@ func TestDedupeKeyAgreesWithTheScorer(t *testing.T) {
 }
 
 func TestLogLinesCarrySecretIndexReasonAndTrace(t *testing.T) {
-	valid := fixture(t, "approved_clean_v3.json")
+	valid := testdata.Read(t, "webhooks/approved_clean_v3.json")
 	pub := &fakePublisher{}
 	var logs bytes.Buffer
 	h := newHandlerWith(t, pub, &logs, webhook.Config{Secrets: [][]byte{[]byte("new-secret"), []byte(secret)}})

@@ -8,10 +8,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/riskwire/didit-risk/testdata"
 
 	"cloud.google.com/go/pubsub/v2"
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -63,8 +64,7 @@ func newStack(t *testing.T) *stack {
 // fixtureDecision is full_v3.json's decision, the one Didit holds for its session.
 func fixtureDecision(t *testing.T) (map[string]any, string) {
 	t.Helper()
-	b, err := os.ReadFile("../../testdata/webhooks/full_v3.json")
-	require.NoError(t, err)
+	b := testdata.Read(t, "webhooks/full_v3.json")
 	var m map[string]any
 	require.NoError(t, json.Unmarshal(b, &m))
 	return m["decision"].(map[string]any), m["session_id"].(string)

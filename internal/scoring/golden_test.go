@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"flag"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/riskwire/didit-risk/testdata"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -17,9 +20,6 @@ import (
 )
 
 var update = flag.Bool("update", false, "rewrite the want part of testdata/scoring/cases/*.json and internal/policy/signals_gen.go")
-
-// testdata is the repository's testdata directory; case files name payloads relative to it.
-var testdata = filepath.Join("..", "..", "testdata")
 
 // goldenCase is one file of testdata/scoring/cases: a payload (optionally a step-up laid over a
 // primary session), the history before it, and the expected outcome.
@@ -98,8 +98,7 @@ func wantOf(a Assessment) *goldenWant {
 
 func loadSignals(t *testing.T, rel string, hash func(string) string) Signals {
 	t.Helper()
-	body, err := os.ReadFile(filepath.Join(testdata, rel))
-	require.NoError(t, err)
+	body := testdata.Read(t, rel)
 	w, err := didit.DecodeWebhook(body)
 	require.NoError(t, err)
 	return Extract(w, hash)
@@ -108,15 +107,11 @@ func loadSignals(t *testing.T, rel string, hash func(string) string) Signals {
 // TestGolden runs every case in testdata/scoring/cases against its policy; -update rewrites the
 // want parts from the current outcome (review the diff before committing it).
 func TestGolden(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join(testdata, "scoring", "cases", "*.json"))
-	require.NoError(t, err)
-	require.NotEmpty(t, files)
 	hash := NewHasher([]byte("golden-test-key"))
-	for _, file := range files {
-		name := strings.TrimSuffix(filepath.Base(file), ".json")
+	for _, file := range testdata.Glob(t, "scoring/cases/*.json") {
+		name := strings.TrimSuffix(path.Base(file), ".json")
 		t.Run(name, func(t *testing.T) {
-			raw, err := os.ReadFile(file)
-			require.NoError(t, err)
+			raw := testdata.Read(t, file)
 			var c goldenCase
 			dec := json.NewDecoder(bytes.NewReader(raw))
 			dec.DisallowUnknownFields()
@@ -125,7 +120,8 @@ func TestGolden(t *testing.T) {
 
 			p := policy.Default()
 			if c.Policy != "" {
-				p, err = policy.Load(filepath.Join(testdata, c.Policy))
+				var err error
+				p, err = policy.Load(testdata.Dir(t, filepath.FromSlash(c.Policy)))
 				require.NoError(t, err)
 			}
 			sig := loadSignals(t, c.Payload, hash)
@@ -138,7 +134,8 @@ func TestGolden(t *testing.T) {
 				c.Want = got
 				out, err := json.MarshalIndent(c, "", "  ")
 				require.NoError(t, err)
-				require.NoError(t, os.WriteFile(file, append(out, '\n'), 0o644))
+				// The embedded copy is read-only: -update writes the case file on disk.
+				require.NoError(t, os.WriteFile(testdata.Dir(t, filepath.FromSlash(file)), append(out, '\n'), 0o644))
 				return
 			}
 			require.NotNil(t, c.Want, "no want yet: run go test ./internal/scoring -run TestGolden -update")

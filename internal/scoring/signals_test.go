@@ -2,12 +2,13 @@ package scoring
 
 import (
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"sync"
 	"testing"
+
+	"github.com/riskwire/didit-risk/testdata"
 
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
@@ -202,16 +203,11 @@ func collectPII(v any, out map[string]bool) {
 }
 
 func TestSignalsHoldNoPersonalData(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join(testdata, "*", "*.json"))
-	require.NoError(t, err)
-	more, err := filepath.Glob(filepath.Join(testdata, "scoring", "payloads", "*.json"))
-	require.NoError(t, err)
-	files = append(files, more...)
+	files := append(testdata.Glob(t, "*/*.json"), testdata.Glob(t, "scoring/payloads/*.json")...)
 	hash := NewHasher([]byte("k"))
 	checked := 0
 	for _, f := range files {
-		body, err := os.ReadFile(f)
-		require.NoError(t, err)
+		body := testdata.Read(t, f)
 		var raw any
 		if json.Unmarshal(body, &raw) != nil {
 			continue

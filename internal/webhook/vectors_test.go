@@ -3,10 +3,11 @@ package webhook
 import (
 	"encoding/json"
 	"net/http"
-	"os"
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/riskwire/didit-risk/testdata"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -25,8 +26,7 @@ type vector struct {
 
 func loadVectors(tb testing.TB) []vector {
 	tb.Helper()
-	data, err := os.ReadFile("../../testdata/signatures/vectors.json")
-	require.NoError(tb, err)
+	data := testdata.Read(tb, "signatures/vectors.json")
 	var vs []vector
 	require.NoError(tb, json.Unmarshal(data, &vs))
 	require.NotEmpty(tb, vs)

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/riskwire/didit-risk/testdata"
+
 	"cloud.google.com/go/firestore"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -100,7 +102,7 @@ func TestWholeSystem(t *testing.T) {
 	fs, err := firestore.NewClient(ctx, project)
 	require.NoError(t, err)
 	defer fs.Close()
-	b, err := scenario.NewBuilder("../../../testdata/webhooks")
+	b, err := scenario.NewBuilder(testdata.Dir(t, "webhooks"))
 	require.NoError(t, err)
 	stack := &scenario.Stack{SimURL: "http://127.0.0.1:" + ports["DIDIT_SIM_PORT"], FS: fs, Builder: b, Wait: 90 * time.Second}
 
