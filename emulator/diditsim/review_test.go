@@ -10,14 +10,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/riskwire/didit-risk/testdata"
-
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/riskwire/didit-risk/emulator/diditsim"
 	"github.com/riskwire/didit-risk/internal/didit"
 	"github.com/riskwire/didit-risk/internal/webhook"
+	"github.com/riskwire/didit-risk/testdata"
 )
 
 func patch(t *testing.T, u, apiKey, body string) (*http.Response, map[string]any) {

@@ -16,8 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/riskwire/didit-risk/testdata"
-
 	"cloud.google.com/go/firestore"
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -31,6 +29,7 @@ import (
 	"github.com/riskwire/didit-risk/internal/message"
 	"github.com/riskwire/didit-risk/internal/profile"
 	"github.com/riskwire/didit-risk/internal/queue"
+	"github.com/riskwire/didit-risk/testdata"
 )
 
 // TestDeliveryChaos feeds the scorer every webhook of several users three times, in shuffled

@@ -28,8 +28,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/riskwire/didit-risk/testdata"
-
 	"cloud.google.com/go/firestore"
 	"cloud.google.com/go/pubsub/v2"
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -47,6 +45,7 @@ import (
 	"github.com/riskwire/didit-risk/functions/stepup"
 	"github.com/riskwire/didit-risk/internal/profile"
 	"github.com/riskwire/didit-risk/internal/queue"
+	"github.com/riskwire/didit-risk/testdata"
 )
 
 const (

@@ -21,8 +21,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/riskwire/didit-risk/testdata"
-
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/stretchr/testify/require"
@@ -40,6 +38,7 @@ import (
 	"github.com/riskwire/didit-risk/internal/scorer"
 	"github.com/riskwire/didit-risk/internal/scoring"
 	"github.com/riskwire/didit-risk/internal/webhook"
+	"github.com/riskwire/didit-risk/testdata"
 )
 
 // These benchmarks split the pipeline at the emulators, so that a run of `make load` can be read

@@ -5,10 +5,10 @@ import (
 	"io"
 	"testing"
 
-	"github.com/riskwire/didit-risk/testdata"
-
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/riskwire/didit-risk/testdata"
 )
 
 func TestStartRefusesBadConfiguration(t *testing.T) {

@@ -5,12 +5,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/riskwire/didit-risk/testdata"
-
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/riskwire/didit-risk/internal/webhook"
+	"github.com/riskwire/didit-risk/testdata"
 )
 
 const envelope = `"session_id":"s1","status":"Approved","webhook_type":"status.updated"`

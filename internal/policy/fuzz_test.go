@@ -3,9 +3,9 @@ package policy
 import (
 	"testing"
 
-	"github.com/riskwire/didit-risk/testdata"
-
 	"github.com/stretchr/testify/require"
+
+	"github.com/riskwire/didit-risk/testdata"
 )
 
 // FuzzParsePolicy checks that no input makes Parse panic, and that whatever it accepts is

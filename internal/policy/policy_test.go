@@ -8,11 +8,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/riskwire/didit-risk/testdata"
-
 	"cel.dev/cel-go/interpreter"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/riskwire/didit-risk/testdata"
 )
 
 func TestDefaultPolicy(t *testing.T) {

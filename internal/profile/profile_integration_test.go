@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/riskwire/didit-risk/testdata"
-
 	"cloud.google.com/go/firestore"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/stretchr/testify/assert"
@@ -20,6 +18,7 @@ import (
 	"github.com/riskwire/didit-risk/internal/didit"
 	"github.com/riskwire/didit-risk/internal/policy"
 	"github.com/riskwire/didit-risk/internal/scoring"
+	"github.com/riskwire/didit-risk/testdata"
 )
 
 // webhookEvent builds the Event the scorer would from one of the Didit-shaped fixtures.

@@ -7,10 +7,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/riskwire/didit-risk/testdata"
-
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/riskwire/didit-risk/testdata"
 )
 
 // readExample is the README's profile-reading example: a module of its own, so that it proves

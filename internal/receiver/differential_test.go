@@ -11,13 +11,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/riskwire/didit-risk/testdata"
-
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/riskwire/didit-risk/internal/didit"
 	"github.com/riskwire/didit-risk/internal/message"
+	"github.com/riskwire/didit-risk/testdata"
 )
 
 // pyValues is what testdata/webhooks/pyread.py reports json.loads reads: the values the

@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/riskwire/didit-risk/testdata"
-
 	"cloud.google.com/go/firestore"
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/stretchr/testify/assert"
@@ -29,6 +27,7 @@ import (
 	"github.com/riskwire/didit-risk/internal/policy"
 	"github.com/riskwire/didit-risk/internal/profile"
 	"github.com/riskwire/didit-risk/internal/scoring"
+	"github.com/riskwire/didit-risk/testdata"
 )
 
 // decisions records published decision events.

@@ -3,13 +3,12 @@ package scoring
 import (
 	"testing"
 
-	"github.com/riskwire/didit-risk/testdata"
-
 	"cel.dev/cel-go/interpreter"
 	"github.com/stretchr/testify/require"
 
 	"github.com/riskwire/didit-risk/internal/didit"
 	"github.com/riskwire/didit-risk/internal/policy"
+	"github.com/riskwire/didit-risk/testdata"
 )
 
 // benchPayload is the shared full v3 decision (every feature array).

@@ -7,13 +7,12 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/riskwire/didit-risk/testdata"
-
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/riskwire/didit-risk/internal/didit"
 	"github.com/riskwire/didit-risk/internal/policy"
+	"github.com/riskwire/didit-risk/testdata"
 )
 
 // testPolicy has one rule per flag of signals the table below sets; names say what they do.

@@ -8,8 +8,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/riskwire/didit-risk/testdata"
-
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
 	"github.com/stretchr/testify/assert"
@@ -17,6 +15,7 @@ import (
 
 	"github.com/riskwire/didit-risk/internal/didit"
 	"github.com/riskwire/didit-risk/internal/policy"
+	"github.com/riskwire/didit-risk/testdata"
 )
 
 func decode(t *testing.T, body string) *didit.Webhook {

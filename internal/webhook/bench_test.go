@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/riskwire/didit-risk/testdata"
-
 	"github.com/stretchr/testify/require"
+
+	"github.com/riskwire/didit-risk/testdata"
 )
 
 var benchSecret = []byte("whsec_bench_0123456789abcdefghijklmnopq")

@@ -7,10 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/riskwire/didit-risk/testdata"
-
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/riskwire/didit-risk/testdata"
 )
 
 // vector is one case of testdata/signatures/vectors.json, written by CPython.

@@ -6,11 +6,10 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/riskwire/didit-risk/testdata"
-
 	"github.com/stretchr/testify/assert"
 
 	"github.com/riskwire/didit-risk/internal/policy"
+	"github.com/riskwire/didit-risk/testdata"
 )
 
 func TestRun(t *testing.T) {
