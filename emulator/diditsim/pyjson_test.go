@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -14,13 +13,13 @@ import (
 
 	"github.com/riskwire/didit-risk/emulator/diditsim"
 	"github.com/riskwire/didit-risk/internal/webhook"
+	"github.com/riskwire/didit-risk/testdata"
 )
 
 type pyVector struct{ Input, Python, V2 string }
 
 func loadVectors(t *testing.T) []pyVector {
-	raw, err := os.ReadFile("../../testdata/diditsim/pyjson_vectors.json")
-	require.NoError(t, err)
+	raw := testdata.Read(t, "diditsim/pyjson_vectors.json")
 	var vectors []pyVector
 	require.NoError(t, json.Unmarshal(raw, &vectors))
 	require.NotEmpty(t, vectors)
@@ -48,7 +47,7 @@ func python3(t *testing.T, bodies []string) []string {
 	}
 	in, err := json.Marshal(bodies)
 	require.NoError(t, err)
-	cmd := exec.Command(py, "../../testdata/diditsim/canonical.py")
+	cmd := exec.Command(py, testdata.Dir(t, "diditsim", "canonical.py"))
 	cmd.Stdin = bytes.NewReader(in)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -72,8 +71,7 @@ func TestCanonicalV2AgainstPython3(t *testing.T) {
 		require.NoError(t, err)
 		bodies["complete "+kind] = (<-rc.ch).body
 	}
-	fixture, err := os.ReadFile("../../testdata/webhooks/full_v3.json")
-	require.NoError(t, err)
+	fixture := testdata.Read(t, "webhooks/full_v3.json")
 	bodies["fixture full_v3"] = bytes.TrimRight(fixture, "\n")
 	bodies["edge"] = []byte(`{"a":1.0,"b":[1e300,2.50,-0.0,1E-9],"c":"\u00e9\ud83d\ude00 <&> \u2028","d":{"z":{"y":null}},"e":12345678901234567890}`)
 

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +16,7 @@ import (
 	"github.com/riskwire/didit-risk/emulator/diditsim"
 	"github.com/riskwire/didit-risk/internal/didit"
 	"github.com/riskwire/didit-risk/internal/webhook"
+	"github.com/riskwire/didit-risk/testdata"
 )
 
 func patch(t *testing.T, u, apiKey, body string) (*http.Response, map[string]any) {
@@ -343,8 +343,7 @@ func TestConsoleReview(t *testing.T) {
 func TestConsoleReviewOverHTTPOnFixtureSession(t *testing.T) {
 	rc, rsrv := newReceiver(t)
 	sim, srv := newSim(t, diditsim.Options{WebhookURL: rsrv.URL})
-	fixture, err := os.ReadFile("../../testdata/webhooks/full_v3.json")
-	require.NoError(t, err)
+	fixture := testdata.Read(t, "webhooks/full_v3.json")
 	var fx struct {
 		SessionID  string `json:"session_id"`
 		VendorData string `json:"vendor_data"`

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,6 +20,7 @@ import (
 	"github.com/riskwire/didit-risk/internal/didit"
 	"github.com/riskwire/didit-risk/internal/profile"
 	"github.com/riskwire/didit-risk/internal/webhook"
+	"github.com/riskwire/didit-risk/testdata"
 )
 
 const (
@@ -81,8 +81,7 @@ func post(t *testing.T, url, apiKey, body string) (*http.Response, map[string]an
 }
 
 func TestMarshalMatchesPython(t *testing.T) {
-	raw, err := os.ReadFile("../../testdata/diditsim/pyjson_vectors.json")
-	require.NoError(t, err)
+	raw := testdata.Read(t, "diditsim/pyjson_vectors.json")
 	var vectors []struct{ Input, Python string }
 	require.NoError(t, json.Unmarshal(raw, &vectors))
 	require.NotEmpty(t, vectors)
@@ -302,13 +301,12 @@ func TestCompleteSendsDiditWebhook(t *testing.T) {
 
 // SendWebhook signs any fixture like Didit, so the receiver accepts it.
 func TestSendWebhookSignsFixtures(t *testing.T) {
-	body, err := os.ReadFile("../../testdata/webhooks/full_v3.json")
-	require.NoError(t, err)
+	body := testdata.Read(t, "webhooks/full_v3.json")
 	body = bytes.TrimRight(body, "\n")
 	rc, rsrv := newReceiver(t)
 	sim, _ := newSim(t, diditsim.Options{WebhookURL: rsrv.URL})
 
-	_, err = sim.SendWebhook(context.Background(), body)
+	_, err := sim.SendWebhook(context.Background(), body)
 	require.NoError(t, err)
 	got := <-rc.ch
 	v, err := webhook.NewVerifier(webhook.Config{Secrets: [][]byte{[]byte(secret)}})

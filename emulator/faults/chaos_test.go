@@ -29,6 +29,7 @@ import (
 	"github.com/riskwire/didit-risk/internal/message"
 	"github.com/riskwire/didit-risk/internal/profile"
 	"github.com/riskwire/didit-risk/internal/queue"
+	"github.com/riskwire/didit-risk/testdata"
 )
 
 // TestDeliveryChaos feeds the scorer every webhook of several users three times, in shuffled
@@ -52,7 +53,7 @@ import (
 // FAULTS_SEED=n replays a given shuffle.
 func TestDeliveryChaos(t *testing.T) {
 	ctx := context.Background()
-	b, err := scenario.NewBuilder(fixtures)
+	b, err := scenario.NewBuilder(testdata.Dir(t, "webhooks"))
 	require.NoError(t, err)
 	events := chaosEvents(t, b)
 

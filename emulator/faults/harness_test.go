@@ -45,13 +45,13 @@ import (
 	"github.com/riskwire/didit-risk/functions/stepup"
 	"github.com/riskwire/didit-risk/internal/profile"
 	"github.com/riskwire/didit-risk/internal/queue"
+	"github.com/riskwire/didit-risk/testdata"
 )
 
 const (
 	webhookSecret = "whsec_faults_only"
 	diditAPIKey   = "sk_faults_only"
 	hashKey       = "faults-hash-key"
-	fixtures      = "../../testdata/webhooks"
 )
 
 // testTopology is the production topology with retries shrunk to test time.
@@ -124,7 +124,7 @@ func newPipeline(t *testing.T, o pipelineOptions) *pipeline {
 
 	p := &pipeline{t: t, project: project(t), topo: o.Topology, logs: &logBuffer{}, pushes: &pushLog{},
 		timeout: cmp.Or(o.FunctionTimeout, 30*time.Second)}
-	b, err := scenario.NewBuilder(fixtures)
+	b, err := scenario.NewBuilder(testdata.Dir(t, "webhooks"))
 	require.NoError(t, err)
 	p.builder = b
 

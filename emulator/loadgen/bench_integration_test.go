@@ -38,6 +38,7 @@ import (
 	"github.com/riskwire/didit-risk/internal/scorer"
 	"github.com/riskwire/didit-risk/internal/scoring"
 	"github.com/riskwire/didit-risk/internal/webhook"
+	"github.com/riskwire/didit-risk/testdata"
 )
 
 // These benchmarks split the pipeline at the emulators, so that a run of `make load` can be read
@@ -136,7 +137,7 @@ func BenchmarkReceiverPubSubEmulator(b *testing.B) {
 	h := &receiver.Handler{Verify: v, Publisher: topic, Log: discard,
 		Now: time.Now, MaxBodyBytes: 2 << 20}
 
-	bld, err := scenario.NewBuilder(filepath.Join("..", "..", "testdata", "webhooks"))
+	bld, err := scenario.NewBuilder(testdata.Dir(b, "webhooks"))
 	require.NoError(b, err)
 	reqs, err := Build(bld, secret, Plan(1, 1000, 2000, "bench"), func(int) time.Time { return time.Now() })
 	require.NoError(b, err)
@@ -173,7 +174,7 @@ func emulatorTopic(b *testing.B, project, id string) *queue.Topic {
 // pushEvents renders the plan's webhooks as the Pub/Sub CloudEvents the scorer receives, with
 // the attributes the receiver sets.
 func pushEvents(b *testing.B, plan []Webhook) []event.Event {
-	bld, err := scenario.NewBuilder(filepath.Join("..", "..", "testdata", "webhooks"))
+	bld, err := scenario.NewBuilder(testdata.Dir(b, "webhooks"))
 	require.NoError(b, err)
 	base := time.Now()
 	reqs, err := Build(bld, []byte("unused"), plan, func(i int) time.Time { return base.Add(time.Duration(i) * time.Millisecond) })

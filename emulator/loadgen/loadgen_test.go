@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/riskwire/didit-risk/emulator/scenario"
+	"github.com/riskwire/didit-risk/testdata"
 )
 
 func ms1(n ...int) Latencies {
@@ -206,7 +207,7 @@ func TestDocPath(t *testing.T) {
 }
 
 func TestBuildSignsEveryBody(t *testing.T) {
-	b, err := scenario.NewBuilder("../../testdata/webhooks")
+	b, err := scenario.NewBuilder(testdata.Dir(t, "webhooks"))
 	require.NoError(t, err)
 	plan := Plan(1, 10, 50, "r")
 	base := time.Unix(1767225600, 0)

@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strconv"
 	"testing"
 	"time"
@@ -21,6 +20,7 @@ import (
 	"github.com/riskwire/didit-risk/emulator/emulatortest"
 	"github.com/riskwire/didit-risk/internal/message"
 	"github.com/riskwire/didit-risk/internal/webhook"
+	"github.com/riskwire/didit-risk/testdata"
 )
 
 const secret = "whsec_integration"
@@ -36,8 +36,7 @@ func env(project string) func(string) string {
 // fresh returns a fixture dated now: the receiver refuses bodies older than REPLAY_HORIZON.
 func fresh(t *testing.T, name string) []byte {
 	t.Helper()
-	raw, err := os.ReadFile("../../testdata/webhooks/" + name)
-	require.NoError(t, err)
+	raw := testdata.Read(t, "webhooks/"+name)
 	var m map[string]any
 	require.NoError(t, json.Unmarshal(raw, &m))
 	m["timestamp"], m["created_at"] = time.Now().Unix(), time.Now().Unix()
@@ -83,8 +82,7 @@ func TestAcceptedMeansPullable(t *testing.T) {
 	assert.Equal(t, message.TypeWebhook, message.TypeOf(msgs[0].Attributes))
 
 	// A replay of a genuine body older than the horizon is refused and never published.
-	old, err := os.ReadFile("../../testdata/webhooks/approved_clean_v3.json") // dated 2026-01-01
-	require.NoError(t, err)
+	old := testdata.Read(t, "webhooks/approved_clean_v3.json") // dated 2026-01-01
 	require.Equal(t, http.StatusUnauthorized, post(t, srv.URL, old))
 	assert.Empty(t, emulatortest.Pull(t, ps, sub, 1, 2*time.Second))
 }

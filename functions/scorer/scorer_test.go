@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/riskwire/didit-risk/internal/model"
+	"github.com/riskwire/didit-risk/testdata"
 )
 
 func TestStartRefusesBadConfiguration(t *testing.T) {
@@ -24,7 +25,7 @@ func TestStartRefusesBadConfiguration(t *testing.T) {
 	}{
 		{"nothing set", nil, []string{"missing GOOGLE_CLOUD_PROJECT, HASH_KEY"}},
 		{"invalid policy names the rule and CEL's message", map[string]string{
-			"GOOGLE_CLOUD_PROJECT": "p", "HASH_KEY": "k", "POLICY_FILE": "../../testdata/policy/invalid_cel.yaml",
+			"GOOGLE_CLOUD_PROJECT": "p", "HASH_KEY": "k", "POLICY_FILE": testdata.Dir(t, "policy", "invalid_cel.yaml"),
 		}, []string{"misspelt_signal", "undeclared reference", "liveness_scor"}},
 		{"policy file missing", map[string]string{"GOOGLE_CLOUD_PROJECT": "p", "HASH_KEY": "k", "POLICY_FILE": "nope.yaml"},
 			[]string{"nope.yaml"}},

@@ -2,22 +2,13 @@ package didit
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/riskwire/didit-risk/testdata"
 )
-
-var testdata = filepath.Join("..", "..", "testdata")
-
-func readFixture(t testing.TB, rel string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(testdata, rel))
-	require.NoError(t, err)
-	return b
-}
 
 func TestStatusHasDecision(t *testing.T) {
 	tests := []struct {
@@ -45,7 +36,7 @@ func TestStatusHasDecision(t *testing.T) {
 }
 
 func TestDecodeWebhookV3Full(t *testing.T) {
-	w, err := DecodeWebhook(readFixture(t, "webhooks/full_v3.json"))
+	w, err := DecodeWebhook(testdata.Read(t, "webhooks/full_v3.json"))
 	require.NoError(t, err)
 
 	assert.Equal(t, StatusApproved, w.Status)
@@ -105,7 +96,7 @@ func TestDecodeWebhookV3Full(t *testing.T) {
 }
 
 func TestDecodeWebhookV2Singular(t *testing.T) {
-	w, err := DecodeWebhook(readFixture(t, "webhooks/v2_singular.json"))
+	w, err := DecodeWebhook(testdata.Read(t, "webhooks/v2_singular.json"))
 	require.NoError(t, err)
 	d := w.Decision
 	require.NotNil(t, d)
@@ -149,7 +140,7 @@ func TestDecodeWebhookPrefersV3Arrays(t *testing.T) {
 }
 
 func TestDecodeWebhookWithoutDecision(t *testing.T) {
-	w, err := DecodeWebhook(readFixture(t, "webhooks/in_progress.json"))
+	w, err := DecodeWebhook(testdata.Read(t, "webhooks/in_progress.json"))
 	require.NoError(t, err)
 	assert.Equal(t, StatusInProgress, w.Status)
 	assert.False(t, w.Status.HasDecision())
@@ -240,7 +231,7 @@ func TestDecodeWebhookErrors(t *testing.T) {
 func TestDecodeWebhookSkipsPersonalData(t *testing.T) {
 	// The typed structs carry no names, birth dates, addresses or media URLs: re-encoding the
 	// decoded webhook must not bring them back.
-	w, err := DecodeWebhook(readFixture(t, "webhooks/full_v3.json"))
+	w, err := DecodeWebhook(testdata.Read(t, "webhooks/full_v3.json"))
 	require.NoError(t, err)
 	w.Metadata = nil // free-form by design
 	out, err := json.Marshal(w)
@@ -273,12 +264,8 @@ func TestPresent(t *testing.T) {
 // fixture of the repository plus a few edge shapes.
 func FuzzDecodeWebhook(f *testing.F) {
 	for _, pattern := range []string{"webhooks/*.json", "scoring/payloads/*.json"} {
-		files, err := filepath.Glob(filepath.Join(testdata, pattern))
-		require.NoError(f, err)
-		for _, file := range files {
-			b, err := os.ReadFile(file)
-			require.NoError(f, err)
-			f.Add(b)
+		for _, file := range testdata.Glob(f, pattern) {
+			f.Add(testdata.Read(f, file))
 		}
 	}
 	for _, s := range []string{``, `{}`, `null`, `[]`, `{"decision":null}`, `{"decision":{"aml":{"hits":[{"pep_matches":[`,
@@ -304,7 +291,7 @@ func FuzzDecodeWebhook(f *testing.F) {
 
 // BenchmarkDecodeWebhook decodes the full v3 fixture (about 16 KB, every feature array).
 func BenchmarkDecodeWebhook(b *testing.B) {
-	body := readFixture(b, "webhooks/full_v3.json")
+	body := testdata.Read(b, "webhooks/full_v3.json")
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	for b.Loop() {

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/riskwire/didit-risk/internal/webhook"
+	"github.com/riskwire/didit-risk/testdata"
 )
 
 const envelope = `"session_id":"s1","status":"Approved","webhook_type":"status.updated"`
@@ -86,7 +87,7 @@ func TestDecodeStrictRefuses(t *testing.T) {
 func TestDecodeStrictAccepts(t *testing.T) {
 	for _, name := range []string{"full_v3.json", "approved_clean_v3.json", "v2_singular.json", "declined_v3.json", "in_progress.json"} {
 		t.Run(name, func(t *testing.T) {
-			body := readFixture(t, "webhooks/"+name)
+			body := testdata.Read(t, "webhooks/"+name)
 			s, err := DecodeStrict(body)
 			require.NoError(t, err)
 			lax, err := DecodeWebhook(body)
@@ -127,7 +128,7 @@ func TestDecodeStrictShapes(t *testing.T) {
 // FuzzDecodeStrict: no body makes it panic, and what it accepts the lax decoder reads the same.
 func FuzzDecodeStrict(f *testing.F) {
 	for _, name := range []string{"full_v3.json", "v2_singular.json", "in_progress.json"} {
-		f.Add(readFixture(f, "webhooks/"+name))
+		f.Add(testdata.Read(f, "webhooks/"+name))
 	}
 	f.Add([]byte(`{"status":"A","STATUS":"B","timestamp":1.5e9}`))
 	f.Fuzz(func(t *testing.T, body []byte) {

@@ -1,23 +1,19 @@
 package policy
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/riskwire/didit-risk/testdata"
 )
 
 // FuzzParsePolicy checks that no input makes Parse panic, and that whatever it accepts is
 // complete: every rule compiled, thresholds ordered, an action per level.
 func FuzzParsePolicy(f *testing.F) {
 	f.Add(DefaultSource())
-	files, err := filepath.Glob(filepath.Join(testdata, "policy", "*.yaml"))
-	require.NoError(f, err)
-	for _, file := range files {
-		b, err := os.ReadFile(file)
-		require.NoError(f, err)
-		f.Add(b)
+	for _, file := range testdata.Glob(f, "policy/*.yaml") {
+		f.Add(testdata.Read(f, file))
 	}
 	for _, s := range []string{
 		"", "---", "[]", "version: 1", header, header + "rules:\n", header + "rules: [1, 2]\n",

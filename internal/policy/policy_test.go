@@ -11,9 +11,9 @@ import (
 	"cel.dev/cel-go/interpreter"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-)
 
-var testdata = filepath.Join("..", "..", "testdata")
+	"github.com/riskwire/didit-risk/testdata"
+)
 
 func TestDefaultPolicy(t *testing.T) {
 	p := Default()
@@ -195,11 +195,11 @@ func TestParseValid(t *testing.T) {
 }
 
 func TestLoad(t *testing.T) {
-	p, err := Load(filepath.Join(testdata, "policy", "minimal.yaml"))
+	p, err := Load(testdata.Dir(t, "policy", "minimal.yaml"))
 	require.NoError(t, err)
 	assert.Equal(t, "minimal-1", p.Version)
 
-	_, err = Load(filepath.Join(testdata, "policy", "missing.yaml"))
+	_, err = Load(testdata.Dir(t, "policy", "missing.yaml"))
 	require.ErrorIs(t, err, os.ErrNotExist)
 
 	dir := t.TempDir()
@@ -213,10 +213,8 @@ func TestLoad(t *testing.T) {
 
 // TestPolicyFiles: every policy under testdata/policy parses, except the ones named invalid_*.
 func TestPolicyFiles(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join(testdata, "policy", "*.yaml"))
-	require.NoError(t, err)
-	require.NotEmpty(t, files)
-	for _, f := range files {
+	for _, name := range testdata.Glob(t, "policy/*.yaml") {
+		f := testdata.Dir(t, filepath.FromSlash(name))
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			_, err := Load(f)
 			if strings.HasPrefix(filepath.Base(f), "invalid_") {

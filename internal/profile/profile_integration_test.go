@@ -6,8 +6,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -21,13 +19,13 @@ import (
 	"github.com/riskwire/didit-risk/internal/policy"
 	"github.com/riskwire/didit-risk/internal/scoring"
 	"github.com/riskwire/didit-risk/internal/scoring/modelscore"
+	"github.com/riskwire/didit-risk/testdata"
 )
 
 // webhookEvent builds the Event the scorer would from one of the Didit-shaped fixtures.
 func webhookEvent(t *testing.T, fixture, key, session, status string, at time.Time, h *scoring.Hasher) Event {
 	t.Helper()
-	body, err := os.ReadFile(filepath.Join("..", "..", "testdata", "webhooks", fixture))
-	require.NoError(t, err)
+	body := testdata.Read(t, "webhooks/"+fixture)
 	w, err := didit.DecodeWebhook(body)
 	require.NoError(t, err)
 	w.Status = didit.Status(status)

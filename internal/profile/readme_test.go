@@ -9,11 +9,14 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/riskwire/didit-risk/testdata"
 )
 
 // readExample is the README's profile-reading example: a module of its own, so that it proves
-// product code can read profiles without this module's internal packages.
-var readExample = filepath.Join("..", "..", "testdata", "readprofile")
+// product code can read profiles without this module's internal packages. It is built on disk,
+// never embedded or imported.
+func readExample(t testing.TB) string { return testdata.Dir(t, "readprofile") }
 
 // readmeMarker precedes the README's code block that must equal the example file.
 const readmeMarker = "<!-- code: testdata/readprofile/riskread.go -->"
@@ -24,11 +27,11 @@ const readmeMarker = "<!-- code: testdata/readprofile/riskread.go -->"
 func TestReadExampleBuildsFromAnotherModule(t *testing.T) {
 	goBin, err := exec.LookPath("go")
 	require.NoError(t, err)
-	src, err := os.ReadFile(filepath.Join(readExample, "riskread.go"))
+	src, err := os.ReadFile(filepath.Join(readExample(t), "riskread.go"))
 	require.NoError(t, err)
 	assert.NotContains(t, string(src), "riskwire/didit-risk", "product code cannot import this module's internal packages")
 	cmd := exec.Command(goBin, "test", "-mod=readonly", "-count=1", "./...")
-	cmd.Dir = readExample
+	cmd.Dir = readExample(t)
 	cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=readonly")
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%s", out)
@@ -37,7 +40,7 @@ func TestReadExampleBuildsFromAnotherModule(t *testing.T) {
 // TestReadmeShowsTheExample: every README that carries the marker shows the example file
 // verbatim, and at least one does.
 func TestReadmeShowsTheExample(t *testing.T) {
-	want, err := os.ReadFile(filepath.Join(readExample, "riskread.go"))
+	want, err := os.ReadFile(filepath.Join(readExample(t), "riskread.go"))
 	require.NoError(t, err)
 	found := 0
 	for _, name := range []string{"README.md"} {

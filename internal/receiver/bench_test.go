@@ -22,6 +22,7 @@ import (
 	"github.com/riskwire/didit-risk/internal/logging"
 	"github.com/riskwire/didit-risk/internal/queue"
 	"github.com/riskwire/didit-risk/internal/webhook"
+	"github.com/riskwire/didit-risk/testdata"
 )
 
 // BenchmarkHandler measures one webhook through the whole receiver: read, verify (raw
@@ -48,7 +49,7 @@ func BenchmarkHandler(b *testing.B) {
 			h := &Handler{Verify: v, Publisher: topic, Log: logging.New(io.Discard, "json", "info"),
 				Now: time.Now, MaxBodyBytes: 2 << 20}
 
-			body := fixture(b, "full_v3.json")
+			body := testdata.Read(b, "webhooks/full_v3.json")
 			hdr := http.Header{}
 			hdr.Set("X-Timestamp", strconv.FormatInt(time.Now().Unix(), 10))
 			if scheme == "raw" {
@@ -101,7 +102,7 @@ func BenchmarkForgedV2AtDefaultLimit(b *testing.B) {
 		}
 		return buf.Bytes()
 	}
-	full := fixture(b, "full_v3.json")
+	full := testdata.Read(b, "webhooks/full_v3.json")
 	bodies := map[string][]byte{
 		"didit-like":      fill(`{"copies":[`, string(full), ",", `]}`),
 		"floats":          fill(`{"a":[`, "1.10", ",", `]}`),

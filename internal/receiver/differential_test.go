@@ -16,6 +16,7 @@ import (
 
 	"github.com/riskwire/didit-risk/internal/didit"
 	"github.com/riskwire/didit-risk/internal/message"
+	"github.com/riskwire/didit-risk/testdata"
 )
 
 // pyValues is what testdata/webhooks/pyread.py reports json.loads reads: the values the
@@ -51,7 +52,7 @@ func pyRead(t *testing.T, bodies [][]byte) []pyValues {
 	}
 	stdin, err := json.Marshal(in)
 	require.NoError(t, err)
-	cmd := exec.Command(py, "../../testdata/webhooks/pyread.py")
+	cmd := exec.Command(py, testdata.Dir(t, "webhooks", "pyread.py"))
 	cmd.Stdin = bytes.NewReader(stdin)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -85,7 +86,7 @@ func number(t *testing.T, raw json.RawMessage) (float64, bool) {
 // hostileBodies are the shapes an attacker holding one genuine body (or a proxy) can produce
 // while a signature stays valid, or that make parsers disagree. Didit sends none of them.
 func hostileBodies(t *testing.T) map[string][]byte {
-	full := fixture(t, "full_v3.json")
+	full := testdata.Read(t, "webhooks/full_v3.json")
 	prepend := func(s string) []byte { return append([]byte("{"+s+","), full[1:]...) }
 	insertAfter := func(anchor, s string) []byte {
 		i := bytes.Index(full, []byte(anchor))

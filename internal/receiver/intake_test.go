@@ -18,6 +18,7 @@ import (
 	"github.com/riskwire/didit-risk/internal/didit"
 	"github.com/riskwire/didit-risk/internal/message"
 	"github.com/riskwire/didit-risk/internal/webhook"
+	"github.com/riskwire/didit-risk/testdata"
 )
 
 // withTimestamp returns body (a JSON object) with its timestamp and created_at set to ts.
@@ -48,7 +49,7 @@ func (b tripwire) Read([]byte) (int, error) {
 }
 
 func TestCheapRefusalsDoNotReadTheBody(t *testing.T) {
-	valid := fixture(t, "approved_clean_v3.json")
+	valid := testdata.Read(t, "webhooks/approved_clean_v3.json")
 	tests := []struct {
 		name   string
 		edit   func(h http.Header)
@@ -118,7 +119,7 @@ func TestSimpleOnlyPublishesTheFourSignedFields(t *testing.T) {
 }
 
 func TestReplayHorizon(t *testing.T) {
-	valid := fixture(t, "approved_clean_v3.json")
+	valid := testdata.Read(t, "webhooks/approved_clean_v3.json")
 	tests := []struct {
 		name   string
 		body   []byte
@@ -199,7 +200,7 @@ func TestEventsThatAreNotKYCSessionUpdates(t *testing.T) {
 }
 
 func TestConsoleTestDeliveries(t *testing.T) {
-	valid := fixture(t, "approved_clean_v3.json")
+	valid := testdata.Read(t, "webhooks/approved_clean_v3.json")
 	var m map[string]any
 	require.NoError(t, json.Unmarshal(valid, &m))
 	delete(m, "event_id")
@@ -281,7 +282,7 @@ func TestDedupeKeyAgreesWithTheScorer(t *testing.T) {
 }
 
 func TestLogLinesCarrySecretIndexReasonAndTrace(t *testing.T) {
-	valid := fixture(t, "approved_clean_v3.json")
+	valid := testdata.Read(t, "webhooks/approved_clean_v3.json")
 	pub := &fakePublisher{}
 	var logs bytes.Buffer
 	h := newHandlerWith(t, pub, &logs, webhook.Config{Secrets: [][]byte{[]byte("new-secret"), []byte(secret)}})

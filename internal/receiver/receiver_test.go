@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,6 +21,7 @@ import (
 	"github.com/riskwire/didit-risk/internal/logging"
 	"github.com/riskwire/didit-risk/internal/message"
 	"github.com/riskwire/didit-risk/internal/webhook"
+	"github.com/riskwire/didit-risk/testdata"
 )
 
 const secret = "whsec_test_secret"
@@ -75,13 +75,6 @@ func newHandlerWith(t *testing.T, pub *fakePublisher, logs io.Writer, cfg webhoo
 	}
 }
 
-func fixture(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile("../../testdata/webhooks/" + name)
-	require.NoError(t, err)
-	return b
-}
-
 // signed returns a request signed the way Didit signs (raw and V2), at the given time.
 func signed(t testing.TB, body []byte, at time.Time) *http.Request {
 	t.Helper()
@@ -99,7 +92,7 @@ func TestAcceptedWebhookIsPublishedWithAttributes(t *testing.T) {
 	pub := &fakePublisher{}
 	var logs bytes.Buffer
 	h := newHandler(t, pub, &logs, false)
-	body := fixture(t, "full_v3.json")
+	body := testdata.Read(t, "webhooks/full_v3.json")
 
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, signed(t, body, now))
@@ -135,7 +128,7 @@ func TestAcceptedWebhookIsPublishedWithAttributes(t *testing.T) {
 func TestV2SurvivesReencodingProxy(t *testing.T) {
 	pub := &fakePublisher{}
 	h := newHandler(t, pub, io.Discard, false)
-	body := fixture(t, "full_v3.json")
+	body := testdata.Read(t, "webhooks/full_v3.json")
 	r := signed(t, body, now)
 
 	var pretty bytes.Buffer
@@ -150,7 +143,7 @@ func TestV2SurvivesReencodingProxy(t *testing.T) {
 }
 
 func TestRefusals(t *testing.T) {
-	valid := fixture(t, "approved_clean_v3.json")
+	valid := testdata.Read(t, "webhooks/approved_clean_v3.json")
 	tests := []struct {
 		name    string
 		req     func(t *testing.T) *http.Request
@@ -278,7 +271,7 @@ func TestSimpleWhenAllowedIsMarkedUnauthenticated(t *testing.T) {
 	pub := &fakePublisher{}
 	h := newHandler(t, pub, io.Discard, true)
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, simpleOnly(t, fixture(t, "approved_clean_v3.json")))
+	h.ServeHTTP(rec, simpleOnly(t, testdata.Read(t, "webhooks/approved_clean_v3.json")))
 	require.Equal(t, http.StatusOK, rec.Code)
 	require.Len(t, pub.got, 1)
 	assert.Equal(t, "simple", pub.got[0].attrs[message.AttrSignature])

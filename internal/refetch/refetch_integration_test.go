@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -28,6 +27,7 @@ import (
 	"github.com/riskwire/didit-risk/internal/queue"
 	"github.com/riskwire/didit-risk/internal/scorer"
 	"github.com/riskwire/didit-risk/internal/scoring"
+	"github.com/riskwire/didit-risk/testdata"
 )
 
 const apiKey = "test-api-key"
@@ -63,8 +63,7 @@ func newStack(t *testing.T) *stack {
 // fixtureDecision is full_v3.json's decision, the one Didit holds for its session.
 func fixtureDecision(t *testing.T) (map[string]any, string) {
 	t.Helper()
-	b, err := os.ReadFile("../../testdata/webhooks/full_v3.json")
-	require.NoError(t, err)
+	b := testdata.Read(t, "webhooks/full_v3.json")
 	var m map[string]any
 	require.NoError(t, json.Unmarshal(b, &m))
 	return m["decision"].(map[string]any), m["session_id"].(string)

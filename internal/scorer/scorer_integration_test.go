@@ -27,6 +27,7 @@ import (
 	"github.com/riskwire/didit-risk/internal/policy"
 	"github.com/riskwire/didit-risk/internal/profile"
 	"github.com/riskwire/didit-risk/internal/scoring"
+	"github.com/riskwire/didit-risk/testdata"
 )
 
 // decisions records published decision events.
@@ -94,7 +95,7 @@ func count(t *testing.T, fs *firestore.Client, id, sub string) int {
 
 func TestDeliveredThreeTimesAppliedOnce(t *testing.T) {
 	h, fs, dec := setup(t)
-	e := pushEvent(t, fixture(t, "full_v3.json"), nil)
+	e := pushEvent(t, testdata.Read(t, "webhooks/full_v3.json"), nil)
 	for range 3 {
 		require.NoError(t, h.Handle(context.Background(), e))
 	}
@@ -118,7 +119,7 @@ func TestDeliveredThreeTimesAppliedOnce(t *testing.T) {
 
 func TestOlderEventNeverOverwritesNewer(t *testing.T) {
 	h, fs, _ := setup(t)
-	approved := fixture(t, "approved_clean_v3.json")
+	approved := testdata.Read(t, "webhooks/approved_clean_v3.json")
 	older := mutate(t, approved, func(m map[string]any) {
 		m["status"], m["event_id"] = "In Progress", "older-event"
 		m["timestamp"] = m["timestamp"].(float64) - 60
@@ -150,7 +151,7 @@ func TestOlderEventNeverOverwritesNewer(t *testing.T) {
 func TestConcurrentEventsForOneUser(t *testing.T) {
 	h, fs, _ := setup(t)
 	const n = 20
-	base := fixture(t, "approved_clean_v3.json")
+	base := testdata.Read(t, "webhooks/approved_clean_v3.json")
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
 	for i := range n {
@@ -208,7 +209,7 @@ func ruleIDs(rs []profile.Reason) []string {
 // the fixture's personal data.
 func TestNoPersonalDataAtRest(t *testing.T) {
 	h, fs, dec := setup(t)
-	require.NoError(t, h.Handle(context.Background(), pushEvent(t, fixture(t, "full_v3.json"), nil)))
+	require.NoError(t, h.Handle(context.Background(), pushEvent(t, testdata.Read(t, "webhooks/full_v3.json"), nil)))
 
 	forbidden := []string{"Ana", "García", "Garc", "López", "1990-04-12", "X1234567K", "ana.garcia", "+34612345678",
 		"https://", "http://", "Calle", "IDESP", "acc_4242"}
@@ -282,7 +283,7 @@ func TestUndecodableMessageIsRefusedLoudly(t *testing.T) {
 // TestUncoveredOrForeignMessagesLeaveFirestoreUntouched: a decision no signature covered, and
 // events that are not KYC user sessions, are acked and write nothing at all.
 func TestUncoveredOrForeignMessagesLeaveFirestoreUntouched(t *testing.T) {
-	body := fixture(t, "full_v3.json")
+	body := testdata.Read(t, "webhooks/full_v3.json")
 	tests := []struct {
 		name  string
 		attrs map[string]string

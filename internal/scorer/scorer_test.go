@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +19,7 @@ import (
 	"github.com/riskwire/didit-risk/internal/profile"
 	"github.com/riskwire/didit-risk/internal/queue"
 	"github.com/riskwire/didit-risk/internal/scoring"
+	"github.com/riskwire/didit-risk/testdata"
 )
 
 // fakeApplier is a hand-written Applier: apply decides each call's result.
@@ -89,13 +89,6 @@ func newHandler(t *testing.T) (*Handler, *fakeApplier, *fakePublisher, *strings.
 	}, app, pub, logs
 }
 
-func fixture(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile("../../testdata/webhooks/" + name)
-	require.NoError(t, err)
-	return b
-}
-
 func mutate(t testing.TB, body []byte, f func(m map[string]any)) []byte {
 	t.Helper()
 	var m map[string]any
@@ -125,7 +118,7 @@ func assessment(id, action string) *profile.Assessment {
 }
 
 func TestKeyFromAttributeOrDerivedLikeTheReceiver(t *testing.T) {
-	body := fixture(t, "full_v3.json")
+	body := testdata.Read(t, "webhooks/full_v3.json")
 	noEventID := mutate(t, body, func(m map[string]any) { delete(m, "event_id") })
 	tests := []struct {
 		name    string
@@ -150,7 +143,7 @@ func TestKeyFromAttributeOrDerivedLikeTheReceiver(t *testing.T) {
 }
 
 func TestTrustFailsClosed(t *testing.T) {
-	body := fixture(t, "full_v3.json")
+	body := testdata.Read(t, "webhooks/full_v3.json")
 	tests := []struct {
 		name    string
 		attrs   map[string]string
@@ -187,7 +180,7 @@ func TestTrustFailsClosed(t *testing.T) {
 
 func TestStepUpLinkPointsAtTheOriginProfile(t *testing.T) {
 	link := profile.StepUpLink{ProfileID: "user-origin", AssessmentID: "a-origin", OriginSessionID: "s-origin", Kind: "nfc"}
-	body := mutate(t, fixture(t, "approved_clean_v3.json"), func(m map[string]any) {
+	body := mutate(t, testdata.Read(t, "webhooks/approved_clean_v3.json"), func(m map[string]any) {
 		m["metadata"] = map[string]any{profile.StepUpMetadataKey: link}
 		m["vendor_data"] = "someone-else"
 	})
@@ -202,7 +195,7 @@ func TestStepUpLinkPointsAtTheOriginProfile(t *testing.T) {
 }
 
 func TestErrorsAckOrRetryThroughEventOutcome(t *testing.T) {
-	body := fixture(t, "full_v3.json")
+	body := testdata.Read(t, "webhooks/full_v3.json")
 	transient := failure.Errorf(failure.Transient, "firestore unavailable")
 	tests := []struct {
 		name     string
@@ -265,7 +258,7 @@ func TestDecisionPublishedAfterApply(t *testing.T) {
 		}
 		return nil
 	}
-	require.NoError(t, h.Handle(context.Background(), push(t, fixture(t, "full_v3.json"), authenticated("k"))))
+	require.NoError(t, h.Handle(context.Background(), push(t, testdata.Read(t, "webhooks/full_v3.json"), authenticated("k"))))
 	ds := pub.decisions(t)
 	require.Len(t, ds, 1)
 	d := ds[0]
@@ -283,7 +276,7 @@ func TestDuplicatePublishesAgain(t *testing.T) {
 	app.apply = func(profile.Event) (profile.Result, error) {
 		return profile.Result{Outcome: profile.Duplicate, Assessment: assessment("a-first", "block")}, nil
 	}
-	require.NoError(t, h.Handle(context.Background(), push(t, fixture(t, "full_v3.json"), authenticated("k"))))
+	require.NoError(t, h.Handle(context.Background(), push(t, testdata.Read(t, "webhooks/full_v3.json"), authenticated("k"))))
 	ds := pub.decisions(t)
 	require.Len(t, ds, 1, "the first delivery may have been stored but not announced")
 	assert.Equal(t, "a-first", ds[0].AssessmentID)
@@ -293,7 +286,7 @@ func TestDuplicatePublishesAgain(t *testing.T) {
 func TestNoAssessmentNoDecision(t *testing.T) {
 	h, app, pub, _ := newHandler(t)
 	app.apply = func(profile.Event) (profile.Result, error) { return profile.Result{Outcome: profile.Stale}, nil }
-	body := fixture(t, "in_progress.json")
+	body := testdata.Read(t, "webhooks/in_progress.json")
 	require.NoError(t, h.Handle(context.Background(), push(t, body, authenticated("k"))))
 	evs := app.events()
 	require.Len(t, evs, 1)
@@ -302,7 +295,7 @@ func TestNoAssessmentNoDecision(t *testing.T) {
 }
 
 func TestOnlyKYCSessionEventsReachAProfile(t *testing.T) {
-	body := fixture(t, "full_v3.json")
+	body := testdata.Read(t, "webhooks/full_v3.json")
 	kyb := mutate(t, body, func(m map[string]any) { m["session_kind"] = "business" })
 	transaction := []byte(`{"webhook_type":"transaction.created","timestamp":1767225607,"transaction_id":"t1"}`)
 	tests := []struct {
@@ -330,7 +323,7 @@ func TestOnlyKYCSessionEventsReachAProfile(t *testing.T) {
 }
 
 func TestUntypedSessionWebhookCountsAsStatusUpdated(t *testing.T) {
-	body := mutate(t, fixture(t, "full_v3.json"), func(m map[string]any) {
+	body := mutate(t, testdata.Read(t, "webhooks/full_v3.json"), func(m map[string]any) {
 		delete(m, "webhook_type")
 		delete(m, "event_id")
 	})
@@ -344,7 +337,7 @@ func TestUntypedSessionWebhookCountsAsStatusUpdated(t *testing.T) {
 }
 
 func TestScoresOnlyWhatTheSignatureCovers(t *testing.T) {
-	body := fixture(t, "full_v3.json")
+	body := testdata.Read(t, "webhooks/full_v3.json")
 	tests := []struct {
 		name string
 		body []byte
@@ -364,7 +357,7 @@ func TestScoresOnlyWhatTheSignatureCovers(t *testing.T) {
 }
 
 func TestMessageWithoutClassIsDeadLettered(t *testing.T) {
-	body := fixture(t, "full_v3.json")
+	body := testdata.Read(t, "webhooks/full_v3.json")
 	noClass := authenticated("k")
 	delete(noClass, message.AttrEventClass)
 	unknown := authenticated("k")

@@ -1,8 +1,6 @@
 package scoring
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 
 	"cel.dev/cel-go/interpreter"
@@ -10,17 +8,13 @@ import (
 
 	"github.com/riskwire/didit-risk/internal/didit"
 	"github.com/riskwire/didit-risk/internal/policy"
+	"github.com/riskwire/didit-risk/testdata"
 )
 
-// benchPayload is the shared full v3 decision (every feature array), or our own fixture
-// with every feature while that one is missing.
+// benchPayload is the shared full v3 decision (every feature array).
 func benchPayload(b testing.TB) *didit.Webhook {
 	b.Helper()
-	body, err := os.ReadFile(filepath.Join("..", "..", "testdata", "webhooks", "full_v3.json"))
-	if err != nil {
-		body, err = os.ReadFile(filepath.Join("..", "..", "testdata", "scoring", "payloads", "moderate.json"))
-	}
-	require.NoError(b, err)
+	body := testdata.Read(b, "webhooks/full_v3.json")
 	w, err := didit.DecodeWebhook(body)
 	require.NoError(b, err)
 	return w

@@ -2,7 +2,6 @@ package scoring
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/riskwire/didit-risk/internal/didit"
 	"github.com/riskwire/didit-risk/internal/policy"
+	"github.com/riskwire/didit-risk/testdata"
 )
 
 // testPolicy has one rule per flag of signals the table below sets; names say what they do.
@@ -271,11 +271,7 @@ func TestEngineConcurrentUse(t *testing.T) {
 // which rules fire. Every fixture, alone and merged, under several histories, is evaluated both
 // ways.
 func TestMemoMatchesFullEvaluation(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join(testdata, "scoring", "payloads", "*.json"))
-	require.NoError(t, err)
-	shared, err := filepath.Glob(filepath.Join(testdata, "webhooks", "*.json"))
-	require.NoError(t, err)
-	files = append(files, shared...)
+	files := append(testdata.Glob(t, "scoring/payloads/*.json"), testdata.Glob(t, "webhooks/*.json")...)
 	histories := []History{
 		{},
 		{Sessions24h: 1, Sessions30d: 1, DistinctDocuments: 1, DistinctDevices: 1},
@@ -286,8 +282,7 @@ func TestMemoMatchesFullEvaluation(t *testing.T) {
 	base := loadSignals(t, "scoring/payloads/moderate.json", fakeHash)
 	checked := 0
 	for _, f := range files {
-		body, err := os.ReadFile(f)
-		require.NoError(t, err)
+		body := testdata.Read(t, f)
 		w, err := didit.DecodeWebhook(body)
 		if err != nil {
 			continue

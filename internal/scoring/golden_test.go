@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,12 +15,10 @@ import (
 
 	"github.com/riskwire/didit-risk/internal/didit"
 	"github.com/riskwire/didit-risk/internal/policy"
+	"github.com/riskwire/didit-risk/testdata"
 )
 
 var update = flag.Bool("update", false, "rewrite the want part of testdata/scoring/cases/*.json and internal/policy/signals_gen.go")
-
-// testdata is the repository's testdata directory; case files name payloads relative to it.
-var testdata = filepath.Join("..", "..", "testdata")
 
 // goldenCase is one file of testdata/scoring/cases: a payload (optionally a step-up laid over a
 // primary session), the history before it, and the expected outcome.
@@ -98,8 +97,7 @@ func wantOf(a Assessment) *goldenWant {
 
 func loadSignals(t *testing.T, rel string, hash func(string) string) Signals {
 	t.Helper()
-	body, err := os.ReadFile(filepath.Join(testdata, rel))
-	require.NoError(t, err)
+	body := testdata.Read(t, rel)
 	w, err := didit.DecodeWebhook(body)
 	require.NoError(t, err)
 	return Extract(w, hash)
@@ -114,15 +112,11 @@ func TestGolden(t *testing.T) {
 // runGolden evaluates every case with an engine built with opts and checks the outcome against
 // the case's want with check, or rewrites the want when rewrite is set.
 func runGolden(t *testing.T, opts []Option, rewrite bool, check func(t *testing.T, want, got *goldenWant, a Assessment)) {
-	files, err := filepath.Glob(filepath.Join(testdata, "scoring", "cases", "*.json"))
-	require.NoError(t, err)
-	require.NotEmpty(t, files)
 	hash := NewHasher([]byte("golden-test-key"))
-	for _, file := range files {
-		name := strings.TrimSuffix(filepath.Base(file), ".json")
+	for _, file := range testdata.Glob(t, "scoring/cases/*.json") {
+		name := strings.TrimSuffix(path.Base(file), ".json")
 		t.Run(name, func(t *testing.T) {
-			raw, err := os.ReadFile(file)
-			require.NoError(t, err)
+			raw := testdata.Read(t, file)
 			var c goldenCase
 			dec := json.NewDecoder(bytes.NewReader(raw))
 			dec.DisallowUnknownFields()
@@ -131,7 +125,8 @@ func runGolden(t *testing.T, opts []Option, rewrite bool, check func(t *testing.
 
 			p := policy.Default()
 			if c.Policy != "" {
-				p, err = policy.Load(filepath.Join(testdata, c.Policy))
+				var err error
+				p, err = policy.Load(testdata.Dir(t, filepath.FromSlash(c.Policy)))
 				require.NoError(t, err)
 			}
 			sig := loadSignals(t, c.Payload, hash)
@@ -145,7 +140,8 @@ func runGolden(t *testing.T, opts []Option, rewrite bool, check func(t *testing.
 				c.Want = got
 				out, err := json.MarshalIndent(c, "", "  ")
 				require.NoError(t, err)
-				require.NoError(t, os.WriteFile(file, append(out, '\n'), 0o644))
+				// The embedded copy is read-only: -update writes the case file on disk.
+				require.NoError(t, os.WriteFile(testdata.Dir(t, filepath.FromSlash(file)), append(out, '\n'), 0o644))
 				return
 			}
 			require.NotNil(t, c.Want, "no want yet: run go test ./internal/scoring -run TestGolden -update")

@@ -2,7 +2,6 @@ package scoring
 
 import (
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/riskwire/didit-risk/internal/didit"
 	"github.com/riskwire/didit-risk/internal/policy"
+	"github.com/riskwire/didit-risk/testdata"
 )
 
 func decode(t *testing.T, body string) *didit.Webhook {
@@ -202,16 +202,11 @@ func collectPII(v any, out map[string]bool) {
 }
 
 func TestSignalsHoldNoPersonalData(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join(testdata, "*", "*.json"))
-	require.NoError(t, err)
-	more, err := filepath.Glob(filepath.Join(testdata, "scoring", "payloads", "*.json"))
-	require.NoError(t, err)
-	files = append(files, more...)
+	files := append(testdata.Glob(t, "*/*.json"), testdata.Glob(t, "scoring/payloads/*.json")...)
 	hash := NewHasher([]byte("k"))
 	checked := 0
 	for _, f := range files {
-		body, err := os.ReadFile(f)
-		require.NoError(t, err)
+		body := testdata.Read(t, f)
 		var raw any
 		if json.Unmarshal(body, &raw) != nil {
 			continue

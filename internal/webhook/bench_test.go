@@ -5,27 +5,21 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
-	"os"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/riskwire/didit-risk/testdata"
 )
 
 var benchSecret = []byte("whsec_bench_0123456789abcdefghijklmnopq")
 
-func loadFixture(tb testing.TB, name string) []byte {
-	tb.Helper()
-	body, err := os.ReadFile("../../testdata/webhooks/" + name)
-	require.NoError(tb, err)
-	return body
-}
-
 // benchRequest returns a verifier and headers for full_v3.json; when raw is
 // false X-Signature is wrong, so V2 is the scheme that verifies.
 func benchRequest(b *testing.B, raw bool) (*Verifier, http.Header, []byte) {
-	body := loadFixture(b, "full_v3.json")
+	body := testdata.Read(b, "webhooks/full_v3.json")
 	now := time.Unix(1767225607, 0)
 	v, err := NewVerifier(Config{Secrets: [][]byte{benchSecret}, Now: func() time.Time { return now }})
 	require.NoError(b, err)
@@ -44,7 +38,7 @@ func benchRequest(b *testing.B, raw bool) (*Verifier, http.Header, []byte) {
 
 // BenchmarkHMACBaseline is the floor: one HMAC-SHA256 of the body, hex encoded.
 func BenchmarkHMACBaseline(b *testing.B) {
-	body := loadFixture(b, "full_v3.json")
+	body := testdata.Read(b, "webhooks/full_v3.json")
 	b.ReportAllocs()
 	b.SetBytes(int64(len(body)))
 	for b.Loop() {
@@ -80,7 +74,7 @@ func BenchmarkVerifyV2(b *testing.B) {
 }
 
 func BenchmarkCanonicalize(b *testing.B) {
-	body := loadFixture(b, "full_v3.json")
+	body := testdata.Read(b, "webhooks/full_v3.json")
 	buf := make([]byte, 0, 2*len(body))
 	b.ReportAllocs()
 	b.SetBytes(int64(len(body)))

@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/riskwire/didit-risk/testdata"
 )
 
 // Cases the JSON vectors cannot hold (raw bytes that are not UTF-8) or that
@@ -99,7 +101,7 @@ func TestCanonicalizeSize(t *testing.T) {
 }
 
 func TestCanonicalizeAppendsAndReuses(t *testing.T) {
-	body := loadFixture(t, "full_v3.json")
+	body := testdata.Read(t, "webhooks/full_v3.json")
 	want, err := Canonicalize(nil, body)
 	require.NoError(t, err)
 
@@ -119,7 +121,7 @@ func TestCanonicalizeAppendsAndReuses(t *testing.T) {
 
 // The fixture is what downstream tests rely on: keep its promises checked.
 func TestFullFixture(t *testing.T) {
-	body := loadFixture(t, "full_v3.json")
+	body := testdata.Read(t, "webhooks/full_v3.json")
 	assert.GreaterOrEqual(t, len(body), 12<<10)
 	assert.LessOrEqual(t, len(body), 18<<10)
 	for _, b := range body {

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
@@ -16,6 +14,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/riskwire/didit-risk/testdata"
 )
 
 // fuzzSeeds are the vector bodies and the webhook fixtures.
@@ -24,12 +24,8 @@ func fuzzSeeds(f *testing.F) [][]byte {
 	for _, v := range loadVectors(f) {
 		seeds = append(seeds, []byte(v.Body))
 	}
-	files, err := filepath.Glob("../../testdata/webhooks/*.json")
-	require.NoError(f, err)
-	for _, name := range files {
-		body, err := os.ReadFile(name)
-		require.NoError(f, err)
-		seeds = append(seeds, body)
+	for _, name := range testdata.Glob(f, "webhooks/*.json") {
+		seeds = append(seeds, testdata.Read(f, name))
 	}
 	return seeds
 }

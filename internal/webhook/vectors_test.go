@@ -3,13 +3,14 @@ package webhook
 import (
 	"encoding/json"
 	"net/http"
-	"os"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/riskwire/didit-risk/testdata"
 )
 
 // vector is one case of testdata/signatures/vectors.json, written by CPython.
@@ -25,8 +26,7 @@ type vector struct {
 
 func loadVectors(tb testing.TB) []vector {
 	tb.Helper()
-	data, err := os.ReadFile("../../testdata/signatures/vectors.json")
-	require.NoError(tb, err)
+	data := testdata.Read(tb, "signatures/vectors.json")
 	var vs []vector
 	require.NoError(tb, json.Unmarshal(data, &vs))
 	require.NotEmpty(tb, vs)

@@ -13,6 +13,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/riskwire/didit-risk/testdata"
 )
 
 var (
@@ -100,8 +102,8 @@ func TestNewVerifier(t *testing.T) {
 }
 
 func TestVerifyAccepts(t *testing.T) {
-	full := loadFixture(t, "full_v3.json")
-	clean := loadFixture(t, "approved_clean_v3.json")
+	full := testdata.Read(t, "webhooks/full_v3.json")
+	clean := testdata.Read(t, "webhooks/approved_clean_v3.json")
 	var obj any
 	require.NoError(t, json.Unmarshal(full, &obj))
 	reencoded, err := json.MarshalIndent(obj, "", "  ") // a proxy that re-encodes: Go escapes <>&, reorders nothing
@@ -170,7 +172,7 @@ func TestVerifyAccepts(t *testing.T) {
 }
 
 func TestVerifySimple(t *testing.T) {
-	body := loadFixture(t, "in_progress.json")
+	body := testdata.Read(t, "webhooks/in_progress.json")
 	h := http.Header{}
 	h.Set(HeaderTimestamp, strconv.FormatInt(testNow.Unix(), 10))
 	h.Set(HeaderSignatureSimple, Sign(testSecret,
@@ -238,7 +240,7 @@ func TestExtractSimple(t *testing.T) {
 }
 
 func TestVerifyRefusals(t *testing.T) {
-	body := loadFixture(t, "full_v3.json")
+	body := testdata.Read(t, "webhooks/full_v3.json")
 	tampered := bytes.Replace(body, []byte(`"user-4242"`), []byte(`"user-4243"`), 1)
 	require.NotEqual(t, body, tampered)
 	reindented := func() []byte {
@@ -384,10 +386,10 @@ func TestReason(t *testing.T) {
 func TestVerifyConcurrent(t *testing.T) {
 	v := newTestVerifier(t, Config{Secrets: [][]byte{otherSecret, testSecret}})
 	bodies := [][]byte{
-		loadFixture(t, "full_v3.json"),
-		loadFixture(t, "declined_v3.json"),
-		loadFixture(t, "approved_clean_v3.json"),
-		loadFixture(t, "v2_singular.json"),
+		testdata.Read(t, "webhooks/full_v3.json"),
+		testdata.Read(t, "webhooks/declined_v3.json"),
+		testdata.Read(t, "webhooks/approved_clean_v3.json"),
+		testdata.Read(t, "webhooks/v2_singular.json"),
 	}
 	var wg sync.WaitGroup
 	for g := range 8 {

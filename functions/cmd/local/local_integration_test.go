@@ -24,6 +24,7 @@ import (
 	"github.com/riskwire/didit-risk/emulator"
 	"github.com/riskwire/didit-risk/emulator/scenario"
 	"github.com/riskwire/didit-risk/internal/profile"
+	"github.com/riskwire/didit-risk/testdata"
 )
 
 func ruleIDs(p profile.Profile) []string {
@@ -100,7 +101,7 @@ func TestWholeSystem(t *testing.T) {
 	fs, err := firestore.NewClient(ctx, project)
 	require.NoError(t, err)
 	defer fs.Close()
-	b, err := scenario.NewBuilder("../../../testdata/webhooks")
+	b, err := scenario.NewBuilder(testdata.Dir(t, "webhooks"))
 	require.NoError(t, err)
 	stack := &scenario.Stack{SimURL: "http://127.0.0.1:" + ports["DIDIT_SIM_PORT"], FS: fs, Builder: b, Wait: 90 * time.Second}
 
