@@ -362,7 +362,7 @@ func appendShortDecimal(dst, lit []byte) ([]byte, bool) {
 		lit = lit[1:]
 	}
 	dot := bytes.IndexByte(lit, '.')
-	if dot < 0 || bytes.IndexAny(lit, "eE") >= 0 {
+	if dot < 0 || bytes.ContainsAny(lit, "eE") {
 		return dst, false
 	}
 	intPart, frac := lit[:dot], bytes.TrimRight(lit[dot+1:], "0")
