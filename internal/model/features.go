@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"strings"
+
+	"github.com/riskwire/didit-risk/internal/didit"
 )
 
 // FeatureVersion names the feature vector below. Bump it on any change to the table (a feature
@@ -117,7 +119,7 @@ var (
 			if !ok {
 				return 0, fmt.Errorf("didit_status: want string, got %T", v[1])
 			}
-			if st == "Declined" {
+			if st == string(didit.StatusDeclined) {
 				n--
 			}
 			return math.Max(n, 0), nil

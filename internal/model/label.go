@@ -1,5 +1,10 @@
 package model
 
+import (
+	"github.com/riskwire/didit-risk/internal/didit"
+	"github.com/riskwire/didit-risk/internal/policy"
+)
+
 // Label rules: the outcome an assessment is labelled with, named for the CSV's rule column.
 const (
 	RuleBlocked         = "blocked"            // 1: the verdict was block
@@ -38,33 +43,33 @@ func Label(assessment map[string]any, stepUpOutcomes []string) (label int, rule 
 	kind, _ := assessment["step_up_kind"].(string)
 	session, _ := assessment["session_status"].(string)
 	signals, _ := assessment["signals"].(map[string]any)
-	didit, _ := signals["didit_status"].(string)
+	status, _ := signals["didit_status"].(string)
 
 	declined, approved, pending := false, 0, 0
 	for _, o := range stepUpOutcomes {
 		switch o {
-		case "declined":
+		case string(policy.OutcomeDeclined):
 			declined = true
-		case "approved":
+		case string(policy.OutcomeApproved):
 			approved++
 		default:
 			pending++
 		}
 	}
 	switch {
-	case action == "block":
+	case action == string(policy.Block):
 		return 1, RuleBlocked, true
-	case declined || (kind != "" && session == "Declined"):
+	case declined || (kind != "" && session == string(didit.StatusDeclined)):
 		return 1, RuleStepUpDeclined, true
-	case didit == "Declined":
+	case status == string(didit.StatusDeclined):
 		return 1, RuleDiditDeclined, true
-	case action == "review":
+	case action == string(policy.Review):
 		return 0, RuleAwaitingReview, false
-	case action == "step_up" && (approved == 0 || pending > 0):
+	case action == string(policy.StepUp) && (approved == 0 || pending > 0):
 		return 0, RuleStepUpUnsettled, false
-	case action == "step_up":
+	case action == string(policy.StepUp):
 		return 0, RuleStepUpApproved, true
-	case didit == "Approved":
+	case status == string(didit.StatusApproved):
 		return 0, RuleDiditApproved, true
 	}
 	return 0, RuleNoOutcome, false
