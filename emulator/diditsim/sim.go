@@ -64,9 +64,6 @@ type Options struct {
 	// AutoComplete, when set, completes every created session by itself after a delay: the
 	// `make run` demo, where nobody walks through a hosted verification flow. Off by default.
 	AutoComplete *AutoComplete
-	// ListWithoutMetadata has no effect and is kept only so callers compile: list rows never
-	// carry metadata, workflow_id or url, as Didit documents (shared/didit-api.md §9.5).
-	ListWithoutMetadata bool
 	// SandboxQuota, when positive, makes creates past that many sessions in 24 hours answer
 	// 429 "available in 3600 seconds", as a sandbox application past its quota (500) does.
 	SandboxQuota int
