@@ -77,7 +77,7 @@ run "access_control" {
       }
       } == {
       receiver = { account = "didit-risk-receiver@didit-risk-check.iam.gserviceaccount.com", secrets = ["DIDIT_WEBHOOK_SECRET=didit-risk-didit-webhook-secret:latest"] }
-      scorer   = { account = "didit-risk-scorer@didit-risk-check.iam.gserviceaccount.com", secrets = ["HASH_KEY=didit-risk-hash-key:latest"] }
+      scorer   = { account = "didit-risk-scorer@didit-risk-check.iam.gserviceaccount.com", secrets = ["HASH_KEYS=didit-risk-hash-key:latest"] }
       stepup   = { account = "didit-risk-stepup@didit-risk-check.iam.gserviceaccount.com", secrets = ["DIDIT_API_KEY=didit-risk-didit-api-key:latest"] }
     }
     error_message = "A function runs as another function's account or mounts a secret it should not."
@@ -194,10 +194,10 @@ run "dead_letters" {
 
   assert {
     condition = alltrue([
-      for s in google_pubsub_subscription.push :
-      length(s.dead_letter_policy) == 1 && s.dead_letter_policy[0].max_delivery_attempts == 5
+      for k, s in google_pubsub_subscription.push :
+      length(s.dead_letter_policy) == 1 && s.dead_letter_policy[0].max_delivery_attempts == (k == "stepup" ? 15 : 5)
     ])
-    error_message = "Every push subscription needs a dead-letter policy (5 attempts by default)."
+    error_message = "Every push subscription needs a dead-letter policy (5 attempts by default; 15 for step_up decisions, so an hour's Didit rate limit is waited out before dead-lettering)."
   }
 
   assert {
@@ -259,7 +259,7 @@ run "webhooks_refetch" {
       } == {
       scorer           = "(all)"
       webhooks_refetch = "NOT attributes.decision_authenticated = \"true\""
-      stepup           = "attributes.action = \"step_up\""
+      stepup           = "attributes.action = \"step_up\" OR attributes:step_up_kind"
     }
     error_message = "Filters changed: the refetch subscription takes every webhook not marked decision_authenticated=\"true\" (a missing attribute is untrusted)."
   }
@@ -310,7 +310,7 @@ run "blocklist_on_block" {
       } == {
       scorer           = "(all)"
       webhooks_refetch = "NOT attributes.decision_authenticated = \"true\""
-      stepup           = "attributes.action = \"step_up\""
+      stepup           = "attributes.action = \"step_up\" OR attributes:step_up_kind"
       stepup_block     = "attributes.action = \"block\""
     }
     error_message = "With didit_blocklist_on_block, a second step-up subscription takes block decisions."
@@ -318,8 +318,8 @@ run "blocklist_on_block" {
 
   assert {
     condition = alltrue([
-      for s in google_pubsub_subscription.push :
-      length(s.dead_letter_policy) == 1 && s.dead_letter_policy[0].max_delivery_attempts == 7
+      for k, s in google_pubsub_subscription.push :
+      length(s.dead_letter_policy) == 1 && s.dead_letter_policy[0].max_delivery_attempts == (k == "stepup" ? 15 : 7)
     ])
     error_message = "Every push subscription, the block one included, needs a dead-letter policy."
   }
