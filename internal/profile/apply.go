@@ -117,6 +117,9 @@ type Assessment struct {
 	Action         string          `firestore:"action"`
 	Reasons        []Reason        `firestore:"reasons"`
 	Shadow         []Reason        `firestore:"shadow_rules"` // fired shadow rules: recorded, never counted
+	// ShadowPolicy is the verdict of the shadow policy (SHADOW_POLICY_FILE) on the same signals
+	// and history: stored, never acted on.
+	ShadowPolicy *ShadowVerdict `firestore:"shadow_policy,omitempty"`
 	RequiredSteps  []string        `firestore:"required_steps"`
 	PolicyVersion  string          `firestore:"policy_version"`
 	Signals        scoring.Signals `firestore:"signals"`
@@ -133,6 +136,15 @@ type Assessment struct {
 	EventTime time.Time            `firestore:"event_time"`
 	CreatedAt time.Time            `firestore:"created_at"`
 	ExpireAt  time.Time            `firestore:"expire_at"` // created_at + the retention: a Firestore TTL field
+}
+
+// ShadowVerdict is a shadow policy's verdict on an assessment's signals and history.
+type ShadowVerdict struct {
+	PolicyVersion string        `firestore:"policy_version" json:"policy_version"`
+	Score         int           `firestore:"score" json:"score"`
+	Level         policy.Level  `firestore:"level" json:"level"`
+	Action        policy.Action `firestore:"action" json:"action"`
+	Reasons       []Reason      `firestore:"reasons" json:"reasons"`
 }
 
 // HistoryRecord is the history an assessment was computed with.

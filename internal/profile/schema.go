@@ -68,6 +68,13 @@ type Profile struct {
 	LastAssessmentID string                  `firestore:"last_assessment_id"`
 	ReviewState      string                  `firestore:"review_state"` // none, open: the operators' queue
 	Blocked          bool                    `firestore:"blocked"`
+	// DecidedBy says who set Action (policy, reviewer, operator); PolicyVerdict is the policy's
+	// own verdict when it is not the one applied (a person decided, or a cooldown held it back).
+	DecidedBy     DecidedBy      `firestore:"decided_by,omitempty"`
+	PolicyVerdict *PolicyVerdict `firestore:"policy_verdict,omitempty"`
+	HumanVerdict  *HumanVerdict  `firestore:"human_verdict,omitempty"` // the latest reviewer's decision
+	Override      *Override      `firestore:"override,omitempty"`      // an operator's, until it expires or is cleared
+	Cooldown      *Cooldown      `firestore:"cooldown,omitempty"`      // downgrades held back until cooldown.until
 	Sessions         map[string]SessionState `firestore:"sessions"` // by Didit session id; pruned (undecided first)
 	StepUps          map[string]StepUp       `firestore:"step_ups"` // by kind: nfc, phone, biometric, poa, ...
 	// Aggregates are the per-user facts risk needs that pruning sessions never removes.
