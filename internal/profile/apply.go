@@ -109,21 +109,21 @@ type Assessment struct {
 	SessionStatus string `firestore:"session_status"`
 	// VerdictSession is the session the verdict is about: the user's latest decided primary
 	// session (a step-up session's verdict is about the session it answers).
-	VerdictSession string          `firestore:"verdict_session_id"`
-	StepUpKind     string          `firestore:"step_up_kind,omitempty"`
-	Score          int             `firestore:"score"`
-	RawScore       int             `firestore:"raw_score"` // sum of points before clamping to 0–100
-	Level          string          `firestore:"level"`
-	Action         string          `firestore:"action"`
-	Reasons        []Reason        `firestore:"reasons"`
-	Shadow         []Reason        `firestore:"shadow_rules"` // fired shadow rules: recorded, never counted
+	VerdictSession string   `firestore:"verdict_session_id"`
+	StepUpKind     string   `firestore:"step_up_kind,omitempty"`
+	Score          int      `firestore:"score"`
+	RawScore       int      `firestore:"raw_score"` // sum of points before clamping to 0–100
+	Level          string   `firestore:"level"`
+	Action         string   `firestore:"action"`
+	Reasons        []Reason `firestore:"reasons"`
+	Shadow         []Reason `firestore:"shadow_rules"` // fired shadow rules: recorded, never counted
 	// ShadowPolicy is the verdict of the shadow policy (SHADOW_POLICY_FILE) on the same signals
 	// and history: stored, never acted on.
-	ShadowPolicy *ShadowVerdict `firestore:"shadow_policy,omitempty"`
-	RequiredSteps  []string        `firestore:"required_steps"`
-	PolicyVersion  string          `firestore:"policy_version"`
-	Signals        scoring.Signals `firestore:"signals"`
-	History        HistoryRecord   `firestore:"history"`
+	ShadowPolicy  *ShadowVerdict  `firestore:"shadow_policy,omitempty"`
+	RequiredSteps []string        `firestore:"required_steps"`
+	PolicyVersion string          `firestore:"policy_version"`
+	Signals       scoring.Signals `firestore:"signals"`
+	History       HistoryRecord   `firestore:"history"`
 	// RuleErrors are the rules that failed at evaluation time (they counted as not fired);
 	// Adjustments are the minimum levels, forced actions and engine overrides that raised the
 	// verdict above its score. With Signals and History they explain and replay the verdict.

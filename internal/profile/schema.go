@@ -57,26 +57,26 @@ type Profile struct {
 	// VerdictState is unverified or assessed. While unverified the verdict fields below (score,
 	// level, action, reasons, required_steps, policy_version) are absent from the document; Go
 	// readers see their zero values and must look at VerdictState first.
-	VerdictState     string                  `firestore:"verdict_state"`
-	Score            int                     `firestore:"score"`  // 0–100
-	Level            string                  `firestore:"level"`  // low, medium, high, critical
-	Action           string                  `firestore:"action"` // approve, step_up, review, block
-	Reasons          []Reason                `firestore:"reasons"`
-	RequiredSteps    []string                `firestore:"required_steps"`
-	PolicyVersion    string                  `firestore:"policy_version"`
-	LastSessionID    string                  `firestore:"last_session_id"`
-	LastAssessmentID string                  `firestore:"last_assessment_id"`
-	ReviewState      string                  `firestore:"review_state"` // none, open: the operators' queue
-	Blocked          bool                    `firestore:"blocked"`
+	VerdictState     string   `firestore:"verdict_state"`
+	Score            int      `firestore:"score"`  // 0–100
+	Level            string   `firestore:"level"`  // low, medium, high, critical
+	Action           string   `firestore:"action"` // approve, step_up, review, block
+	Reasons          []Reason `firestore:"reasons"`
+	RequiredSteps    []string `firestore:"required_steps"`
+	PolicyVersion    string   `firestore:"policy_version"`
+	LastSessionID    string   `firestore:"last_session_id"`
+	LastAssessmentID string   `firestore:"last_assessment_id"`
+	ReviewState      string   `firestore:"review_state"` // none, open: the operators' queue
+	Blocked          bool     `firestore:"blocked"`
 	// DecidedBy says who set Action (policy, reviewer, operator); PolicyVerdict is the policy's
 	// own verdict when it is not the one applied (a person decided, or a cooldown held it back).
-	DecidedBy     DecidedBy      `firestore:"decided_by,omitempty"`
-	PolicyVerdict *PolicyVerdict `firestore:"policy_verdict,omitempty"`
-	HumanVerdict  *HumanVerdict  `firestore:"human_verdict,omitempty"` // the latest reviewer's decision
-	Override      *Override      `firestore:"override,omitempty"`      // an operator's, until it expires or is cleared
-	Cooldown      *Cooldown      `firestore:"cooldown,omitempty"`      // downgrades held back until cooldown.until
-	Sessions         map[string]SessionState `firestore:"sessions"` // by Didit session id; pruned (undecided first)
-	StepUps          map[string]StepUp       `firestore:"step_ups"` // by kind: nfc, phone, biometric, poa, ...
+	DecidedBy     DecidedBy               `firestore:"decided_by,omitempty"`
+	PolicyVerdict *PolicyVerdict          `firestore:"policy_verdict,omitempty"`
+	HumanVerdict  *HumanVerdict           `firestore:"human_verdict,omitempty"` // the latest reviewer's decision
+	Override      *Override               `firestore:"override,omitempty"`      // an operator's, until it expires or is cleared
+	Cooldown      *Cooldown               `firestore:"cooldown,omitempty"`      // downgrades held back until cooldown.until
+	Sessions      map[string]SessionState `firestore:"sessions"`                // by Didit session id; pruned (undecided first)
+	StepUps       map[string]StepUp       `firestore:"step_ups"`                // by kind: nfc, phone, biometric, poa, ...
 	// Aggregates are the per-user facts risk needs that pruning sessions never removes.
 	Aggregates Aggregates `firestore:"aggregates"`
 	// DocumentHashes and DeviceHashes list the distinct documents and devices of Aggregates, each
