@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/riskwire/didit-risk/internal/didit"
 	"github.com/riskwire/didit-risk/internal/failure"
 )
 
@@ -22,6 +23,10 @@ type Decision struct {
 	PolicyVersion string    `json:"policy_version"`
 	Reasons       []Reason  `json:"reasons,omitempty"`
 	StepUpKind    string    `json:"step_up_kind,omitempty"` // when the assessed session was itself a step-up
+	// SessionStatus is Didit's status of SessionID (the session the verdict is about) as the
+	// scorer knew it at the assessment; empty when unknown. The step-up function does not ask
+	// Didit's console to review a session that is already In Review.
+	SessionStatus didit.Status `json:"session_status,omitempty"`
 	DecidedAt     time.Time `json:"decided_at"`
 	// DecisionTrusted is false when the webhook's decision was not signature-covered. Its JSON
 	// field and attribute share AttrDecisionAuthenticated's name; a decision without it decodes
