@@ -185,7 +185,7 @@ func TestBlockRequests(t *testing.T) {
 					assert.NotContains(t, c, "Jane")
 					return nil
 				},
-				block: func(context.Context, string, bool, bool) error { blocks++; return nil },
+				block:  func(context.Context, string, bool, bool) error { blocks++; return nil },
 				review: func(context.Context, string, didit.Status, string) error { return nil },
 			}
 			svc, claims, profiles, logs, _ := newUnit(t, f)
