@@ -208,6 +208,13 @@ func TestReviewRequestedOnce(t *testing.T) {
 			}
 			for _, d := range after {
 				assert.Equal(t, didit.StatusInReview, d.SessionStatus)
+				// Asking for a person's review is no new fact: the verdict stays review (Didit's
+				// own In Review would add didit_in_review and make it block).
+				assert.Equal(t, string(policy.Review), d.Action)
+				assert.Equal(t, first[0].Score, d.Score)
+				for _, r := range d.Reasons {
+					assert.NotEqual(t, "didit_in_review", r.Rule)
+				}
 				for range 2 {
 					require.NoError(t, e.service(func(s *stepup.Service) { s.ReviewRequests = true }).HandleEvent(context.Background(), pubsubEvent(t, d)))
 				}
