@@ -2,6 +2,7 @@ package backtest
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -92,4 +93,14 @@ func TestMismatchNamesTheField(t *testing.T) {
 	m := Mismatch(a, got)
 	assert.Contains(t, m, "score: stored")
 	assert.Contains(t, m, "action: stored")
+}
+
+// withModelRule is the default policy with its model rule counted instead of shadow.
+func withModelRule(t testing.TB) *policy.Policy {
+	t.Helper()
+	src := strings.Replace(string(policy.DefaultSource()), "    when: model.score >= 0.8\n    points: 30\n    shadow: true\n", "    when: model.score >= 0.8\n    points: 30\n", 1)
+	p, err := policy.Parse([]byte(src))
+	require.NoError(t, err)
+	require.False(t, p.Rule("model_high_risk").Shadow)
+	return p
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strconv"
 	"time"
 
 	"github.com/riskwire/didit-risk/internal/didit"
@@ -222,7 +223,7 @@ func (s Repeat) Each(ctx context.Context, _ Window, _ bool, fn func(string, *pro
 		}
 		round, rec := i/len(s.Pool), s.Pool[i%len(s.Pool)]
 		a := *rec.Assessment
-		suffix := fmt.Sprintf("~r%d", round)
+		suffix := "~r" + strconv.Itoa(round)
 		a.ID += suffix
 		if err := fn(rec.ProfileID+suffix, &a); err != nil {
 			return err

@@ -227,8 +227,11 @@ func (r HistoryRecord) Scoring() scoring.History {
 		DistinctDocuments: r.DistinctDocuments, DistinctDevices: r.DistinctDevices,
 		PreviousLevel: policy.Level(r.PreviousLevel), PreviousAction: policy.Action(r.PreviousAction),
 		IsStepUp: r.IsStepUp, StepUpKind: policy.StepKind(r.StepUpKind),
-		StepUps: make(map[policy.StepKind]scoring.StepUp, len(r.StepUps)),
 	}
+	if len(r.StepUps) == 0 {
+		return h // no map: the engine reads a missing kind the same from nil
+	}
+	h.StepUps = make(map[policy.StepKind]scoring.StepUp, len(r.StepUps))
 	for k, su := range r.StepUps {
 		h.StepUps[policy.StepKind(k)] = scoring.StepUp{Status: su.Status, Outcome: su.Outcome}
 	}
