@@ -16,7 +16,6 @@ type Progress struct {
 	Now   func() time.Time
 
 	start, last time.Time
-	drawn       bool
 }
 
 // Update shows n assessments read.
@@ -65,5 +64,4 @@ func (p *Progress) draw(n int, now time.Time) {
 	} else {
 		fmt.Fprintf(p.W, "\r%d assessments %.0f/s", n, rate)
 	}
-	p.drawn = true
 }

@@ -10,7 +10,7 @@ import (
 // SVG geometry.
 const (
 	svgW, svgH     = 640, 320
-	plotX, plotY   = 50, 40  // top-left of the plot area
+	plotX, plotY   = 50, 40   // top-left of the plot area
 	plotW, plotH   = 570, 230 // size of the plot area
 	barGap, binGap = 2, 10
 )
