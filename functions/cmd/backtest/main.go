@@ -6,6 +6,7 @@
 //	go run ./functions/cmd/backtest -project P -policy candidate.yaml [-since 2026-11-01] [-until …]
 //	    [-latest-per-user] [-max-stricter 0.05] [-max-looser 0.05] [-out build/backtest]
 //	go run ./functions/cmd/backtest -project P -shadow      # stored live vs stored shadow verdicts
+//	go run ./functions/cmd/backtest -synthetic 300 -policy testdata/backtest/candidate.yaml   # no Firestore
 //
 // It prints a short summary and writes under -out: summary.txt, report.json (the whole report),
 // scores.svg (the score histograms, live and candidate) and changes.csv (every assessment
@@ -32,6 +33,9 @@ import (
 
 	"github.com/riskwire/didit-risk/internal/backtest"
 	"github.com/riskwire/didit-risk/internal/policy"
+	"github.com/riskwire/didit-risk/internal/profile"
+	"github.com/riskwire/didit-risk/internal/scoring"
+	"github.com/riskwire/didit-risk/internal/scoring/modelscore"
 )
 
 func main() {
@@ -59,6 +63,7 @@ type config struct {
 	page              int
 	progress          bool
 	changes           int
+	synthetic         int // users generated instead of reading Firestore
 }
 
 func parse(args []string, getenv func(string) string, stderr io.Writer, tty bool) (config, error) {
@@ -80,6 +85,7 @@ func parse(args []string, getenv func(string) string, stderr io.Writer, tty bool
 	fs.IntVar(&c.page, "page", backtest.DefaultPageSize, "Firestore page size")
 	fs.BoolVar(&c.progress, "progress", tty, "draw a progress bar on stderr (default: when stderr is a terminal)")
 	fs.IntVar(&c.changes, "changes", 20, "changes listed in the summary (changes.csv has them all)")
+	fs.IntVar(&c.synthetic, "synthetic", 0, "read no Firestore: backtest this many generated users (seed 1) scored by the default policy and model, as the tests do")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -89,7 +95,7 @@ func parse(args []string, getenv func(string) string, stderr io.Writer, tty bool
 	if c.shadow == (c.candidate != "") {
 		return c, errors.New("give -policy FILE (a backtest) or -shadow, one of them")
 	}
-	if c.project == "" {
+	if c.project == "" && c.synthetic == 0 {
 		return c, errors.New("-project (or GOOGLE_CLOUD_PROJECT) is required")
 	}
 	var err error
@@ -130,6 +136,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		fmt.Fprintln(stderr, "backtest:", err)
 		return 2
+	}
+	if c.synthetic > 0 {
+		m, err := modelscore.Load("")
+		if err != nil {
+			fmt.Fprintln(stderr, "backtest: default model:", err)
+			return 2
+		}
+		src := backtest.Synthetic{Seed: 1, Users: c.synthetic, Eval: profile.NewEvaluator(policy.Default(), scoring.WithModel(m))}
+		return execute(ctx, c, src, 0, stdout, stderr)
 	}
 	client, err := firestore.NewClientWithDatabase(ctx, c.project, c.database)
 	if err != nil {

@@ -54,13 +54,19 @@ func candidate(t testing.TB, pairs ...string) string {
 	return path
 }
 
-// The candidate of the golden report: a stricter borderline-liveness rule, a looser VPN rule and
-// the model rule counted.
+// goldenCandidate is the candidate of the golden report, testdata/backtest/candidate.yaml: the
+// default policy with a stricter borderline-liveness rule and a VPN rule worth nothing. The
+// test pins it to the default policy (-update rewrites it when default.yaml changes).
 func goldenCandidate(t testing.TB) string {
-	return candidate(t, `version: "2026-12-01.2"`, `version: "candidate-1"`,
+	t.Helper()
+	gen := candidate(t, `version: "2026-12-01.2"`, `version: "candidate-1"`,
 		"    when: signals.liveness_score >= 50 && signals.liveness_score < 80\n    points: 15\n",
 		"    when: signals.liveness_score >= 50 && signals.liveness_score < 85\n    points: 25\n",
 		"    when: signals.ip_vpn_or_tor\n    points: 10\n", "    when: signals.ip_vpn_or_tor\n    points: 0\n")
+	b, err := os.ReadFile(gen)
+	require.NoError(t, err)
+	golden(t, "candidate.yaml", b)
+	return testdata.Dir(t, "backtest", "candidate.yaml")
 }
 
 func runOn(t *testing.T, src backtest.Source, c config) (code int, out string, dir string) {
@@ -82,7 +88,7 @@ func runOn(t *testing.T, src backtest.Source, c config) (code int, out string, d
 
 func noGuard() backtest.Guard { return backtest.Guard{MaxStricter: -1, MaxLooser: -1} }
 
-func golden(t *testing.T, name string, got []byte) {
+func golden(t testing.TB, name string, got []byte) {
 	t.Helper()
 	path := testdata.Dir(t, "backtest", name)
 	if *update {
@@ -332,4 +338,19 @@ func TestParse(t *testing.T) {
 	assert.ErrorContains(t, err, "-project")
 	var stderr bytes.Buffer
 	assert.Equal(t, 2, run(context.Background(), []string{"-nope"}, env, io.Discard, &stderr, false))
+	_, err = parse([]string{"-policy", "c", "-synthetic", "5"}, func(string) string { return "" }, io.Discard, false)
+	assert.NoError(t, err, "-synthetic needs no project")
+}
+
+// TestSynthetic: -synthetic backtests generated users without Firestore, as the README shows:
+// its summary is the golden one.
+func TestSynthetic(t *testing.T) {
+	dir := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"-synthetic", "300", "-policy", goldenCandidate(t), "-verify", "-", "-out", dir, "-changes", "10"},
+		func(string) string { return "" }, &stdout, &stderr, false)
+	require.Equal(t, 0, code, stderr.String())
+	want, err := os.ReadFile(testdata.Dir(t, "backtest", "report.golden.txt"))
+	require.NoError(t, err)
+	assert.Equal(t, string(want), strings.ReplaceAll(stdout.String(), dir, "OUT"))
 }
