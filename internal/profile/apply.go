@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"sort"
@@ -205,8 +206,13 @@ func (s *Store) Apply(ctx context.Context, ev Event, eng Evaluator, now time.Tim
 			return nil
 		}
 		p := newProfile(ev, now)
+		var old *Profile // as stored: the write sends only what changed
 		if docs[1].Exists() {
 			if err := docs[1].DataTo(&p); err != nil {
+				return fmt.Errorf("decode profile: %w", err)
+			}
+			old = new(Profile)
+			if err := docs[1].DataTo(old); err != nil {
 				return fmt.Errorf("decode profile: %w", err)
 			}
 		}
@@ -222,7 +228,7 @@ func (s *Store) Apply(ctx context.Context, ev Event, eng Evaluator, now time.Tim
 			if changed {
 				p.UpdatedAt = now
 				res.Profile = p
-				if err := setProfile(tx, pref, p); err != nil {
+				if err := setProfile(tx, pref, old, p); err != nil {
 					return err
 				}
 			}
@@ -245,7 +251,7 @@ func (s *Store) Apply(ctx context.Context, ev Event, eng Evaluator, now time.Tim
 				return err
 			}
 		}
-		return setProfile(tx, pref, p)
+		return setProfile(tx, pref, old, p)
 	}, firestore.MaxAttempts(25))
 	if status.Code(err) == codes.AlreadyExists {
 		// The assessment appeared between the read and the commit: this event was applied by
@@ -307,8 +313,17 @@ var profileFields = func() []string {
 	return out
 }()
 
-// setProfile writes p whole; an unverified profile without its verdict fields.
-func setProfile(tx *firestore.Transaction, ref *firestore.DocumentRef, p Profile) error {
+// setProfile writes p: whole when there is no stored profile (old is nil) or it is of an older
+// schema, else only the fields that changed (profileUpdates); an unverified profile without its
+// verdict fields.
+func setProfile(tx *firestore.Transaction, ref *firestore.DocumentRef, old *Profile, p Profile) error {
+	if old != nil && old.SchemaVersion == SchemaVersion {
+		ups := profileUpdates(*old, p)
+		if len(ups) == 0 {
+			return nil
+		}
+		return tx.Update(ref, ups)
+	}
 	if p.VerdictState == VerdictAssessed {
 		return tx.Set(ref, p)
 	}
@@ -319,6 +334,64 @@ func setProfile(tx *firestore.Transaction, ref *firestore.DocumentRef, p Profile
 		}
 	}
 	return tx.Set(ref, p, firestore.Merge(paths...))
+}
+
+// profileUpdates are the field paths that differ between the stored profile old and p, so that
+// a webhook writes (and re-indexes) only what it changed: a user's sessions and step-ups one
+// entry at a time, the other top-level fields whole. Verdict fields absent from p (unverified)
+// are deleted.
+func profileUpdates(old, p Profile) []firestore.Update {
+	var ups []firestore.Update
+	ov, nv := reflect.ValueOf(old), reflect.ValueOf(p)
+	t := nv.Type()
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("firestore"), ",")
+		switch name {
+		case "sessions":
+			ups = append(ups, mapUpdates(name, storedSessions(old.Sessions), storedSessions(p.Sessions))...)
+			continue
+		case "step_ups":
+			ups = append(ups, mapUpdates(name, old.StepUps, p.StepUps)...)
+			continue
+		}
+		o, n := ov.Field(i).Interface(), nv.Field(i).Interface()
+		if p.VerdictState != VerdictAssessed && slices.Contains(verdictFields, name) {
+			if old.VerdictState == VerdictAssessed {
+				ups = append(ups, firestore.Update{FieldPath: firestore.FieldPath{name}, Value: firestore.Delete})
+			}
+			continue
+		}
+		if !reflect.DeepEqual(o, n) || (old.VerdictState != VerdictAssessed && slices.Contains(verdictFields, name)) {
+			ups = append(ups, firestore.Update{FieldPath: firestore.FieldPath{name}, Value: n})
+		}
+	}
+	return ups
+}
+
+// mapUpdates are the entries of a map field that changed, were added or removed.
+func mapUpdates[V any](field string, old, cur map[string]V) []firestore.Update {
+	var ups []firestore.Update
+	for _, k := range slices.Sorted(maps.Keys(cur)) {
+		if o, ok := old[k]; !ok || !reflect.DeepEqual(o, cur[k]) {
+			ups = append(ups, firestore.Update{FieldPath: firestore.FieldPath{field, k}, Value: cur[k]})
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(old)) {
+		if _, ok := cur[k]; !ok {
+			ups = append(ups, firestore.Update{FieldPath: firestore.FieldPath{field, k}, Value: firestore.Delete})
+		}
+	}
+	return ups
+}
+
+// storedSessions are the sessions as stored: without the signals held in memory.
+func storedSessions(ss map[string]SessionState) map[string]SessionState {
+	out := make(map[string]SessionState, len(ss))
+	for id, st := range ss {
+		st.Signals = nil
+		out[id] = st
+	}
+	return out
 }
 
 func newProfile(ev Event, now time.Time) Profile {

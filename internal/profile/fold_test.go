@@ -26,8 +26,8 @@ func newMemStore() *memStore {
 	return &memStore{p: newProfile(Event{UserID: "u"}, t0), as: map[string]*Assessment{}}
 }
 
-// stored is p as read back: sessions without their signals.
-func stored(p Profile) Profile {
+// asStored is p as read back: sessions without their signals.
+func asStored(p Profile) Profile {
 	p.Sessions = maps.Clone(p.Sessions)
 	for id, st := range p.Sessions {
 		st.Signals = nil
@@ -43,7 +43,7 @@ func (m *memStore) apply(t *testing.T, ev Event, eng Evaluator) {
 	if _, dup := m.as[ev.Key]; dup {
 		return
 	}
-	p := stored(m.p)
+	p := asStored(m.p)
 	load := loadSignals(func(ids []string) ([]*Assessment, error) {
 		m.reads += len(ids)
 		out := make([]*Assessment, len(ids))
@@ -85,7 +85,7 @@ func sameVerdict(t *testing.T, want, got Profile, msg ...any) {
 // assessment, so its signals are unavailable later (signals_expired) though the verdict is
 // the same.
 func facts(p Profile) map[string]SessionState {
-	out := stored(p).Sessions
+	out := asStored(p).Sessions
 	for id, st := range out {
 		st.SignalsExpired = false
 		out[id] = st
@@ -186,7 +186,7 @@ func TestExpiredAssessmentsKeepTheVerdict(t *testing.T) {
 
 	m.apply(t, progress("e9", "s5", "Not Started", t0.Add(50*time.Hour)), eng)
 	assert.Zero(t, m.reads, "nothing changed for the decided sessions: nothing to read")
-	sameVerdict(t, before, stored(m.p).withoutSession("s5"))
+	sameVerdict(t, before, asStored(m.p).withoutSession("s5"))
 
 	// A late webhook of s2 (older than its decision) changes nothing either.
 	m.apply(t, progress("e10", "s2", "In Progress", t0.Add(90*time.Minute)), eng)

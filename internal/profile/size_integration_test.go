@@ -5,6 +5,7 @@ package profile
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"testing"
 	"time"
 
@@ -16,20 +17,61 @@ import (
 	"github.com/riskwire/didit-risk/internal/policy"
 )
 
-// written measures the documents one webhook wrote: its dedupe marker, its assessment (if
-// any) and the profile, each read back from the emulator as stored.
-func written(t *testing.T, fs *firestore.Client, profileID, key string) (marker, assessment, prof docSize) {
+// read returns a stored document's data, nil when there is none.
+func read(t *testing.T, ref *firestore.DocumentRef) map[string]any {
 	t.Helper()
-	ctx := context.Background()
-	pref := fs.Collection(Profiles).Doc(profileID)
-	measure := func(ref *firestore.DocumentRef) docSize {
-		snap, err := ref.Get(ctx)
-		if err != nil || !snap.Exists() {
-			return docSize{}
-		}
-		return measureDoc(ref.Path, snap.Data())
+	snap, err := ref.Get(context.Background())
+	if err != nil || !snap.Exists() {
+		return nil
 	}
-	return measure(pref.Collection(Processed).Doc(docKey(key))), measure(pref.Collection(Assessments).Doc(docKey(key))), measure(pref)
+	return snap.Data()
+}
+
+// changedFields measures what a field-masked update from before to after sends: the name and
+// value of every top-level field that changed and, for the maps written entry by entry
+// (sessions, step_ups), of every entry that changed; a deleted field or entry counts its name.
+// A new document counts whole.
+func changedFields(path string, before, after map[string]any) docSize {
+	if before == nil {
+		return measureDoc(path, after)
+	}
+	var d docSize
+	field := func(name string, o, n any, ok bool) {
+		if ok && reflect.DeepEqual(o, n) {
+			return
+		}
+		b, f := measureValue(n)
+		if n == nil {
+			b = 0 // a delete
+		}
+		d = d.add(docSize{Bytes: len(name) + 1 + b, Fields: 1 + f})
+	}
+	for _, k := range []string{"sessions", "step_ups"} {
+		om, _ := before[k].(map[string]any)
+		nm, _ := after[k].(map[string]any)
+		for id, n := range nm {
+			o, ok := om[id]
+			field(k+"."+id, o, n, ok)
+		}
+		for id := range om {
+			if _, ok := nm[id]; !ok {
+				field(k+"."+id, nil, nil, false)
+			}
+		}
+	}
+	for k, n := range after {
+		if k == "sessions" || k == "step_ups" {
+			continue
+		}
+		o, ok := before[k]
+		field(k, o, n, ok)
+	}
+	for k := range before {
+		if _, ok := after[k]; !ok {
+			field(k, nil, nil, false)
+		}
+	}
+	return d
 }
 
 // TestBytesPerWebhook measures what one webhook writes (Firestore's storage-size accounting:
@@ -46,30 +88,43 @@ func TestBytesPerWebhook(t *testing.T) {
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	at := time.Unix(1767225600, 0).UTC()
 
-	report := func(label, key string) docSize {
-		m, a, p := written(t, fs, "user-4242", key)
+	pref := fs.Collection(Profiles).Doc("user-4242")
+	// apply applies one webhook and reports what it wrote: the marker and the assessment (new
+	// documents) and the profile's changed fields, beside the profile's stored size.
+	apply := func(label string, ev Event) docSize {
+		before := read(t, pref)
+		res, err := st.Apply(ctx, ev, eng, now.Add(time.Duration(ev.EventTime.Sub(at)/time.Hour)*time.Second))
+		require.NoError(t, err)
+		require.Equal(t, Applied, res.Outcome)
+		after := read(t, pref)
+		mref, aref := pref.Collection(Processed).Doc(docKey(ev.Key)), pref.Collection(Assessments).Doc(docKey(ev.Key))
+		m, a := measureDoc(mref.Path, read(t, mref)), docSize{}
+		if ad := read(t, aref); ad != nil {
+			a = measureDoc(aref.Path, ad)
+		}
+		p, stored := changedFields(pref.Path, before, after), measureDoc(pref.Path, after)
 		total := m.add(a).add(p)
-		t.Logf("%-28s total %6d B %5d fields | profile %6d B %5d fields | assessment %5d B %4d fields | marker %4d B",
-			label, total.Bytes, total.Fields, p.Bytes, p.Fields, a.Bytes, a.Fields, m.Bytes)
+		if label != "" {
+			t.Logf("%-34s written %6d B %4d fields = profile %5d B %4d fields + assessment %5d B %4d fields + marker %3d B | profile stored %6d B %4d fields | %d assessments read",
+				label, total.Bytes, total.Fields, p.Bytes, p.Fields, a.Bytes, a.Fields, m.Bytes, stored.Bytes, stored.Fields, res.AssessmentReads)
+		}
 		return total
 	}
-	apply := func(i int) string {
-		key := fmt.Sprintf("evt-%02d", i)
-		ev := webhookEvent(t, "full_v3.json", key, fmt.Sprintf("session-%02d", i), "Approved", at.Add(time.Duration(i)*24*time.Hour), h)
-		_, err := st.Apply(ctx, ev, eng, now.Add(time.Duration(i)*time.Second))
-		require.NoError(t, err)
-		return key
+	session := func(i int, status string, hours int) Event {
+		return webhookEvent(t, "full_v3.json", fmt.Sprintf("evt-%02d-%s", i, status), fmt.Sprintf("session-%02d", i), status,
+			at.Add(time.Duration(hours)*time.Hour), h)
 	}
 
-	first := report("new user (1st session)", apply(0))
-	var fiftieth docSize
-	for i := 1; i < 50; i++ {
-		key := apply(i)
-		if i == 49 {
-			fiftieth = report("50-session user (50th)", key)
-		}
+	first := apply("new user, 1st webhook (decided)", session(0, "Approved", 0))
+	for i := 1; i < 49; i++ {
+		apply("", session(i, "Approved", 24*i))
 	}
-	later := report("50-session user (51st)", apply(50))
+	progress := apply("49-session user, In Progress", session(49, "In Progress", 24*49))
+	fiftieth := apply("50-session user, 50th decided", session(49, "Approved", 24*49+1))
+	later := apply("50-session user, 51st decided", session(50, "Approved", 24*50))
+	late := apply("50-session user, late decision", session(51, "Declined", 24*48+12))
+	assert.LessOrEqual(t, progress.Bytes, 10*1024)
+	assert.LessOrEqual(t, late.Bytes, 12*1024, "an out-of-order decision rewrites the later sessions' verdicts")
 
 	assert.LessOrEqual(t, first.Bytes, 10*1024)
 	assert.LessOrEqual(t, fiftieth.Bytes, 10*1024, "issue 17: at most 10 KB written per webhook at 50 sessions")
