@@ -2,8 +2,8 @@ package profile
 
 import (
 	"bytes"
-	"math/rand/v2"
 	"maps"
+	"math/rand/v2"
 	"testing"
 	"time"
 
