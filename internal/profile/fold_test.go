@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"maps"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
+	"cloud.google.com/go/firestore"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -230,4 +232,36 @@ func TestNewPolicyReevaluatesEverySession(t *testing.T) {
 	}
 	sameVerdict(t, want.p, m.p)
 	assert.Equal(t, pol.Version, m.p.PolicyVersion)
+}
+
+// TestProfileUpdatesWriteOnlyWhatChanged: the profile write names the session entries and
+// fields that changed, deletes the sessions pruned, and leaves the others alone.
+func TestProfileUpdatesWriteOnlyWhatChanged(t *testing.T) {
+	eng := NewEvaluator(policy.Default())
+	m := newMemStore()
+	for i, ev := range []Event{decided("e1", "s1", "Approved", t0, "doc-a"), decided("e2", "s2", "Approved", t0.Add(48*time.Hour), "doc-a")} {
+		m.apply(t, ev, eng)
+		require.Equal(t, i+1, len(m.p.Sessions))
+	}
+	old := asStored(m.p)
+	m.apply(t, decided("e3", "s3", "Approved", t0.Add(96*time.Hour), "doc-a"), eng)
+	paths := func(ups []firestore.Update) map[string]bool {
+		out := map[string]bool{}
+		for _, u := range ups {
+			out[strings.Join(u.FieldPath, ".")] = u.Value == firestore.Delete
+		}
+		return out
+	}
+	got := paths(profileUpdates(old, m.p))
+	assert.Contains(t, got, "sessions.s3")
+	assert.NotContains(t, got, "sessions.s1", "an earlier session whose verdict stands is not written")
+	assert.NotContains(t, got, "sessions.s2")
+	assert.NotContains(t, got, "user_id")
+	assert.NotContains(t, got, "created_at")
+	assert.Contains(t, got, "last_session_id")
+
+	gone := asStored(m.p)
+	delete(gone.Sessions, "s1")
+	assert.Equal(t, map[string]bool{"sessions.s1": true}, paths(profileUpdates(asStored(m.p), gone)), "a pruned session is deleted")
+	assert.Empty(t, profileUpdates(asStored(m.p), m.p), "nothing changed, nothing written")
 }
