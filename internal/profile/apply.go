@@ -215,6 +215,9 @@ func (s *Store) Apply(ctx context.Context, ev Event, eng Evaluator, now time.Tim
 			if err := docs[1].DataTo(old); err != nil {
 				return fmt.Errorf("decode profile: %w", err)
 			}
+			if err := legacySignals(docs[1], &p); err != nil {
+				return err
+			}
 		}
 		res.Profile = p
 		load := s.loader(tx, pref, &res.AssessmentReads)
@@ -265,6 +268,31 @@ func (s *Store) Apply(ctx context.Context, ev Event, eng Evaluator, now time.Tim
 		return Result{}, failure.New(failure.Transient, fmt.Errorf("apply event %s to profile %s: %w", ev.Key, ev.ProfileID, err))
 	}
 	return res, nil
+}
+
+// legacySignals puts on p's sessions the signals a profile of schema 2 kept on them, so that
+// its first fold under schema 3 reads no assessment for them (and needs none that a schema 2
+// assessment cannot give: it kept only the verdict session's signals). The write that follows
+// is whole and drops them.
+func legacySignals(snap *firestore.DocumentSnapshot, p *Profile) error {
+	if p.SchemaVersion >= 3 {
+		return nil
+	}
+	var v2 struct {
+		Sessions map[string]struct {
+			Signals *scoring.Signals `firestore:"signals"`
+		} `firestore:"sessions"`
+	}
+	if err := snap.DataTo(&v2); err != nil {
+		return fmt.Errorf("decode schema %d sessions: %w", p.SchemaVersion, err)
+	}
+	for id, s := range v2.Sessions {
+		if st, ok := p.Sessions[id]; ok && s.Signals != nil {
+			st.Signals = s.Signals
+			p.Sessions[id] = st
+		}
+	}
+	return nil
 }
 
 // duplicate reads the assessment an earlier delivery of the event wrote.
@@ -324,6 +352,7 @@ func setProfile(tx *firestore.Transaction, ref *firestore.DocumentRef, old *Prof
 		}
 		return tx.Update(ref, ups)
 	}
+	p.SchemaVersion = SchemaVersion // a stale event can be the first write of schema 3
 	if p.VerdictState == VerdictAssessed {
 		return tx.Set(ref, p)
 	}

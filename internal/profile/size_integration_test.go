@@ -130,3 +130,55 @@ func TestBytesPerWebhook(t *testing.T) {
 	assert.LessOrEqual(t, fiftieth.Bytes, 10*1024, "issue 17: at most 10 KB written per webhook at 50 sessions")
 	assert.LessOrEqual(t, later.Bytes, 10*1024, "issue 17: at most 10 KB written per webhook at 50 sessions")
 }
+
+// TestSchema2ProfileMigrates: a profile written under schema 2 (signals on its sessions) is
+// folded from those signals, reading no assessment, and rewritten whole under schema 3 without
+// them; the verdict is the one a fold from the start reaches.
+func TestSchema2ProfileMigrates(t *testing.T) {
+	fs := emulatortest.Firestore(t, emulatortest.Project(t))
+	st := NewStore(fs)
+	eng := NewEvaluator(policy.Default())
+	ctx := context.Background()
+	pref := fs.Collection(Profiles).Doc("u")
+
+	evs := []Event{decided("e1", "s1", "Declined", t0, "doc-a"), decided("e2", "s2", "Approved", t0.Add(time.Hour), "doc-b")}
+	want := newProfile(Event{UserID: "u"}, t0)
+	for _, ev := range evs {
+		_, err := record(&want, ev, eng, t0, nil)
+		require.NoError(t, err)
+	}
+	// Schema 2: the same profile with each session's signals on it, and no assessments.
+	v2 := want
+	v2.SchemaVersion = 2
+	_, err := pref.Set(ctx, v2)
+	require.NoError(t, err)
+	var ups []firestore.Update
+	for id, s := range want.Sessions {
+		ups = append(ups, firestore.Update{FieldPath: firestore.FieldPath{"sessions", id, "signals"}, Value: *s.Signals},
+			firestore.Update{FieldPath: firestore.FieldPath{"sessions", id, "level"}, Value: firestore.Delete})
+	}
+	_, err = pref.Update(ctx, ups)
+	require.NoError(t, err)
+
+	next := decided("e3", "s3", "Approved", t0.Add(2*time.Hour), "doc-b")
+	for _, ev := range []Event{next} {
+		ev.ProfileID = "u"
+		res, err := st.Apply(ctx, ev, eng, t0)
+		require.NoError(t, err)
+		assert.Zero(t, res.AssessmentReads, "schema 2 signals are read from the profile itself")
+	}
+	_, err = record(&want, next, eng, t0, nil)
+	require.NoError(t, err)
+
+	data := read(t, pref)
+	assert.EqualValues(t, SchemaVersion, data["schema_version"])
+	for id, s := range data["sessions"].(map[string]any) {
+		assert.NotContains(t, s, "signals", "session %s", id)
+	}
+	got, _, err := st.Get(ctx, "u")
+	require.NoError(t, err)
+	assert.Equal(t, want.Score, got.Score)
+	assert.Equal(t, want.Level, got.Level)
+	assert.Equal(t, want.Reasons, got.Reasons)
+	assert.Equal(t, want.Sessions["s1"].Level, got.Sessions["s1"].Level)
+}
