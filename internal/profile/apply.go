@@ -215,8 +215,12 @@ func (s *Store) Apply(ctx context.Context, ev Event, eng Evaluator, now time.Tim
 			if err := docs[1].DataTo(old); err != nil {
 				return fmt.Errorf("decode profile: %w", err)
 			}
-			if err := legacySignals(docs[1], &p); err != nil {
+			legacy, err := legacySignals(docs[1], &p)
+			if err != nil {
 				return err
+			}
+			if legacy {
+				old.SchemaVersion = 2 // written whole, which drops the signals
 			}
 		}
 		res.Profile = p
@@ -272,27 +276,27 @@ func (s *Store) Apply(ctx context.Context, ev Event, eng Evaluator, now time.Tim
 
 // legacySignals puts on p's sessions the signals a profile of schema 2 kept on them, so that
 // its first fold under schema 3 reads no assessment for them (and needs none that a schema 2
-// assessment cannot give: it kept only the verdict session's signals). The write that follows
-// is whole and drops them.
-func legacySignals(snap *firestore.DocumentSnapshot, p *Profile) error {
-	if p.SchemaVersion >= 3 {
-		return nil
-	}
+// assessment cannot give: it kept only the verdict session's signals); it reports whether there
+// were any, and the write that follows is then whole, which drops them. It looks at the
+// sessions themselves, not schema_version, which the step-up function's partial writes stamp.
+func legacySignals(snap *firestore.DocumentSnapshot, p *Profile) (bool, error) {
 	var v2 struct {
 		Sessions map[string]struct {
 			Signals *scoring.Signals `firestore:"signals"`
 		} `firestore:"sessions"`
 	}
 	if err := snap.DataTo(&v2); err != nil {
-		return fmt.Errorf("decode schema %d sessions: %w", p.SchemaVersion, err)
+		return false, fmt.Errorf("decode schema %d sessions: %w", p.SchemaVersion, err)
 	}
+	legacy := false
 	for id, s := range v2.Sessions {
 		if st, ok := p.Sessions[id]; ok && s.Signals != nil {
 			st.Signals = s.Signals
 			p.Sessions[id] = st
+			legacy = true
 		}
 	}
-	return nil
+	return legacy, nil
 }
 
 // duplicate reads the assessment an earlier delivery of the event wrote.

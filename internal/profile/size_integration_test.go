@@ -149,7 +149,7 @@ func TestSchema2ProfileMigrates(t *testing.T) {
 	}
 	// Schema 2: the same profile with each session's signals on it, and no assessments.
 	v2 := want
-	v2.SchemaVersion = 2
+	v2.SchemaVersion = 3 // as a step-up write stamps it on a schema 2 profile: the signals tell
 	_, err := pref.Set(ctx, v2)
 	require.NoError(t, err)
 	var ups []firestore.Update
