@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"sort"
@@ -98,6 +99,9 @@ type Result struct {
 	Outcome    Outcome
 	Profile    Profile
 	Assessment *Assessment // the assessment written (Applied) or found (Duplicate), nil otherwise
+	// AssessmentReads is how many assessments the fold read to re-evaluate sessions whose
+	// inputs changed (an out-of-order or step-up event, a new policy): 0 for in-order arrival.
+	AssessmentReads int
 }
 
 // Assessment is risk_profiles/{id}/assessments/{assessment id}: the profile's verdict after one
@@ -122,8 +126,12 @@ type Assessment struct {
 	ShadowPolicy  *ShadowVerdict  `firestore:"shadow_policy,omitempty"`
 	RequiredSteps []string        `firestore:"required_steps"`
 	PolicyVersion string          `firestore:"policy_version"`
-	Signals       scoring.Signals `firestore:"signals"`
-	History       HistoryRecord   `firestore:"history"`
+	Signals       scoring.Signals `firestore:"signals"` // the verdict session's, merged with its step-ups'
+	// SessionSignals are the event's own signals when they differ from Signals (the verdict is
+	// about another session, or step-up results were merged in): a fold re-evaluating the
+	// session reads them here. Absent: they are Signals.
+	SessionSignals *scoring.Signals `firestore:"session_signals,omitempty"`
+	History        HistoryRecord    `firestore:"history"`
 	// RuleErrors are the rules that failed at evaluation time (they counted as not fired);
 	// Adjustments are the minimum levels, forced actions and engine overrides that raised the
 	// verdict above its score. With Signals and History they explain and replay the verdict.
@@ -175,7 +183,9 @@ type StepUpRecord struct {
 // write, nil when it would write none. Backtests and benchmarks build stored-shaped
 // assessments through it, so what they replay is what the scorer stores.
 func Fold(p *Profile, ev Event, eng Evaluator, now time.Time) *Assessment {
-	return record(p, ev, eng, now)
+	// In memory every session keeps its signals, so the fold never needs to read any: no loader.
+	a, _ := record(p, ev, eng, now, nil)
+	return a
 }
 
 // ErrConflict is returned when a transaction kept losing to concurrent writers.
@@ -218,26 +228,46 @@ func (s *Store) Apply(ctx context.Context, ev Event, eng Evaluator, now time.Tim
 			return nil
 		}
 		p := newProfile(ev, now)
+		var old *Profile // as stored: the write sends only what changed
 		if docs[1].Exists() {
 			if err := docs[1].DataTo(&p); err != nil {
 				return fmt.Errorf("decode profile: %w", err)
 			}
+			old = new(Profile)
+			if err := docs[1].DataTo(old); err != nil {
+				return fmt.Errorf("decode profile: %w", err)
+			}
+			legacy, err := legacySignals(docs[1], &p)
+			if err != nil {
+				return err
+			}
+			if legacy {
+				old.SchemaVersion = 2 // written whole, which drops the signals
+			}
 		}
 		res.Profile = p
+		load := s.loader(tx, pref, &res.AssessmentReads)
 
 		if cur, ok := p.Sessions[ev.SessionID]; ok && !moves(cur, ev) {
 			res.Outcome = Stale
-			if recordStale(&p, cur, ev, eng) {
+			changed, err := recordStale(&p, cur, ev, eng, load)
+			if err != nil {
+				return err
+			}
+			if changed {
 				p.UpdatedAt = now
 				res.Profile = p
-				if err := setProfile(tx, pref, p); err != nil {
+				if err := setProfile(tx, pref, old, p); err != nil {
 					return err
 				}
 			}
 			return tx.Set(marker, markerDoc(Stale))
 		}
 
-		a := record(&p, ev, eng, now)
+		a, err := record(&p, ev, eng, now, load)
+		if err != nil {
+			return err
+		}
 		if a != nil {
 			a.ExpireAt = now.Add(opts.AssessmentRetention)
 		}
@@ -250,7 +280,7 @@ func (s *Store) Apply(ctx context.Context, ev Event, eng Evaluator, now time.Tim
 				return err
 			}
 		}
-		return setProfile(tx, pref, p)
+		return setProfile(tx, pref, old, p)
 	}, firestore.MaxAttempts(25))
 	if status.Code(err) == codes.AlreadyExists {
 		// The assessment appeared between the read and the commit: this event was applied by
@@ -264,6 +294,31 @@ func (s *Store) Apply(ctx context.Context, ev Event, eng Evaluator, now time.Tim
 		return Result{}, failure.New(failure.Transient, fmt.Errorf("apply event %s to profile %s: %w", ev.Key, ev.ProfileID, err))
 	}
 	return res, nil
+}
+
+// legacySignals puts on p's sessions the signals a profile of schema 2 kept on them, so that
+// its first fold under schema 3 reads no assessment for them (and needs none that a schema 2
+// assessment cannot give: it kept only the verdict session's signals); it reports whether there
+// were any, and the write that follows is then whole, which drops them. It looks at the
+// sessions themselves, not schema_version, which the step-up function's partial writes stamp.
+func legacySignals(snap *firestore.DocumentSnapshot, p *Profile) (bool, error) {
+	var v2 struct {
+		Sessions map[string]struct {
+			Signals *scoring.Signals `firestore:"signals"`
+		} `firestore:"sessions"`
+	}
+	if err := snap.DataTo(&v2); err != nil {
+		return false, fmt.Errorf("decode schema %d sessions: %w", p.SchemaVersion, err)
+	}
+	legacy := false
+	for id, s := range v2.Sessions {
+		if st, ok := p.Sessions[id]; ok && s.Signals != nil {
+			st.Signals = s.Signals
+			p.Sessions[id] = st
+			legacy = true
+		}
+	}
+	return legacy, nil
 }
 
 // duplicate reads the assessment an earlier delivery of the event wrote.
@@ -283,17 +338,18 @@ func (s *Store) duplicate(ctx context.Context, aref *firestore.DocumentRef) (Res
 // older event can tell when the session began (the history windows count from it) and when its
 // document and devices were first seen, so those facts do not depend on arrival order. It
 // reports whether p changed.
-func recordStale(p *Profile, cur SessionState, ev Event, eng Evaluator) bool {
+func recordStale(p *Profile, cur SessionState, ev Event, eng Evaluator, load signalLoader) (bool, error) {
 	docs, devs := slices.Clone(p.Aggregates.Documents), slices.Clone(p.Aggregates.Devices)
 	addHashes(&p.Aggregates, ev)
 	seen := !reflect.DeepEqual(docs, p.Aggregates.Documents) || !reflect.DeepEqual(devs, p.Aggregates.Devices)
 	if !ev.EventTime.Before(cur.FirstSeen) && !seen {
-		return false
+		return false, nil
 	}
 	cur.FirstSeen = minTime(cur.FirstSeen, ev.EventTime)
 	p.Sessions[ev.SessionID] = cur
-	settle(p, eng)
-	return true
+	last, state := p.LastSessionID, p.VerdictState
+	_, err := settle(p, eng, load, func(v Verdict) bool { return v.Session != last || state != VerdictAssessed })
+	return true, err
 }
 
 // verdictFields are left out of an unverified profile's document: no score is better than a
@@ -311,8 +367,18 @@ var profileFields = func() []string {
 	return out
 }()
 
-// setProfile writes p whole; an unverified profile without its verdict fields.
-func setProfile(tx *firestore.Transaction, ref *firestore.DocumentRef, p Profile) error {
+// setProfile writes p: whole when there is no stored profile (old is nil) or it is of an older
+// schema, else only the fields that changed (profileUpdates); an unverified profile without its
+// verdict fields.
+func setProfile(tx *firestore.Transaction, ref *firestore.DocumentRef, old *Profile, p Profile) error {
+	if old != nil && old.SchemaVersion == SchemaVersion {
+		ups := profileUpdates(*old, p)
+		if len(ups) == 0 {
+			return nil
+		}
+		return tx.Update(ref, ups)
+	}
+	p.SchemaVersion = SchemaVersion // a stale event can be the first write of schema 3
 	if p.VerdictState == VerdictAssessed {
 		return tx.Set(ref, p)
 	}
@@ -323,6 +389,64 @@ func setProfile(tx *firestore.Transaction, ref *firestore.DocumentRef, p Profile
 		}
 	}
 	return tx.Set(ref, p, firestore.Merge(paths...))
+}
+
+// profileUpdates are the field paths that differ between the stored profile old and p, so that
+// a webhook writes (and re-indexes) only what it changed: a user's sessions and step-ups one
+// entry at a time, the other top-level fields whole. Verdict fields absent from p (unverified)
+// are deleted.
+func profileUpdates(old, p Profile) []firestore.Update {
+	var ups []firestore.Update
+	ov, nv := reflect.ValueOf(old), reflect.ValueOf(p)
+	t := nv.Type()
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("firestore"), ",")
+		switch name {
+		case "sessions":
+			ups = append(ups, mapUpdates(name, storedSessions(old.Sessions), storedSessions(p.Sessions))...)
+			continue
+		case "step_ups":
+			ups = append(ups, mapUpdates(name, old.StepUps, p.StepUps)...)
+			continue
+		}
+		o, n := ov.Field(i).Interface(), nv.Field(i).Interface()
+		if p.VerdictState != VerdictAssessed && slices.Contains(verdictFields, name) {
+			if old.VerdictState == VerdictAssessed {
+				ups = append(ups, firestore.Update{FieldPath: firestore.FieldPath{name}, Value: firestore.Delete})
+			}
+			continue
+		}
+		if !reflect.DeepEqual(o, n) || (old.VerdictState != VerdictAssessed && slices.Contains(verdictFields, name)) {
+			ups = append(ups, firestore.Update{FieldPath: firestore.FieldPath{name}, Value: n})
+		}
+	}
+	return ups
+}
+
+// mapUpdates are the entries of a map field that changed, were added or removed.
+func mapUpdates[V any](field string, old, cur map[string]V) []firestore.Update {
+	var ups []firestore.Update
+	for _, k := range slices.Sorted(maps.Keys(cur)) {
+		if o, ok := old[k]; !ok || !reflect.DeepEqual(o, cur[k]) {
+			ups = append(ups, firestore.Update{FieldPath: firestore.FieldPath{field, k}, Value: cur[k]})
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(old)) {
+		if _, ok := cur[k]; !ok {
+			ups = append(ups, firestore.Update{FieldPath: firestore.FieldPath{field, k}, Value: firestore.Delete})
+		}
+	}
+	return ups
+}
+
+// storedSessions are the sessions as stored: without the signals held in memory.
+func storedSessions(ss map[string]SessionState) map[string]SessionState {
+	out := make(map[string]SessionState, len(ss))
+	for id, st := range ss {
+		st.Signals = nil
+		out[id] = st
+	}
+	return out
 }
 
 func newProfile(ev Event, now time.Time) Profile {
@@ -356,7 +480,7 @@ func moves(cur SessionState, ev Event) bool {
 
 // record folds ev into p's facts and re-derives the verdict. It returns the assessment to store
 // when ev carried a decision or changed the verdict (a Kyc Expired ending an approval).
-func record(p *Profile, ev Event, eng Evaluator, now time.Time) *Assessment {
+func record(p *Profile, ev Event, eng Evaluator, now time.Time, load signalLoader) (*Assessment, error) {
 	if p.Sessions == nil {
 		p.Sessions = map[string]SessionState{}
 	}
@@ -366,7 +490,7 @@ func record(p *Profile, ev Event, eng Evaluator, now time.Time) *Assessment {
 	if p.UserID == "" {
 		p.UserID = ev.UserID
 	}
-	before := verdictKey(*p)
+	before, last, state := verdictID(*p), p.LastSessionID, p.VerdictState
 	st, seen := p.Sessions[ev.SessionID]
 	if !seen {
 		st.FirstSeen = ev.EventTime
@@ -394,9 +518,20 @@ func record(p *Profile, ev Event, eng Evaluator, now time.Time) *Assessment {
 	p.UpdatedAt = now
 	p.SchemaVersion = SchemaVersion
 
-	v := settle(p, eng)
-	if v.State != VerdictAssessed || (!ev.HasDecision && verdictKey(*p) == before) {
-		return nil // nothing (new) decided: the session's state is all there is to keep
+	// The verdict session is evaluated in full (its signals read if need be) whenever the
+	// verdict may be new: an assessment is then written.
+	v, err := settle(p, eng, load, func(v Verdict) bool {
+		return ev.HasDecision || v.Session != last || state != VerdictAssessed
+	})
+	if err != nil {
+		return nil, err
+	}
+	if v.State != VerdictAssessed || (!ev.HasDecision && verdictID(*p) == before) {
+		return nil, nil // nothing (new) decided: the session's state is all there is to keep
+	}
+	var own *scoring.Signals
+	if ev.HasDecision && !reflect.DeepEqual(ev.Signals, v.Assessment.Signals) {
+		own = &ev.Signals
 	}
 	p.LastAssessmentID = ev.Key
 	p.AssessmentsTotal++
@@ -405,13 +540,13 @@ func record(p *Profile, ev Event, eng Evaluator, now time.Time) *Assessment {
 		StepUpKind: p.Sessions[ev.SessionID].StepUpKind, Score: v.Assessment.Score, RawScore: v.Assessment.RawScore,
 		Level: p.Level, Action: p.Action, Reasons: reasons(v.Assessment.Reasons), Shadow: reasons(v.Assessment.ShadowHits),
 		RequiredSteps: stepNames(v.Assessment.RequiredSteps), PolicyVersion: v.Assessment.PolicyVersion, Signals: v.Assessment.Signals,
-		History: v.History, RuleErrors: v.Assessment.RuleErrors, Adjustments: v.Adjustments, Model: v.Assessment.Model, Trusted: ev.Trusted,
+		SessionSignals: own, History: v.History, RuleErrors: v.Assessment.RuleErrors, Adjustments: v.Adjustments, Model: v.Assessment.Model, Trusted: ev.Trusted,
 		EventTime: ev.EventTime, CreatedAt: now,
-	}
+	}, nil
 }
 
-// verdictKey identifies a verdict, to tell whether an event without a decision changed it.
-func verdictKey(p Profile) string {
+// verdictID identifies a verdict, to tell whether an event without a decision changed it.
+func verdictID(p Profile) string {
 	rules := make([]string, len(p.Reasons))
 	for i, r := range p.Reasons {
 		rules[i] = r.Rule
@@ -422,17 +557,52 @@ func verdictKey(p Profile) string {
 // settle derives the verdict, prunes the sessions (archiving what the pruned ones contributed)
 // and sets the verdict fields from the facts that remain. Everything it sets is a function of
 // the facts, never of the order they arrived in: the review state, too, follows the verdict.
-func settle(p *Profile, eng Evaluator) Verdict {
-	v := Derive(*p, eng)
+// full says whether the verdict session must be evaluated rather than its stored verdict reused.
+func settle(p *Profile, eng Evaluator, load signalLoader, full func(Verdict) bool) (Verdict, error) {
+	v, err := derive(p, eng, load, full)
+	if err != nil {
+		return v, err
+	}
 	if pruneSessions(p, v) {
-		v = Derive(*p, eng)
+		if v, err = derive(p, eng, load, full); err != nil {
+			return v, err
+		}
 	}
 	applyVerdict(p, v)
-	return v
+	return v, nil
+}
+
+// maxLoadRounds bounds the reads of one fold: each round reads, in one batch, every session the
+// fold may need from the earliest one it missed onwards, so one round is the rule.
+const maxLoadRounds = 3
+
+// derive runs Derive, reading from their assessments the signals of the sessions it must
+// re-evaluate, until it misses none it can read.
+func derive(p *Profile, eng Evaluator, load signalLoader, full func(Verdict) bool) (Verdict, error) {
+	for round := 0; ; round++ {
+		v := Derive(*p, eng)
+		need := v.Missing
+		if v.State == VerdictAssessed && v.Reused && full != nil && full(v) {
+			need = append(need, v.Session)
+		}
+		if len(need) == 0 || load == nil || round == maxLoadRounds {
+			return v, nil
+		}
+		changed, err := load(p, need)
+		if err != nil || changed == 0 {
+			return v, err
+		}
+	}
 }
 
 // applyVerdict sets the profile's verdict fields from v.
 func applyVerdict(p *Profile, v Verdict) {
+	for id, st := range p.Sessions {
+		sv := v.Sessions[id] // zero for sessions outside the fold: undecided, step-ups
+		st.Score, st.Level, st.Action, st.VerdictKey = sv.Score, sv.Level, sv.Action, sv.Key
+		p.Sessions[id] = st
+	}
+	kept := v.Reused && p.VerdictState == VerdictAssessed && p.LastSessionID == v.Session
 	p.VerdictState = v.State
 	p.Aggregates.HighestLevel, p.Aggregates.EverBlocked = v.HighestLevel, v.EverBlocked
 	p.DocumentHashes, p.DeviceHashes = newestHashes(p.Aggregates.Documents), newestHashes(p.Aggregates.Devices)
@@ -444,7 +614,11 @@ func applyVerdict(p *Profile, v Verdict) {
 	}
 	a := v.Assessment
 	p.Score, p.Level, p.Action = a.Score, string(a.Level), string(a.Action)
-	p.Reasons, p.RequiredSteps, p.PolicyVersion = reasons(a.Reasons), stepNames(a.RequiredSteps), a.PolicyVersion
+	if !kept {
+		// kept: the verdict session's stored verdict stands on the same inputs, and so do the
+		// reasons and steps already on the profile.
+		p.Reasons, p.RequiredSteps, p.PolicyVersion = reasons(a.Reasons), stepNames(a.RequiredSteps), a.PolicyVersion
+	}
 	p.LastSessionID = v.Session
 	p.Blocked = a.Action == policy.Block
 	if a.Action == policy.Review {
@@ -570,6 +744,7 @@ func addClass(classes []HashClass, limit int, at time.Time, hashes []string) []H
 				c.FirstSeen = at
 			}
 			classes[i] = c
+			sortClasses(classes) // an earlier first_seen moves the class
 			return classes
 		}
 	}
@@ -577,17 +752,22 @@ func addClass(classes []HashClass, limit int, at time.Time, hashes []string) []H
 		hashes = hashes[:maxKeyHashes]
 	}
 	classes = append(classes, HashClass{Hashes: hashes, FirstSeen: at})
-	// A total order, so the kept classes do not depend on the order events arrived in.
+	sortClasses(classes)
+	if len(classes) > limit {
+		classes = classes[len(classes)-limit:]
+	}
+	return classes
+}
+
+// sortClasses puts classes in a total order, so the kept classes do not depend on the order
+// events arrived in.
+func sortClasses(classes []HashClass) {
 	sort.Slice(classes, func(a, b int) bool {
 		if !classes[a].FirstSeen.Equal(classes[b].FirstSeen) {
 			return classes[a].FirstSeen.Before(classes[b].FirstSeen)
 		}
 		return classes[a].Hashes[len(classes[a].Hashes)-1] < classes[b].Hashes[len(classes[b].Hashes)-1]
 	})
-	if len(classes) > limit {
-		classes = classes[len(classes)-limit:]
-	}
-	return classes
 }
 
 func reasons(rs []scoring.Reason) []Reason {
@@ -641,7 +821,12 @@ func pruneSessions(p *Profile, v Verdict) bool {
 			ar.HighestLevel = string(policy.MaxLevel(policy.Level(ar.HighestLevel), policy.Level(sv.Level)))
 			ar.EverBlocked = ar.EverBlocked || sv.Action == string(policy.Block)
 		}
+		ar.FirstSeen = append(ar.FirstSeen, p.Sessions[e.id].FirstSeen)
 		delete(p.Sessions, e.id)
+	}
+	slices.SortFunc(ar.FirstSeen, time.Time.Compare)
+	if len(ar.FirstSeen) > maxSessions {
+		ar.FirstSeen = ar.FirstSeen[len(ar.FirstSeen)-maxSessions:]
 	}
 	return true
 }

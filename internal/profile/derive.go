@@ -1,7 +1,9 @@
 package profile
 
 import (
-	"slices"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
 	"sort"
 	"time"
 
@@ -15,6 +17,17 @@ type Evaluator interface {
 	Evaluate(sig scoring.Signals, h scoring.History) scoring.Assessment
 }
 
+// versioned is an Evaluator that names what it evaluates with (policy and model versions);
+// *scoring.Engine is one. A stored session verdict is reused only under the same version.
+type versioned interface{ Version() string }
+
+func evaluatorVersion(eng Evaluator) string {
+	if v, ok := eng.(versioned); ok {
+		return v.Version()
+	}
+	return ""
+}
+
 // Verdict is what Derive concludes from a profile's facts.
 type Verdict struct {
 	State string // VerdictUnverified or VerdictAssessed
@@ -23,18 +36,28 @@ type Verdict struct {
 	Session     string             // the latest decided primary session
 	History     HistoryRecord      // the history Assessment was computed with
 	Adjustments []Adjustment       // what raised Assessment above its score's level and action
-	// Sessions is the verdict of every decided primary session in the fold, by id: pruning
-	// archives these for the sessions it removes.
+	// Reused: Session was not evaluated (its signals were not at hand) and Assessment holds only
+	// the verdict stored on the session (score, level, action): the inputs are the same as when
+	// it was computed, or its signals have expired.
+	Reused bool
+	// Sessions is the verdict of every decided primary session in the fold, by id: stored on the
+	// sessions (and archived for those pruning removes).
 	Sessions map[string]SessionVerdict
+	// Missing are the decided sessions whose signals the fold needed (its inputs changed since
+	// their stored verdict) but did not have; the store reads them from their assessments and
+	// derives again. Their stored verdict stood in for them meanwhile.
+	Missing []string
 	// HighestLevel and EverBlocked summarise every verdict of the fold and the archive.
 	HighestLevel string
 	EverBlocked  bool
 }
 
-// SessionVerdict is one session's level and action in the fold.
+// SessionVerdict is one session's verdict in the fold.
 type SessionVerdict struct {
+	Score  int
 	Level  string
 	Action string
+	Key    string // the inputs it was computed from (see SessionState.VerdictKey)
 	At     time.Time
 }
 
@@ -43,6 +66,13 @@ type SessionVerdict struct {
 // (ties by id), seeding the fold with the archive of pruned sessions, so each session's history
 // and previous level are functions of the facts and never of the order webhooks arrived in. It
 // does no I/O and reads no clock.
+//
+// A session whose signals are at hand (SessionState.Signals: the event's own, or read from its
+// assessment) is evaluated. One without them keeps the verdict stored on it when its inputs —
+// the evaluator's version, its decision, its history, its step-ups — are those the verdict was
+// computed from (SessionState.VerdictKey), or when its signals have expired; otherwise it is
+// listed in Missing. Evaluating a session is a function of the same inputs, so the verdict is
+// the same whichever sessions were evaluated.
 func Derive(p Profile, eng Evaluator) Verdict {
 	type entry struct {
 		id string
@@ -59,16 +89,16 @@ func Derive(p Profile, eng Evaluator) Verdict {
 		return all[i].id < all[j].id
 	})
 	ag := p.Aggregates
+	version := evaluatorVersion(eng)
 	v := Verdict{State: VerdictUnverified, Sessions: map[string]SessionVerdict{},
 		HighestLevel: ag.Archive.HighestLevel, EverBlocked: ag.Archive.EverBlocked}
 	prevLevel, prevAction := policy.Level(ag.Archive.LastLevel), policy.Action(ag.Archive.LastAction)
 
 	for i, e := range all {
-		if !e.st.Decided || e.st.Signals == nil || stepUpOf(p, e.id, e.st) != nil {
+		if !e.st.Decided || stepUpOf(p, e.id, e.st) != nil {
 			continue
 		}
 		h := scoring.History{PreviousLevel: prevLevel, PreviousAction: prevAction, StepUps: map[policy.StepKind]scoring.StepUp{}}
-		sig := e.st.Signals.Clone()
 		at := e.st.EventTime
 		for _, o := range all[:i+1] {
 			age := at.Sub(o.st.FirstSeen)
@@ -79,16 +109,23 @@ func Derive(p Profile, eng Evaluator) Verdict {
 				h.Sessions30d++
 			}
 		}
-		h.DeclinedSessions = declinedUntil(p, at)
-		h.DistinctDocuments = distinctUntil(ag.Documents, sessionHashes(p, at, func(s *scoring.Signals) []string {
-			if s.DocumentHash == "" {
-				return nil
+		// Sessions pruned from the profile still count in the windows.
+		for _, fs := range ag.Archive.FirstSeen {
+			if age := at.Sub(fs); age >= 0 && age <= 24*time.Hour {
+				h.Sessions24h++
 			}
-			return []string{s.DocumentHash}
-		}), at)
-		h.DistinctDevices = distinctUntil(ag.Devices, sessionHashes(p, at, func(s *scoring.Signals) []string { return s.DeviceHashes }), at)
+			if age := at.Sub(fs); age >= 0 && age <= 30*24*time.Hour {
+				h.Sessions30d++
+			}
+		}
+		h.DeclinedSessions = declinedUntil(p, at)
+		h.DistinctDocuments = distinctUntil(ag.Documents, at)
+		h.DistinctDevices = distinctUntil(ag.Devices, at)
 
 		// Step-up sessions we created for this session, in time order, refine its signals.
+		var missing []string
+		var overlays []scoring.Signals
+		var inputs []stepUpInput
 		for _, o := range all[i+1:] {
 			link := stepUpOf(p, o.id, o.st)
 			if link == nil || link.OriginSessionID != e.id {
@@ -96,8 +133,14 @@ func Derive(p Profile, eng Evaluator) Verdict {
 			}
 			kind := policy.StepKind(link.Kind)
 			su := scoring.StepUp{Status: policy.StepCreated}
-			if o.st.Decided && o.st.Signals != nil {
-				sig = scoring.Merge(sig, *o.st.Signals)
+			if o.st.Decided {
+				inputs = append(inputs, stepUpInput{o.id, o.st.AssessmentID, o.st.Status})
+				switch {
+				case o.st.Signals != nil:
+					overlays = append(overlays, *o.st.Signals)
+				case !o.st.SignalsExpired:
+					missing = append(missing, o.id)
+				}
 				su = scoring.StepUp{Status: policy.StepCompleted, Outcome: scoring.StepUpOutcome(didit.Status(o.st.Status))}
 			}
 			h.StepUps[kind] = su
@@ -114,24 +157,70 @@ func Derive(p Profile, eng Evaluator) Verdict {
 				h.StepUps[policy.StepKind(k)] = scoring.StepUp{Status: policy.StepCompleted, Outcome: policy.StepOutcome(o.Outcome)}
 			}
 		}
-		// Didit's Kyc Expired ends an earlier approval: the session keeps the signals of its
-		// decision, but the policy must see that the approval no longer holds.
-		if didit.Status(e.st.Status) == didit.StatusKycExpired {
-			sig.KycExpired = true
+		key := verdictKey(version, e.st, h, inputs)
+		if e.st.Signals == nil && !e.st.SignalsExpired {
+			missing = append([]string{e.id}, missing...)
+		}
+		stored := e.st.Level != "" && (e.st.VerdictKey == key || e.st.SignalsExpired)
+		if len(missing) > 0 && !stored {
+			v.Missing = append(v.Missing, missing...)
 		}
 
-		a := eng.Evaluate(sig, h)
+		var a scoring.Assessment
+		var sv SessionVerdict
+		reused := false
+		switch {
+		case e.st.Signals != nil && (len(missing) == 0 || !stored):
+			sig := e.st.Signals.Clone()
+			for _, o := range overlays {
+				sig = scoring.Merge(sig, o)
+			}
+			// Didit's Kyc Expired ends an earlier approval: the session keeps the signals of its
+			// decision, but the policy must see that the approval no longer holds.
+			if didit.Status(e.st.Status) == didit.StatusKycExpired {
+				sig.KycExpired = true
+			}
+			a = eng.Evaluate(sig, h)
+			sv = SessionVerdict{Score: a.Score, Level: string(a.Level), Action: string(a.Action), Key: key, At: at}
+		case e.st.Level != "":
+			// Not evaluated: the verdict stored on the session stands (the same inputs, or its
+			// signals are gone, or they are being read).
+			a = scoring.Assessment{Score: e.st.Score, Level: policy.Level(e.st.Level), Action: policy.Action(e.st.Action),
+				PolicyVersion: p.PolicyVersion}
+			sv = SessionVerdict{Score: e.st.Score, Level: e.st.Level, Action: e.st.Action, Key: e.st.VerdictKey, At: at}
+			reused = true
+		default:
+			continue // neither signals nor a stored verdict: nothing to fold (listed in Missing)
+		}
 		prevLevel, prevAction = a.Level, a.Action
-		v.Sessions[e.id] = SessionVerdict{Level: string(a.Level), Action: string(a.Action), At: at}
+		v.Sessions[e.id] = sv
 		v.HighestLevel = string(policy.MaxLevel(policy.Level(v.HighestLevel), a.Level))
 		v.EverBlocked = v.EverBlocked || a.Action == policy.Block
-		v.State, v.Assessment, v.Session = VerdictAssessed, a, e.id
+		v.State, v.Assessment, v.Session, v.Reused = VerdictAssessed, a, e.id, reused
 		v.History = historyRecord(h)
 	}
-	if v.State == VerdictAssessed {
+	if v.State == VerdictAssessed && !v.Reused {
 		v.Adjustments = adjustments(eng, v.Assessment)
 	}
 	return v
+}
+
+// stepUpInput is what a decided step-up session brings to its origin's verdict.
+type stepUpInput struct {
+	Session, Assessment, Status string
+}
+
+// verdictKey names the inputs of one session's verdict: the evaluator's version, the decision
+// (its assessment id, which names its signals) and status, the history and the step-up sessions
+// merged. A short hash: equal keys, equal verdicts.
+func verdictKey(version string, st SessionState, h scoring.History, steps []stepUpInput) string {
+	b, _ := json.Marshal(struct {
+		V, A, S string
+		H       scoring.History
+		U       []stepUpInput
+	}{version, st.AssessmentID, st.Status, h, steps})
+	sum := sha256.Sum256(b)
+	return base64.RawURLEncoding.EncodeToString(sum[:12])
 }
 
 // stepUpOf returns the step-up link of a session when the session is the one the system
@@ -170,36 +259,15 @@ func declinedUntil(p Profile, at time.Time) int {
 	return len(seen)
 }
 
-// sessionHashes lists the hashes the kept sessions decided at or before at carry.
-func sessionHashes(p Profile, at time.Time, get func(*scoring.Signals) []string) []string {
-	var out []string
-	for _, st := range p.Sessions {
-		if st.Signals != nil && !st.EventTime.After(at) {
-			out = append(out, get(st.Signals)...)
-		}
-	}
-	return out
-}
-
-// distinctUntil counts the classes first seen at or before at, plus the hashes of kept sessions
-// that no class holds.
-func distinctUntil(classes []HashClass, extra []string, at time.Time) int {
+// distinctUntil counts the classes (documents or devices) first seen at or before at.
+func distinctUntil(classes []HashClass, at time.Time) int {
 	n := 0
 	for _, c := range classes {
 		if !c.FirstSeen.After(at) {
 			n++
 		}
 	}
-	var loose []string
-	for _, h := range extra {
-		if h == "" || slices.ContainsFunc(classes, func(c HashClass) bool { return slices.Contains(c.Hashes, h) }) {
-			continue
-		}
-		if !slices.Contains(loose, h) {
-			loose = append(loose, h)
-		}
-	}
-	return n + len(loose)
+	return n
 }
 
 // historyRecord is h as an assessment stores it.

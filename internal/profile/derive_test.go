@@ -38,7 +38,7 @@ func fold(t *testing.T, eng Evaluator, evs ...Event) (Profile, []*Assessment) {
 		if cur, ok := p.Sessions[ev.SessionID]; ok && !moves(cur, ev) {
 			continue
 		}
-		as = append(as, record(&p, ev, eng, t0))
+		as = append(as, must(record(&p, ev, eng, t0, nil)))
 	}
 	return p, as
 }
@@ -194,12 +194,14 @@ func TestDerive(t *testing.T) {
 		{name: "only progress", p: Profile{Sessions: map[string]SessionState{
 			"s1": {Status: "In Progress", EventTime: at(0), FirstSeen: at(0)}}}, state: VerdictUnverified},
 		{name: "one approval", p: Profile{Sessions: map[string]SessionState{
-			"s1": {Status: "Approved", EventTime: at(0), FirstSeen: at(0), Decided: true, Signals: sig("Approved", "doc-a")}}},
+			"s1": {Status: "Approved", EventTime: at(0), FirstSeen: at(0), Decided: true, Signals: sig("Approved", "doc-a")}},
+			Aggregates: Aggregates{Documents: []HashClass{{Hashes: []string{"doc-a"}, FirstSeen: at(0)}}}},
 			state: VerdictAssessed, session: "s1", action: "approve", rules: []string{}, documents: 1},
 		{name: "latest decided session decides, earlier declines count", p: Profile{Sessions: map[string]SessionState{
 			"s1": {Status: "Declined", EventTime: at(0), FirstSeen: at(0), Decided: true, Signals: sig("Declined", "doc-a")},
 			"s2": {Status: "Approved", EventTime: at(30), FirstSeen: at(30), Decided: true, Signals: sig("Approved", "doc-a")},
-			"s3": {Status: "Not Started", EventTime: at(40), FirstSeen: at(40)}}},
+			"s3": {Status: "Not Started", EventTime: at(40), FirstSeen: at(40)}},
+			Aggregates: Aggregates{Documents: []HashClass{{Hashes: []string{"doc-a"}, FirstSeen: at(0)}}}},
 			state: VerdictAssessed, session: "s2", action: "review", rules: []string{"history_previous_high"}, declined: 1, documents: 1, prevLevel: "high"},
 		{name: "aggregates count what the sessions no longer hold", p: Profile{
 			Sessions: map[string]SessionState{
@@ -217,7 +219,8 @@ func TestDerive(t *testing.T) {
 			Aggregates: Aggregates{Documents: []HashClass{{Hashes: []string{"k2:bbbb", "k1:aaaa"}, FirstSeen: at(0)}}}},
 			state: VerdictAssessed, session: "s2", action: "approve", rules: []string{}, documents: 1, prevLevel: "low"},
 		{name: "kyc expired approval", p: Profile{Sessions: map[string]SessionState{
-			"s1": {Status: "Kyc Expired", EventTime: at(0), FirstSeen: at(0), Decided: true, Signals: sig("Approved", "doc-a")}}},
+			"s1": {Status: "Kyc Expired", EventTime: at(0), FirstSeen: at(0), Decided: true, Signals: sig("Approved", "doc-a")}},
+			Aggregates: Aggregates{Documents: []HashClass{{Hashes: []string{"doc-a"}, FirstSeen: at(0)}}}},
 			state: VerdictAssessed, session: "s1", action: "review", rules: []string{"didit_kyc_expired"}, documents: 1},
 	}
 	for _, tt := range tests {
@@ -251,10 +254,10 @@ func TestStepUpBoundToWhatWasCreated(t *testing.T) {
 
 	run := func(recorded string) Profile {
 		p := newProfile(Event{UserID: "u"}, t0)
-		record(&p, origin, eng, t0)
+		record(&p, origin, eng, t0, nil)
 		require.Equal(t, "step_up", p.Action)
 		p.StepUps["nfc"] = StepUp{Kind: "nfc", Status: StepCreated, AssessmentID: "e1", OriginSessionID: "s1", DiditSessionID: recorded, CreatedAt: t0}
-		record(&p, nfc, eng, t0)
+		record(&p, nfc, eng, t0, nil)
 		return p
 	}
 
@@ -280,7 +283,7 @@ func TestStepUpBoundToWhatWasCreated(t *testing.T) {
 	su := early.StepUps["nfc"]
 	su.DiditSessionID = "x1"
 	early.StepUps["nfc"] = su
-	record(&early, progress("e3", "other", "Not Started", t0.Add(2*time.Hour)), eng, t0)
+	record(&early, progress("e3", "other", "Not Started", t0.Add(2*time.Hour)), eng, t0, nil)
 	assert.Equal(t, "nfc", early.Sessions["x1"].StepUpKind)
 	assert.Equal(t, "s1", early.LastSessionID)
 	assert.Contains(t, ruleIDs(early.Reasons), "stepup_nfc_approved")
@@ -368,4 +371,11 @@ func TestAssessmentKeepsRuleErrors(t *testing.T) {
 	assert.Equal(t, []scoring.RuleError{{Rule: "r2", Error: "no such overload"}}, as[0].RuleErrors)
 	assert.Equal(t, []Adjustment{{Kind: AdjustOverride, Value: scoring.OverrideDeclined}}, as[0].Adjustments,
 		"without a policy at hand, the overrides alone")
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }

@@ -14,7 +14,9 @@ import (
 
 // SchemaVersion is bumped on any change product code must know about. 2: verdict_state, no
 // verdict fields while unverified, aggregates (document_hashes and device_hashes moved there).
-const SchemaVersion = 2
+// 3: sessions keep compact facts and their verdict (score, level, action, verdict_key), no
+// signals: a session's signals are in its assessment (sessions.{id}.assessment_id).
+const SchemaVersion = 3
 
 // Collections and sub-collections.
 const (
@@ -99,17 +101,31 @@ type Reason struct {
 	Description string `firestore:"description" json:"description"`
 }
 
-// SessionState is the latest known state of one Didit session of the user.
+// SessionState is the latest known state of one Didit session of the user: compact facts, the
+// verdict the fold gave it, and where its signals are (its assessment). The signals themselves
+// are not stored on the profile (schema 3), so that each webhook writes little.
 type SessionState struct {
-	Status       string    `firestore:"status"`     // Didit's status, e.g. "Approved"
-	EventTime    time.Time `firestore:"event_time"` // the webhook's timestamp: sessions only move forward
-	FirstSeen    time.Time `firestore:"first_seen"`
-	UpdatedAt    time.Time `firestore:"updated_at"`
-	AssessmentID string    `firestore:"assessment_id,omitempty"`
-	Decided      bool      `firestore:"decided"`
-	// Signals are the session's derived signals (no personal data), kept so the verdict can be
-	// re-derived from facts whatever order webhooks arrive in, and step-up results laid over them.
-	Signals         *scoring.Signals `firestore:"signals,omitempty"`
+	Status    string    `firestore:"status"`     // Didit's status, e.g. "Approved"
+	EventTime time.Time `firestore:"event_time"` // the webhook's timestamp: sessions only move forward
+	FirstSeen time.Time `firestore:"first_seen"`
+	UpdatedAt time.Time `firestore:"updated_at"`
+	// AssessmentID is the assessment of the session's latest decision: its signals are there
+	// (assessments/{id}.session_signals, or .signals when that is absent).
+	AssessmentID string `firestore:"assessment_id,omitempty"`
+	Decided      bool   `firestore:"decided"`
+	// Score, Level and Action are the verdict the fold gave this decided primary session;
+	// VerdictKey names the inputs it was computed from (evaluator version, decision, history,
+	// step-ups), so that a later fold re-evaluates the session only when they changed.
+	Score      int    `firestore:"score,omitempty"`
+	Level      string `firestore:"level,omitempty"`
+	Action     string `firestore:"action,omitempty"`
+	VerdictKey string `firestore:"verdict_key,omitempty"`
+	// SignalsExpired: the session's assessment is gone (the retention TTL deleted it), so its
+	// stored verdict stands whatever changes later.
+	SignalsExpired bool `firestore:"signals_expired,omitempty"`
+	// Signals are the session's own derived signals while they are at hand: from the event that
+	// decided it, or read from its assessment when a fold must re-evaluate it. Never stored.
+	Signals         *scoring.Signals `firestore:"-"`
 	StepUpKind      string           `firestore:"step_up_kind,omitempty"`      // set once this is known to be a step-up session we created
 	OriginSessionID string           `firestore:"origin_session_id,omitempty"` // the session the step-up answers
 	// StepUpClaim is the step-up link the session's metadata carries while the session is not
@@ -166,6 +182,9 @@ type Archive struct {
 	LastAction   string    `firestore:"last_action"`   //
 	HighestLevel string    `firestore:"highest_level"` // highest level among them
 	EverBlocked  bool      `firestore:"ever_blocked"`  // any of them was blocked
+	// FirstSeen are the first_seen times of the pruned sessions (decided or not), newest
+	// maxSessions kept: the history windows (sessions_24h, sessions_30d) still count them.
+	FirstSeen []time.Time `firestore:"first_seen"`
 }
 
 // StepUp is the state of the latest step-up of one kind, as product code sees it.

@@ -41,7 +41,7 @@ func schemas(t *testing.T) (prof, assess *jsonschema.Schema) {
 // on the Firestore emulator, in the integration tests.)
 func TestSchemaStatesTheUnverifiedRule(t *testing.T) {
 	prof, _ := schemas(t)
-	const common = `"schema_version":2,"user_id":"u","last_session_id":"","last_assessment_id":"","review_state":"none",
+	const common = `"schema_version":3,"user_id":"u","last_session_id":"","last_assessment_id":"","review_state":"none",
 		"blocked":false,"sessions":{},"step_ups":{},"document_hashes":[],"device_hashes":null,"events_applied":1,
 		"assessments_total":0,"created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z",
 		"aggregates":{"declined_sessions":null,"documents":null,"devices":null,"highest_level":"","ever_blocked":false,

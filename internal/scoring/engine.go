@@ -125,6 +125,16 @@ func NewEngine(p *policy.Policy, opts ...Option) *Engine {
 	return e
 }
 
+// Version names what the engine evaluates with: the policy's version and, when it runs one,
+// the model's. Two engines of one version give the same assessment on the same input, so a
+// stored verdict computed under it can be reused.
+func (e *Engine) Version() string {
+	if e.model == nil {
+		return e.p.Version
+	}
+	return e.p.Version + "+" + e.model.Version()
+}
+
 // Evaluate scores sig against the policy:
 //   - score = sum of the points of the fired non-shadow rules, clamped to 0–100;
 //   - level from the thresholds, raised to the highest min_level of a fired rule;

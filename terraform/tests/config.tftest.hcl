@@ -149,13 +149,14 @@ run "policy_file" {
       "(default) risk_profiles.reasons",
       "(default) risk_profiles.aggregates",
       "(default) assessments.signals",
+      "(default) assessments.session_signals",
       "(default) assessments.history",
       "(default) assessments.reasons",
       "(default) assessments.shadow_rules",
       "(default) assessments.shadow",
       "(default) assessments.rule_errors",
       "(default) assessments.model",
-    ]) && length(google_firestore_field.unindexed) == 13
+    ]) && length(google_firestore_field.unindexed) == 14
     error_message = "Index exemptions changed: exactly the unqueried maps of risk_profiles and assessments must have an empty index_config."
   }
 

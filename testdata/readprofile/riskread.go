@@ -61,6 +61,42 @@ func Get(ctx context.Context, fs *firestore.Client, userID string) (p Profile, f
 	return p, err == nil, err
 }
 
+// SessionSignals reads the derived signals of one of the user's sessions (no personal data).
+// Since schema 3 they are not on the profile: sessions.{id}.assessment_id names the assessment
+// of the session's latest decision, which keeps them in session_signals, or in signals when
+// session_signals is absent. found is false for an unknown or undecided session, or once the
+// assessment has expired (ASSESSMENT_RETENTION).
+func SessionSignals(ctx context.Context, fs *firestore.Client, userID, sessionID string) (sig map[string]any, found bool, err error) {
+	prof := fs.Collection("risk_profiles").Doc(DocID(userID))
+	snap, err := prof.Get(ctx)
+	if status.Code(err) == codes.NotFound {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	id, _ := snap.DataAtPath(firestore.FieldPath{"sessions", sessionID, "assessment_id"})
+	aid, _ := id.(string)
+	if aid == "" {
+		return nil, false, nil
+	}
+	a, err := prof.Collection("assessments").Doc(DocID(aid)).Get(ctx)
+	if status.Code(err) == codes.NotFound {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	for _, field := range []string{"session_signals", "signals"} {
+		if v, err := a.DataAtPath(firestore.FieldPath{field}); err == nil {
+			if m, ok := v.(map[string]any); ok {
+				return m, true, nil
+			}
+		}
+	}
+	return nil, false, nil
+}
+
 // DocID is the document id of a user: vendor_data itself, or "u:" + its URL path escape when
 // Firestore could not take it as an id.
 func DocID(userID string) string {
