@@ -378,6 +378,11 @@ func record(p *Profile, ev Event, eng Evaluator, now time.Time) *Assessment {
 	if v.State != VerdictAssessed || (!ev.HasDecision && verdictKey(*p) == before) {
 		return nil // nothing (new) decided: the session's state is all there is to keep
 	}
+	return newAssessment(p, v, ev, now)
+}
+
+// newAssessment counts and returns the assessment of the verdict v that ev led to.
+func newAssessment(p *Profile, v Verdict, ev Event, now time.Time) *Assessment {
 	p.LastAssessmentID = ev.Key
 	p.AssessmentsTotal++
 	return &Assessment{

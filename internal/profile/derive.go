@@ -68,7 +68,7 @@ func Derive(p Profile, eng Evaluator) Verdict {
 			continue
 		}
 		h := scoring.History{PreviousLevel: prevLevel, PreviousAction: prevAction, StepUps: map[policy.StepKind]scoring.StepUp{}}
-		sig := e.st.Signals.Clone()
+		sig := scoring.WithFaceSearch(e.st.Signals.Clone(), e.st.faceSearchFacts()...)
 		at := e.st.EventTime
 		for _, o := range all[:i+1] {
 			age := at.Sub(o.st.FirstSeen)
