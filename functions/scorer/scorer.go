@@ -76,12 +76,12 @@ func New(ctx context.Context, getenv func(string) string, stdout io.Writer) (fun
 	h := &scorer.Handler{
 		Profiles:     store,
 		FaceSearches: store,
-		Engine:    profile.NewEvaluator(pol, scoring.WithModel(mdl)),
-		Hash:      hasher.Hash,
-		Aliases:   hasher.Aliases,
-		Decisions: decisions,
-		Log:       logging.New(stdout, cfg.LogFormat, cfg.LogLevel).With("policy_version", pol.Version, "model_version", mdl.Version()),
-		Now:       time.Now,
+		Engine:       profile.NewEvaluator(pol, scoring.WithModel(mdl)),
+		Hash:         hasher.Hash,
+		Aliases:      hasher.Aliases,
+		Decisions:    decisions,
+		Log:          logging.New(stdout, cfg.LogFormat, cfg.LogLevel).With("policy_version", pol.Version, "model_version", mdl.Version()),
+		Now:          time.Now,
 	}
 	return h.Handle, func() { decisions.Stop(); _ = ps.Close(); _ = fs.Close() }, nil
 }
