@@ -61,6 +61,8 @@ locals {
         FACE_SEARCH_TYPE         = var.face_search_type
         FACE_SEARCH_MIN_LEVEL    = var.face_search_min_level
         DIDIT_MEDIA_HOSTS        = join(",", var.didit_media_hosts)
+        DIDIT_REVIEW_REQUESTS    = tostring(var.didit_review_requests)
+        DIDIT_DECLINE_ON_BLOCK   = tostring(var.didit_decline_on_block)
         # Where it republishes a webhook whose decision it fetched from Didit
         # (the webhooks_refetch subscription, pubsub.tf).
         WEBHOOKS_TOPIC = local.topics.webhooks

@@ -42,7 +42,7 @@ func (h *Handler) faceSearch(ctx context.Context, m queue.Message) (handled, err
 			// A duplicate reads only the assessment: the decision then names the profile alone.
 			pe.UserID = userOf(ev.ProfileID)
 		}
-		if err := h.publish(ctx, pe, a); err != nil {
+		if err := h.publish(ctx, pe, a, verdictStatus(out.res)); err != nil {
 			return out, err
 		}
 		out.published = true
