@@ -167,8 +167,6 @@ variable "didit_blocklist_on_block" {
   default     = false
 }
 
-variable "face_search_enabled" {
-  description = "Run a Didit Face Search (1:N) of the session's face when a verdict reaches face_search_min_level (FACE_SEARCH): sends a biometric image to Didit's API and costs a call; off by default. Subscribes the step-up function to those decisions too."
 variable "didit_review_requests" {
   description = "Let the step-up function ask Didit's console to review sessions whose decision is review (In Review, with the rules that fired): subscribes it to review decisions (DIDIT_REVIEW_REQUESTS)."
   type        = bool
@@ -177,6 +175,12 @@ variable "didit_review_requests" {
 
 variable "didit_decline_on_block" {
   description = "Let the step-up function decline blocked sessions in Didit (update-status to Declined): subscribes it to block decisions too (DIDIT_DECLINE_ON_BLOCK)."
+  type        = bool
+  default     = false
+}
+
+variable "face_search_enabled" {
+  description = "Run a Didit Face Search (1:N) of the session's face when a verdict reaches face_search_min_level (FACE_SEARCH): sends a biometric image to Didit's API and costs a call; off by default. Subscribes the step-up function to those decisions too."
   type        = bool
   default     = false
 }

@@ -374,6 +374,9 @@ run "face_search" {
       FACE_SEARCH = "true", FACE_SEARCH_TYPE = "most_similar", FACE_SEARCH_MIN_LEVEL = "high", DIDIT_MEDIA_HOSTS = "media.didit.example"
     }
     error_message = "The step-up function must be told to search faces, how, and where images may come from."
+  }
+}
+
 # Declining blocked sessions in Didit needs block decisions too: the same
 # subscription as blocklisting, with blocklisting left off.
 run "decline_on_block" {
