@@ -57,6 +57,10 @@ locals {
         DIDIT_CALLBACK_URL       = var.didit_callback_url
         STEP_UP_WORKFLOWS        = join(",", [for kind in sort(keys(var.step_up_workflows)) : "${kind}=${var.step_up_workflows[kind]}"])
         DIDIT_BLOCKLIST_ON_BLOCK = tostring(var.didit_blocklist_on_block)
+        FACE_SEARCH              = tostring(var.face_search_enabled)
+        FACE_SEARCH_TYPE         = var.face_search_type
+        FACE_SEARCH_MIN_LEVEL    = var.face_search_min_level
+        DIDIT_MEDIA_HOSTS        = join(",", var.didit_media_hosts)
         DIDIT_REVIEW_REQUESTS    = tostring(var.didit_review_requests)
         DIDIT_DECLINE_ON_BLOCK   = tostring(var.didit_decline_on_block)
         # Where it republishes a webhook whose decision it fetched from Didit

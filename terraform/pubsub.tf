@@ -47,6 +47,16 @@ locals {
     stepup_block     = "attributes.action = \"block\""
   }
 
+  # stepup_face_search: the decisions whose level reaches face_search_min_level
+  # (Pub/Sub filters compare strings, so one literal per minimum level). The
+  # step-up function ignores what it does not handle.
+  face_search_filters = {
+    low      = "attributes:level"
+    medium   = "attributes.level = \"medium\" OR attributes.level = \"high\" OR attributes.level = \"critical\""
+    high     = "attributes.level = \"high\" OR attributes.level = \"critical\""
+    critical = "attributes.level = \"critical\""
+  }
+
   # Push subscriptions: which topic, which function, which messages. The
   # scorer takes every webhook: it scores only what a signature covered and
   # leaves the rest to the refetch path. (A filter cannot be changed in
@@ -100,6 +110,18 @@ locals {
         function              = "stepup"
         filter                = local.subscription_filters.stepup_block
         max_delivery_attempts = var.max_delivery_attempts
+      }
+    } : {},
+    # A separate subscription, so that turning Face Search on or off never
+    # replaces (and drops the backlog of) the step-up one.
+    var.face_search_enabled ? {
+      stepup_face_search = {
+        name                  = "${var.name_prefix}-stepup-face-search"
+        topic                 = "decisions"
+        dlq                   = "decisions_dlq"
+        function              = "stepup"
+        filter                = local.face_search_filters[var.face_search_min_level]
+        max_delivery_attempts = var.stepup_max_delivery_attempts
       }
     } : {},
   )

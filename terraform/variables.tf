@@ -179,6 +179,40 @@ variable "didit_decline_on_block" {
   default     = false
 }
 
+variable "face_search_enabled" {
+  description = "Run a Didit Face Search (1:N) of the session's face when a verdict reaches face_search_min_level (FACE_SEARCH): sends a biometric image to Didit's API and costs a call; off by default. Subscribes the step-up function to those decisions too."
+  type        = bool
+  default     = false
+}
+
+variable "face_search_type" {
+  description = "FACE_SEARCH_TYPE: blocklisted_or_approved (screening) or most_similar (fraud rings)."
+  type        = string
+  default     = "blocklisted_or_approved"
+
+  validation {
+    condition     = contains(["blocklisted_or_approved", "most_similar"], var.face_search_type)
+    error_message = "face_search_type must be blocklisted_or_approved or most_similar."
+  }
+}
+
+variable "face_search_min_level" {
+  description = "FACE_SEARCH_MIN_LEVEL: the lowest verdict level searched (low, medium, high, critical)."
+  type        = string
+  default     = "high"
+
+  validation {
+    condition     = contains(["low", "medium", "high", "critical"], var.face_search_min_level)
+    error_message = "face_search_min_level must be low, medium, high or critical."
+  }
+}
+
+variable "didit_media_hosts" {
+  description = "DIDIT_MEDIA_HOSTS: the hosts (host[:port]) a decision's image link may point at for Face Search to download the face; empty means didit_api_url's host."
+  type        = list(string)
+  default     = []
+}
+
 # ---- function sizing ----
 # Gen2 functions are Cloud Run services: a concurrency above 1 needs at least
 # one vCPU, and memory must fit the CPU (1 vCPU: 128Mi-4Gi).

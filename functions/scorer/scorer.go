@@ -68,18 +68,20 @@ func New(ctx context.Context, getenv func(string) string, stdout io.Writer) (fun
 		return nil, nil, fmt.Errorf("pubsub client: %w", err)
 	}
 	decisions := queue.NewTopic(ps, cfg.DecisionsTopic, cfg.DecisionPublishTimeout)
+	// Dedupe markers outlive the receiver's replay horizon by a day, so a replay the receiver
+	// still accepts is always a duplicate here.
+	store := profile.NewStore(fs, profile.Options{
+		DedupeTTL: cfg.ReplayHorizon + 24*time.Hour, AssessmentRetention: cfg.AssessmentRetention,
+	})
 	h := &scorer.Handler{
-		// Dedupe markers outlive the receiver's replay horizon by a day, so a replay the
-		// receiver still accepts is always a duplicate here.
-		Profiles: profile.NewStore(fs, profile.Options{
-			DedupeTTL: cfg.ReplayHorizon + 24*time.Hour, AssessmentRetention: cfg.AssessmentRetention,
-		}),
-		Engine:    profile.NewEvaluator(pol, scoring.WithModel(mdl)),
-		Hash:      hasher.Hash,
-		Aliases:   hasher.Aliases,
-		Decisions: decisions,
-		Log:       logging.New(stdout, cfg.LogFormat, cfg.LogLevel).With("policy_version", pol.Version, "model_version", mdl.Version()),
-		Now:       time.Now,
+		Profiles:     store,
+		FaceSearches: store,
+		Engine:       profile.NewEvaluator(pol, scoring.WithModel(mdl)),
+		Hash:         hasher.Hash,
+		Aliases:      hasher.Aliases,
+		Decisions:    decisions,
+		Log:          logging.New(stdout, cfg.LogFormat, cfg.LogLevel).With("policy_version", pol.Version, "model_version", mdl.Version()),
+		Now:          time.Now,
 	}
 	return h.Handle, func() { decisions.Stop(); _ = ps.Close(); _ = fs.Close() }, nil
 }

@@ -79,6 +79,10 @@ func New(ctx context.Context, getenv func(string) string, stdout io.Writer) (fun
 		VerifyHosts:      cfg.VerifyHosts,
 	}
 	webhooks := queue.NewTopic(ps, cfg.WebhooksTopic, cfg.PublishTimeout)
+	if cfg.FaceSearch {
+		svc.FaceSearch = &core.FaceSearch{Didit: api, Type: cfg.FaceSearchType, MinLevel: policy.Level(cfg.FaceSearchMinLevel),
+			MediaHosts: cfg.MediaHosts, Publisher: webhooks}
+	}
 	re := &refetch.Handler{Decisions: api, Publisher: webhooks, Log: log}
 	return Route(svc, re), func() { webhooks.Stop(); _ = ps.Close(); _ = fs.Close() }, nil
 }
@@ -93,8 +97,13 @@ func Route(decisions *core.Service, webhooks *refetch.Handler) func(context.Cont
 		if err != nil {
 			return decisions.HandleEvent(ctx, e) // logs the undecodable push once, and retries it
 		}
-		if message.TypeOf(m.Message.Attributes) == message.TypeWebhook {
+		switch message.TypeOf(m.Message.Attributes) {
+		case message.TypeWebhook:
 			return webhooks.Handle(ctx, m.Message)
+		case message.TypeFaceSearch:
+			// Published by this function for the scorer; the refetch subscription's filter
+			// keeps it away in the cloud (it is authenticated), the emulator's does not.
+			return nil
 		}
 		return decisions.HandleMessage(ctx, m)
 	}

@@ -114,4 +114,11 @@ func TestRouteByMessageType(t *testing.T) {
 	err = push(map[string]string{}, `{"session_id":"s1","status":"Approved","webhook_type":"status.updated"}`)
 	require.Error(t, err)
 	assert.Contains(t, out.String(), "step-up decision", "a message without a type goes to the step-up service")
+
+	// A Face Search's facts, published by this function for the scorer, are acked untouched
+	// (the emulator's refetch subscription takes every webhooks-topic message).
+	out.Reset()
+	fsm := message.FaceSearch{ProfileID: "p1", SessionID: "s1", AssessmentID: "a1"}
+	require.NoError(t, push(fsm.Attributes(), `{"profile_id":"p1","session_id":"s1","facts":{"search_type":"most_similar"}}`))
+	assert.Empty(t, out.String(), "neither refetched nor read as a decision")
 }

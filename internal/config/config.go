@@ -95,6 +95,16 @@ type StepUp struct {
 	// the signature did not cover are republished for scoring.
 	WebhooksTopic  string
 	PublishTimeout time.Duration // PUBLISH_TIMEOUT: bound on that publish
+	// FaceSearch (FACE_SEARCH, default off) runs a Didit Face Search (1:N) of the session's face
+	// for decisions at or above FaceSearchMinLevel (FACE_SEARCH_MIN_LEVEL: low, medium, high or
+	// critical; default high), with FaceSearchType (FACE_SEARCH_TYPE: blocklisted_or_approved,
+	// the default, or most_similar). It sends a biometric image to Didit's API and costs a call.
+	FaceSearch         bool
+	FaceSearchType     string
+	FaceSearchMinLevel string
+	// MediaHosts (DIDIT_MEDIA_HOSTS, comma-separated host[:port]) are the hosts a decision's
+	// image link may point at for the face to be downloaded; default: DIDIT_API_URL's host.
+	MediaHosts []string
 }
 
 // Defaults, shared with Terraform and the local runner.
@@ -178,8 +188,21 @@ func LoadStepUp(getenv func(string) string) (StepUp, error) {
 			c.VerifyHosts = []string{apiHost}
 		}
 	}
+	c.FaceSearch = r.bool("FACE_SEARCH", false)
+	c.FaceSearchType = r.oneOf("FACE_SEARCH_TYPE", FaceSearchBlocklistedOrApproved, FaceSearchBlocklistedOrApproved, FaceSearchMostSimilar)
+	c.FaceSearchMinLevel = r.oneOf("FACE_SEARCH_MIN_LEVEL", "high", "low", "medium", "high", "critical")
+	c.MediaHosts = r.list("DIDIT_MEDIA_HOSTS", false)
+	if len(c.MediaHosts) == 0 && apiOK {
+		c.MediaHosts = []string{apiHost}
+	}
 	return c, r.err("step-up")
 }
+
+// Face Search types (FACE_SEARCH_TYPE), as Didit names them.
+const (
+	FaceSearchBlocklistedOrApproved = "blocklisted_or_approved"
+	FaceSearchMostSimilar           = "most_similar"
+)
 
 // CheckStepKinds refuses a STEP_UP_WORKFLOWS kind that is not in known (the policy's step
 // kinds): a typo would otherwise surface only as failed step-ups at run time.

@@ -2,6 +2,7 @@ package didit
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -262,8 +263,9 @@ func (c *Client) ListSessions(ctx context.Context, q SessionQuery) ([]SessionSum
 type call struct {
 	method, path, query string
 	body                []byte
-	want                int // expected status; 0 accepts any 2xx
-	out                 any // decoded from the answer when non-nil
+	contentType         string // of body; empty: application/json
+	want                int    // expected status; 0 accepts any 2xx
+	out                 any    // decoded from the answer when non-nil
 }
 
 // do runs c with retries. Errors never contain the API key: the key lives only in a header,
@@ -349,7 +351,7 @@ func (c *Client) once(ctx context.Context, cl call) (int, http.Header, []byte, e
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "riskwire-didit-risk/1")
 	if cl.body != nil {
-		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Content-Type", cmp.Or(cl.contentType, "application/json"))
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {

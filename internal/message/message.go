@@ -53,6 +53,9 @@ type Type string
 const (
 	TypeWebhook  Type = "webhook"
 	TypeDecision Type = "decision"
+	// TypeFaceSearch is the derived facts of a Didit Face Search, which the step-up function
+	// publishes to the webhooks topic for the scorer (see FaceSearch).
+	TypeFaceSearch Type = "face_search"
 	// TypeUnknown is a message without a recognised AttrMessageType (one published before the
 	// attribute existed, or by hand): the consumer decides from its subscription.
 	TypeUnknown Type = ""
@@ -61,7 +64,7 @@ const (
 // TypeOf reads AttrMessageType.
 func TypeOf(attrs map[string]string) Type {
 	switch t := Type(attrs[AttrMessageType]); t {
-	case TypeWebhook, TypeDecision:
+	case TypeWebhook, TypeDecision, TypeFaceSearch:
 		return t
 	}
 	return TypeUnknown

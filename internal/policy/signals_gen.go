@@ -63,6 +63,13 @@ package policy
 //	db_validation_match         string        database       full_match, partial_match or no_match (worst; DATABASE_VALIDATION_* codes included)
 //	questionnaire_status        string        questionnaire  worst status of questionnaire_responses
 //	document_ai_status          string        document_ai    worst status of document_ai_documents
+//	face_searched               bool          face_search    a Didit Face Search (1:N) of the session's face has answered (the face_search_* signals are meaningful only then)
+//	face_search_matches         int           face_search    Face Search matches that are not the user's own sessions
+//	face_search_top_similarity  double        face_search    highest similarity 0-100 among those matches; 0 when none
+//	face_search_blocklisted     bool          face_search    a Face Search match is on the application's face blocklist
+//	face_search_allowlisted     bool          face_search    a Face Search match is on the application's allowlist
+//	face_search_other_users     int           face_search    distinct other users (vendor_data) among the listed Face Search matches: several means a possible fraud ring
+//	face_search_codes           list(string)  face_search    the Face Search warning codes: FACE_IN_BLOCKLIST, POSSIBLE_FACE_IN_BLOCKLIST, NO_FACE_DETECTED, ...
 var signalVars = []Var{
 	{Name: "signals.didit_status", Kind: KindString, Doc: "Didit session status: Approved, Declined, In Review, Abandoned, ..."},
 	{Name: "signals.webhook_type", Kind: KindString, Doc: "status.updated or data.updated"},
@@ -122,4 +129,11 @@ var signalVars = []Var{
 	{Name: "signals.db_validation_match", Kind: KindString, Doc: "full_match, partial_match or no_match (worst; DATABASE_VALIDATION_* codes included)"},
 	{Name: "signals.questionnaire_status", Kind: KindString, Doc: "worst status of questionnaire_responses"},
 	{Name: "signals.document_ai_status", Kind: KindString, Doc: "worst status of document_ai_documents"},
+	{Name: "signals.face_searched", Kind: KindBool, Doc: "a Didit Face Search (1:N) of the session's face has answered (the face_search_* signals are meaningful only then)"},
+	{Name: "signals.face_search_matches", Kind: KindInt, Doc: "Face Search matches that are not the user's own sessions"},
+	{Name: "signals.face_search_top_similarity", Kind: KindDouble, Doc: "highest similarity 0-100 among those matches; 0 when none"},
+	{Name: "signals.face_search_blocklisted", Kind: KindBool, Doc: "a Face Search match is on the application's face blocklist"},
+	{Name: "signals.face_search_allowlisted", Kind: KindBool, Doc: "a Face Search match is on the application's allowlist"},
+	{Name: "signals.face_search_other_users", Kind: KindInt, Doc: "distinct other users (vendor_data) among the listed Face Search matches: several means a possible fraud ring"},
+	{Name: "signals.face_search_codes", Kind: KindStringList, Doc: "the Face Search warning codes: FACE_IN_BLOCKLIST, POSSIBLE_FACE_IN_BLOCKLIST, NO_FACE_DETECTED, ..."},
 }

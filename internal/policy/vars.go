@@ -68,6 +68,9 @@ const (
 	// Newer decision arrays (shared/didit-api.md §9.9).
 	FeatureQuestionnaire = "questionnaire"
 	FeatureDocumentAI    = "document_ai"
+	// FeatureFaceSearch is not a decision array: the facts of a Didit Face Search the step-up
+	// function ran for the session (scoring.WithFaceSearch).
+	FeatureFaceSearch = "face_search"
 )
 
 // historyVars are the history.* variables; package scoring resolves each from its History

@@ -533,6 +533,12 @@ func record(p *Profile, ev Event, eng Evaluator, now time.Time, load signalLoade
 	if ev.HasDecision && !reflect.DeepEqual(ev.Signals, v.Assessment.Signals) {
 		own = &ev.Signals
 	}
+	return newAssessment(p, v, ev, own, now), nil
+}
+
+// newAssessment counts and returns the assessment of the verdict v that ev led to; own is the
+// event's own signals when they differ from the verdict's.
+func newAssessment(p *Profile, v Verdict, ev Event, own *scoring.Signals, now time.Time) *Assessment {
 	p.LastAssessmentID = ev.Key
 	p.AssessmentsTotal++
 	return &Assessment{
@@ -542,7 +548,7 @@ func record(p *Profile, ev Event, eng Evaluator, now time.Time, load signalLoade
 		RequiredSteps: stepNames(v.Assessment.RequiredSteps), PolicyVersion: v.Assessment.PolicyVersion, Signals: v.Assessment.Signals,
 		SessionSignals: own, History: v.History, RuleErrors: v.Assessment.RuleErrors, Adjustments: v.Adjustments, Model: v.Assessment.Model, Trusted: ev.Trusted,
 		EventTime: ev.EventTime, CreatedAt: now,
-	}, nil
+	}
 }
 
 // verdictID identifies a verdict, to tell whether an event without a decision changed it.

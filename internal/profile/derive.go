@@ -171,7 +171,9 @@ func Derive(p Profile, eng Evaluator) Verdict {
 		reused := false
 		switch {
 		case e.st.Signals != nil && (len(missing) == 0 || !stored):
-			sig := e.st.Signals.Clone()
+			// The Face Search facts the step-up function found for the session lie over its
+			// signals at every derivation, so a re-derivation keeps them.
+			sig := scoring.WithFaceSearch(e.st.Signals.Clone(), e.st.faceSearchFacts()...)
 			for _, o := range overlays {
 				sig = scoring.Merge(sig, o)
 			}
@@ -218,7 +220,8 @@ func verdictKey(version string, st SessionState, h scoring.History, steps []step
 		V, A, S string
 		H       scoring.History
 		U       []stepUpInput
-	}{version, st.AssessmentID, st.Status, h, steps})
+		F       []didit.FaceSearchFacts `json:",omitempty"`
+	}{version, st.AssessmentID, st.Status, h, steps, st.faceSearchFacts()})
 	sum := sha256.Sum256(b)
 	return base64.RawURLEncoding.EncodeToString(sum[:12])
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/riskwire/didit-risk/internal/didit"
 	"github.com/riskwire/didit-risk/internal/policy"
 	"github.com/riskwire/didit-risk/internal/scoring"
 )
@@ -132,6 +133,9 @@ type SessionState struct {
 	// (yet) the Didit session recorded for that step (step_ups.{kind}.didit_session_id): until it
 	// is, the session counts as an ordinary one.
 	StepUpClaim *StepUpLink `firestore:"step_up_claim,omitempty"`
+	// FaceSearch holds the derived facts of the Didit Face Searches run for the session, by
+	// search type (ApplyFaceSearch): laid over Signals each time the verdict is derived.
+	FaceSearch map[string]didit.FaceSearchFacts `firestore:"face_search,omitempty"`
 }
 
 // Aggregates are per-user facts kept apart from the sessions, so that opening many new

@@ -40,7 +40,7 @@ type Decisions interface {
 // SignatureDiditAPI is the republished message's signature attribute (next to the receiver's
 // raw, v2 and simple): its content came from Didit's API, read with our API key, not from a
 // webhook body.
-const SignatureDiditAPI = "didit_api"
+const SignatureDiditAPI = message.SignatureDiditAPI
 
 // DefaultTimeout bounds one message's work when Handler.Timeout is zero.
 const DefaultTimeout = 30 * time.Second

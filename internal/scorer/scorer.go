@@ -48,6 +48,9 @@ type Handler struct {
 	Decisions queue.Publisher
 	Log       *slog.Logger
 	Now       func() time.Time
+	// FaceSearches folds the step-up function's Face Search facts into profiles; nil retries
+	// such a message (then dead-letters it), never drops it.
+	FaceSearches FaceSearchApplier
 	// Timeout bounds one message's work, so a Firestore or Pub/Sub outage fails the push (and
 	// Pub/Sub retries) instead of holding it until the function's own deadline. 0: 30 s.
 	// The decision publish is bounded by its topic (DECISION_PUBLISH_TIMEOUT, queue.NewTopic).
@@ -88,6 +91,9 @@ func (h *Handler) handle(ctx context.Context, e event.Event) (handled, error) {
 	m, err := queue.Decode(e)
 	if err != nil {
 		return out, err
+	}
+	if message.TypeOf(m.Message.Attributes) == message.TypeFaceSearch {
+		return h.faceSearch(ctx, m.Message)
 	}
 	in := message.ParseWebhookAttrs(m.Message.Attributes)
 	out.key, out.class, out.webhookType = in.EventKey, in.Class, in.WebhookType

@@ -110,6 +110,16 @@ type Signals struct {
 	QuestionnaireStatus string `firestore:"questionnaire_status" json:"questionnaire_status" feature:"questionnaire" doc:"worst status of questionnaire_responses"`
 	DocumentAIStatus    string `firestore:"document_ai_status" json:"document_ai_status" feature:"document_ai" doc:"worst status of document_ai_documents"`
 
+	// Didit Face Search (1:N) of the session's face, run by the step-up function (FACE_SEARCH):
+	// derived facts only; see WithFaceSearch.
+	FaceSearched            bool     `firestore:"face_searched" json:"face_searched" feature:"face_search" doc:"a Didit Face Search (1:N) of the session's face has answered (the face_search_* signals are meaningful only then)"`
+	FaceSearchMatches       int64    `firestore:"face_search_matches" json:"face_search_matches" feature:"face_search" doc:"Face Search matches that are not the user's own sessions"`
+	FaceSearchTopSimilarity float64  `firestore:"face_search_top_similarity" json:"face_search_top_similarity" feature:"face_search" doc:"highest similarity 0-100 among those matches; 0 when none"`
+	FaceSearchBlocklisted   bool     `firestore:"face_search_blocklisted" json:"face_search_blocklisted" feature:"face_search" doc:"a Face Search match is on the application's face blocklist"`
+	FaceSearchAllowlisted   bool     `firestore:"face_search_allowlisted" json:"face_search_allowlisted" feature:"face_search" doc:"a Face Search match is on the application's allowlist"`
+	FaceSearchOtherUsers    int64    `firestore:"face_search_other_users" json:"face_search_other_users" feature:"face_search" doc:"distinct other users (vendor_data) among the listed Face Search matches: several means a possible fraud ring"`
+	FaceSearchCodes         []string `firestore:"face_search_codes" json:"face_search_codes" feature:"face_search" doc:"the Face Search warning codes: FACE_IN_BLOCKLIST, POSSIBLE_FACE_IN_BLOCKLIST, NO_FACE_DETECTED, ..."`
+
 	Warnings []WarningSignal `firestore:"warnings" json:"warnings" feature:"-" doc:"-"`
 }
 
@@ -122,7 +132,7 @@ type WarningSignal struct {
 
 var featureKeys = [...]string{policy.FeatureID, policy.FeatureNFC, policy.FeatureLiveness, policy.FeatureFaceMatch,
 	policy.FeaturePOA, policy.FeaturePhone, policy.FeatureEmail, policy.FeatureAML, policy.FeatureIP,
-	policy.FeatureDatabase, policy.FeatureQuestionnaire, policy.FeatureDocumentAI}
+	policy.FeatureDatabase, policy.FeatureQuestionnaire, policy.FeatureDocumentAI, policy.FeatureFaceSearch}
 
 // allFeatures returns every feature key, in the order of the Signals table.
 func allFeatures() []string { return slices.Clone(featureKeys[:]) }

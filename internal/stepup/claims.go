@@ -10,6 +10,7 @@ import (
 	"cloud.google.com/go/firestore"
 	"google.golang.org/api/iterator"
 
+	"github.com/riskwire/didit-risk/internal/didit"
 	"github.com/riskwire/didit-risk/internal/docstore"
 	"github.com/riskwire/didit-risk/internal/failure"
 	"github.com/riskwire/didit-risk/internal/profile"
@@ -53,6 +54,10 @@ type Claim struct {
 	CreatedAt       time.Time `firestore:"created_at"`
 	UpdatedAt       time.Time `firestore:"updated_at"`
 	ExpireAt        time.Time `firestore:"expire_at"` // TTL: a few weeks after the claim
+	// FaceSearch is a Face Search claim's result, derived facts only: kept from the search
+	// (state created) until the scorer's message is published (completed), so a lost publish
+	// is repeated without searching again.
+	FaceSearch *didit.FaceSearchFacts `firestore:"face_search,omitempty"`
 }
 
 // Grant is what Acquire decided.
@@ -192,6 +197,7 @@ func applySettle(cur *Claim, result Claim) bool {
 		return false
 	}
 	cur.State, cur.DiditSessionID, cur.URL, cur.Reason = result.State, result.DiditSessionID, result.URL, result.Reason
+	cur.FaceSearch = result.FaceSearch
 	cur.UpdatedAt = result.UpdatedAt
 	cur.LeaseUntil, cur.RetryAt = time.Time{}, time.Time{}
 	return true

@@ -127,6 +127,9 @@ type Service struct {
 	// product code; empty means DefaultVerifyHost. An https URL elsewhere, or an http URL on a
 	// host that is not loopback, fails the step.
 	VerifyHosts []string
+	// FaceSearch, when set, runs a Didit Face Search for verdicts at or above its MinLevel
+	// (facesearch.go); nil: off (FACE_SEARCH).
+	FaceSearch *FaceSearch
 
 	Now      func() time.Time // nil: time.Now
 	NewOwner func() string    // claim owner tokens; nil: random
@@ -212,18 +215,21 @@ func (s *Service) Handle(ctx context.Context, d message.Decision) error {
 			return err
 		}
 	}
+	// A Face Search runs before a blocklisting, whatever the action (facesearch.go).
+	searched := s.searchFace(ctx, d)
 	// The decision actions this function acts on (the subscriptions filter on them).
+	var err error
 	switch policy.Action(d.Action) {
 	case policy.StepUp:
-		return s.stepUps(ctx, d)
+		err = s.stepUps(ctx, d)
 	case policy.Review:
-		return s.review(ctx, d)
+		err = s.review(ctx, d)
 	case policy.Block:
-		return s.block(ctx, d)
+		err = s.block(ctx, d)
 	default:
 		s.Log.DebugContext(ctx, "decision ignored", logging.KeyEvent, d.AssessmentID, "assessment_id", d.AssessmentID, "action", d.Action)
-		return nil
 	}
+	return joinOutcomes(err, searched)
 }
 
 // result is one step's end, for its log line and the decision's error.
@@ -518,6 +524,9 @@ func (s *Service) record(ctx context.Context, c Claim) error {
 			Kind: c.Kind, Status: c.State, SessionID: c.OriginSessionID, AssessmentID: c.AssessmentID,
 			Reason: c.Reason, RetryAt: c.RetryAt, CreatedAt: c.CreatedAt, UpdatedAt: s.now(),
 		})
+	}
+	if isFaceSearchKind(c.Kind) {
+		return s.publishFaceSearch(ctx, c)
 	}
 	return s.Profiles.RecordStepUp(ctx, c.ProfileID, profile.StepUp{
 		Kind: c.Kind, Status: c.State, AssessmentID: c.AssessmentID, OriginSessionID: c.OriginSessionID,

@@ -338,6 +338,45 @@ run "blocklist_on_block" {
   }
 }
 
+run "face_search" {
+  command = plan
+
+  variables {
+    face_search_enabled   = true
+    face_search_type      = "most_similar"
+    face_search_min_level = "high"
+    didit_media_hosts     = ["media.didit.example"]
+  }
+
+  assert {
+    condition = {
+      for k, s in google_pubsub_subscription.push : k => coalesce(s.filter, "(all)")
+      } == {
+      scorer             = "(all)"
+      webhooks_refetch   = "NOT attributes.decision_authenticated = \"true\""
+      stepup             = "attributes.action = \"step_up\" OR attributes:step_up_kind"
+      stepup_review      = "attributes.action = \"review\" AND NOT attributes:step_up_kind"
+      stepup_face_search = "attributes.level = \"high\" OR attributes.level = \"critical\""
+    }
+    error_message = "With face_search_enabled, a separate step-up subscription takes decisions at or above face_search_min_level; the others are unchanged."
+  }
+
+  assert {
+    condition     = length(google_pubsub_subscription.push["stepup_face_search"].dead_letter_policy) == 1 && google_pubsub_subscription.push["stepup_face_search"].push_config[0].oidc_token[0].service_account_email == "didit-risk-push-invoker@didit-risk-check.iam.gserviceaccount.com"
+    error_message = "The face search subscription needs a dead-letter policy and the push identity."
+  }
+
+  assert {
+    condition = {
+      for k in ["FACE_SEARCH", "FACE_SEARCH_TYPE", "FACE_SEARCH_MIN_LEVEL", "DIDIT_MEDIA_HOSTS"] :
+      k => google_cloudfunctions2_function.fn["stepup"].service_config[0].environment_variables[k]
+      } == {
+      FACE_SEARCH = "true", FACE_SEARCH_TYPE = "most_similar", FACE_SEARCH_MIN_LEVEL = "high", DIDIT_MEDIA_HOSTS = "media.didit.example"
+    }
+    error_message = "The step-up function must be told to search faces, how, and where images may come from."
+  }
+}
+
 # Declining blocked sessions in Didit needs block decisions too: the same
 # subscription as blocklisting, with blocklisting left off.
 run "decline_on_block" {
