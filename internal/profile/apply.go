@@ -136,6 +136,10 @@ type Assessment struct {
 	EventTime time.Time            `firestore:"event_time"`
 	CreatedAt time.Time            `firestore:"created_at"`
 	ExpireAt  time.Time            `firestore:"expire_at"` // created_at + the retention: a Firestore TTL field
+	// Kind is absent on a webhook's assessment and AssessmentRescore on one the rescore job
+	// wrote after a policy change; Replaces is then the verdict it replaced.
+	Kind     AssessmentKind `firestore:"kind,omitempty"`
+	Replaces *PolicyVerdict `firestore:"replaces,omitempty"`
 }
 
 // ShadowVerdict is a shadow policy's verdict on an assessment's signals and history.
@@ -386,7 +390,7 @@ func record(p *Profile, ev Event, eng Evaluator, now time.Time) *Assessment {
 		Level: p.Level, Action: p.Action, Reasons: reasons(v.Assessment.Reasons), Shadow: reasons(v.Assessment.ShadowHits),
 		RequiredSteps: stepNames(v.Assessment.RequiredSteps), PolicyVersion: v.Assessment.PolicyVersion, Signals: v.Assessment.Signals,
 		History: v.History, RuleErrors: v.Assessment.RuleErrors, Adjustments: v.Adjustments, Model: v.Assessment.Model, Trusted: ev.Trusted,
-		EventTime: ev.EventTime, CreatedAt: now,
+		EventTime: ev.EventTime, CreatedAt: now, ShadowPolicy: shadowVerdict(eng, v),
 	}
 }
 

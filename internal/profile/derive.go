@@ -29,6 +29,10 @@ type Verdict struct {
 	// HighestLevel and EverBlocked summarise every verdict of the fold and the archive.
 	HighestLevel string
 	EverBlocked  bool
+	// Input is the history Assessment was computed with, in full (step-ups included): a shadow
+	// policy is evaluated on Assessment.Signals and Input, the live verdict's own inputs,
+	// without a second fold.
+	Input scoring.History
 }
 
 // SessionVerdict is one session's level and action in the fold.
@@ -125,7 +129,7 @@ func Derive(p Profile, eng Evaluator) Verdict {
 		v.Sessions[e.id] = SessionVerdict{Level: string(a.Level), Action: string(a.Action), At: at}
 		v.HighestLevel = string(policy.MaxLevel(policy.Level(v.HighestLevel), a.Level))
 		v.EverBlocked = v.EverBlocked || a.Action == policy.Block
-		v.State, v.Assessment, v.Session = VerdictAssessed, a, e.id
+		v.State, v.Assessment, v.Session, v.Input = VerdictAssessed, a, e.id, h
 		v.History = HistoryRecord{
 			Sessions24h: h.Sessions24h, Sessions30d: h.Sessions30d, DeclinedSessions: h.DeclinedSessions,
 			DistinctDocuments: h.DistinctDocuments, DistinctDevices: h.DistinctDevices,
