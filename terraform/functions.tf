@@ -59,6 +59,8 @@ locals {
         DIDIT_CALLBACK_URL       = var.didit_callback_url
         STEP_UP_WORKFLOWS        = join(",", [for kind in sort(keys(var.step_up_workflows)) : "${kind}=${var.step_up_workflows[kind]}"])
         DIDIT_BLOCKLIST_ON_BLOCK = tostring(var.didit_blocklist_on_block)
+        DIDIT_REVIEW_REQUESTS    = tostring(var.didit_review_requests)
+        DIDIT_DECLINE_ON_BLOCK   = tostring(var.didit_decline_on_block)
         # Where it republishes a webhook whose decision it fetched from Didit
         # (the webhooks_refetch subscription, pubsub.tf).
         WEBHOOKS_TOPIC = local.topics.webhooks

@@ -32,13 +32,18 @@ locals {
   #     (X-Signature-Simple only) go to the step-up function, the only one with
   #     Didit's API key, which fetches the decision from Didit and republishes
   #     it. Fail closed: a message without the attribute is untrusted too.
-  #   stepup, stepup_block: one subscription per decision action the step-up
-  #     function acts on; stepup also takes every decision about a step-up
-  #     session (step_up_kind set, whatever its action), so that completing one
-  #     Didit session settles every claim it answers.
+  #   stepup, stepup_review, stepup_block: one subscription per decision
+  #     action the step-up function acts on; stepup also takes every decision
+  #     about a step-up session (step_up_kind set, whatever its action), so that
+  #     completing one Didit session settles every claim it answers, which is
+  #     why stepup_review leaves those out. Review and block decisions get
+  #     subscriptions of their own, switched by their variables, rather than a
+  #     wider stepup filter: changing a filter replaces the subscription and
+  #     drops its backlog of pending step-ups.
   subscription_filters = {
     webhooks_refetch = "NOT attributes.decision_authenticated = \"true\""
     stepup           = "attributes.action = \"step_up\" OR attributes:step_up_kind"
+    stepup_review    = "attributes.action = \"review\" AND NOT attributes:step_up_kind"
     stepup_block     = "attributes.action = \"block\""
   }
 
@@ -76,7 +81,18 @@ locals {
         max_delivery_attempts = var.stepup_max_delivery_attempts
       }
     },
-    var.didit_blocklist_on_block ? {
+    var.didit_review_requests ? {
+      stepup_review = {
+        name     = "${var.name_prefix}-stepup-review"
+        topic    = "decisions"
+        dlq      = "decisions_dlq"
+        function = "stepup"
+        filter   = local.subscription_filters.stepup_review
+        # A review request waits out Didit's rate limits as a step-up does.
+        max_delivery_attempts = var.stepup_max_delivery_attempts
+      }
+    } : {},
+    var.didit_blocklist_on_block || var.didit_decline_on_block ? {
       stepup_block = {
         name                  = "${var.name_prefix}-stepup-block"
         topic                 = "decisions"

@@ -178,6 +178,18 @@ variable "didit_blocklist_on_block" {
   default     = false
 }
 
+variable "didit_review_requests" {
+  description = "Let the step-up function ask Didit's console to review sessions whose decision is review (In Review, with the rules that fired): subscribes it to review decisions (DIDIT_REVIEW_REQUESTS)."
+  type        = bool
+  default     = true
+}
+
+variable "didit_decline_on_block" {
+  description = "Let the step-up function decline blocked sessions in Didit (update-status to Declined): subscribes it to block decisions too (DIDIT_DECLINE_ON_BLOCK)."
+  type        = bool
+  default     = false
+}
+
 # ---- function sizing ----
 # Gen2 functions are Cloud Run services: a concurrency above 1 needs at least
 # one vCPU, and memory must fit the CPU (1 vCPU: 128Mi-4Gi).

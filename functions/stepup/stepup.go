@@ -1,7 +1,8 @@
 // Package stepup is the Cloud Run function StepUp, the only one holding Didit's API key. It
 // receives two kinds of Pub/Sub pushes and routes them by message type: decision events (step_up
-// decisions, decisions about step-up sessions, and block decisions when blocklisting is on),
-// which become Didit step-up sessions (internal/stepup); and webhooks whose decision the
+// decisions, decisions about step-up sessions, review decisions when review requests are on,
+// and block decisions when declining or blocklisting is on), which become Didit step-up
+// sessions, review requests, declines and blocklistings (internal/stepup); and webhooks whose decision the
 // signature did not cover (X-Signature-Simple only), whose decision it reads from Didit's API
 // and republishes for scoring (internal/refetch). This package only wires them.
 package stepup
@@ -73,6 +74,8 @@ func New(ctx context.Context, getenv func(string) string, stdout io.Writer) (fun
 		Workflows:        cfg.Workflows,
 		CallbackURL:      cfg.CallbackURL,
 		BlocklistOnBlock: cfg.BlocklistOnBlock,
+		ReviewRequests:   cfg.ReviewRequests,
+		DeclineOnBlock:   cfg.DeclineOnBlock,
 		VerifyHosts:      cfg.VerifyHosts,
 	}
 	webhooks := queue.NewTopic(ps, cfg.WebhooksTopic, cfg.PublishTimeout)

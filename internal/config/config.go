@@ -91,6 +91,8 @@ type StepUp struct {
 	CallbackURL      string            // DIDIT_CALLBACK_URL
 	Workflows        map[string]string // STEP_UP_WORKFLOWS: kind=workflow_id,...
 	BlocklistOnBlock bool              // DIDIT_BLOCKLIST_ON_BLOCK
+	ReviewRequests   bool              // DIDIT_REVIEW_REQUESTS: ask Didit's console to review review decisions (on by default)
+	DeclineOnBlock   bool              // DIDIT_DECLINE_ON_BLOCK: decline blocked sessions in Didit
 	RequestTimeout   time.Duration     // DIDIT_REQUEST_TIMEOUT: per attempt
 	// WebhooksTopic (WEBHOOKS_TOPIC) is where decisions read from Didit's API for webhooks
 	// the signature did not cover are republished for scoring.
@@ -162,6 +164,8 @@ func LoadStepUp(getenv func(string) string) (StepUp, error) {
 		CallbackURL:       r.str("DIDIT_CALLBACK_URL", ""),
 		Workflows:         r.pairs("STEP_UP_WORKFLOWS"),
 		BlocklistOnBlock:  r.bool("DIDIT_BLOCKLIST_ON_BLOCK", false),
+		ReviewRequests:    r.bool("DIDIT_REVIEW_REQUESTS", true),
+		DeclineOnBlock:    r.bool("DIDIT_DECLINE_ON_BLOCK", false),
 		RequestTimeout:    r.duration("DIDIT_REQUEST_TIMEOUT", 10*time.Second),
 		WebhooksTopic:     r.str("WEBHOOKS_TOPIC", DefaultWebhooksTopic),
 		PublishTimeout:    r.duration("PUBLISH_TIMEOUT", DefaultPublishTimeout),

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"time"
 )
 
 // Status is a session status exactly as Didit spells it (case-sensitive).
@@ -90,6 +91,43 @@ type Decision struct {
 	// the documents' contents.
 	QuestionnaireResponses []QuestionnaireResponse `json:"questionnaire_responses"`
 	DocumentAIDocuments    []DocumentAIDocument    `json:"document_ai_documents"`
+	// Reviews are the session's manual status changes (§9.2), in Didit's console or with the
+	// API key, oldest first as Didit lists them.
+	Reviews []Review `json:"reviews"`
+}
+
+// ReviewerAPIClient is a review's `user` when the change was made with the API key (this
+// system's own requests, e.g. asking for review or declining a blocked session), not by a
+// person in the console.
+const ReviewerAPIClient = "API Client"
+
+// Review is an item of the decision's `reviews[]`. The comment is free text a person wrote (it
+// may name people, or quote the user): it is not decoded.
+type Review struct {
+	// User is the reviewer's email, or ReviewerAPIClient: personal data, decoded only to be
+	// hashed with a key. Never store or log it.
+	User      string `json:"user"`
+	NewStatus Status `json:"new_status"`
+	CreatedAt Time   `json:"created_at"`
+}
+
+// ByPerson reports whether a person made the review in Didit's console.
+func (r Review) ByPerson() bool { return r.User != "" && r.User != ReviewerAPIClient }
+
+// LatestVerdictReview returns the latest review that moved the session to Approved or Declined
+// (by created_at; of equal times, the later listed). ok is false when there is none.
+func (d *Decision) LatestVerdictReview() (Review, bool) {
+	var best Review
+	found := false
+	for _, r := range d.Reviews {
+		if r.NewStatus != StatusApproved && r.NewStatus != StatusDeclined {
+			continue
+		}
+		if !found || !r.CreatedAt.Before(best.CreatedAt.Time) {
+			best, found = r, true
+		}
+	}
+	return best, found
 }
 
 // Warning is one entry of a feature's `warnings[]`. Risk is the stable code rules match on.
@@ -358,6 +396,45 @@ func (in *wireDecision) merged() Decision {
 func addSingular[T any](arr *[]T, one *T) {
 	if one != nil && len(*arr) == 0 {
 		*arr = []T{*one}
+	}
+}
+
+// Time is a timestamp Didit gives as an ISO 8601 string ("2026-01-01T00:00:00.000000Z", with
+// or without fraction and zone) or as Unix seconds. A string it cannot read, or null, is the
+// zero time: callers fall back to the event's own time.
+type Time struct{ time.Time }
+
+// isoLayouts are the ISO 8601 shapes read, most specific first; without a zone, UTC.
+var isoLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05.999999999Z07:00", "2006-01-02 15:04:05.999999999"}
+
+// UnmarshalJSON reads a string or a number; another JSON type is an error.
+func (t *Time) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	switch {
+	case string(b) == "null":
+		return nil
+	case len(b) > 0 && b[0] == '"':
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return fmt.Errorf("time: %w", err)
+		}
+		for _, l := range isoLayouts {
+			if v, err := time.Parse(l, s); err == nil {
+				t.Time = v.UTC()
+				return nil
+			}
+		}
+		return nil
+	default:
+		var n Num
+		if err := n.UnmarshalJSON(b); err != nil {
+			return fmt.Errorf("time: %w", err)
+		}
+		if f := float64(n); f > 0 && f < 1e12 {
+			sec, frac := math.Modf(f)
+			t.Time = time.Unix(int64(sec), int64(frac*1e9)).UTC()
+		}
+		return nil
 	}
 }
 

@@ -3,6 +3,7 @@ package didit
 import (
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -234,10 +235,65 @@ func TestDecodeWebhookSkipsPersonalData(t *testing.T) {
 	w, err := DecodeWebhook(testdata.Read(t, "webhooks/full_v3.json"))
 	require.NoError(t, err)
 	w.Metadata = nil // free-form by design
+	// A reviewer's email is decoded only to be hashed (like document_number); the comment is
+	// never decoded at all.
+	require.Len(t, w.Decision.Reviews, 1)
+	assert.Equal(t, "compliance@example.com", w.Decision.Reviews[0].User)
+	w.Decision.Reviews[0].User = ""
 	out, err := json.Marshal(w)
 	require.NoError(t, err)
-	for _, pii := range []string{"Garc", "1990-04-12", "Calle", "https://", "@example", "+34", "612345678", "Sevilla"} {
+	for _, pii := range []string{"Garc", "1990-04-12", "Calle", "https://", "@example", "+34", "612345678", "Sevilla", "re-onboarding", "acc_3107"} {
 		assert.NotContains(t, string(out), pii)
+	}
+}
+
+func TestReviews(t *testing.T) {
+	at := func(s string) time.Time { v, _ := time.Parse(time.RFC3339Nano, s); return v }
+	tests := []struct {
+		name    string
+		reviews string
+		want    *Review
+	}{
+		{"none", `[]`, nil},
+		{"null", `null`, nil},
+		{"only In Review", `[{"user":"API Client","new_status":"In Review","comment":"rules: x","created_at":"2026-01-01T00:00:00Z"}]`, nil},
+		{"console approval after the API's request", `[{"user":"API Client","new_status":"In Review","created_at":"2026-01-01T00:00:00.000000Z"},
+			{"user":"r@example.com","new_status":"Approved","comment":"ok","created_at":"2026-01-01T01:00:00.123456Z"}]`,
+			&Review{User: "r@example.com", NewStatus: StatusApproved, CreatedAt: Time{at("2026-01-01T01:00:00.123456Z")}}},
+		{"the latest verdict wins, listed in any order", `[{"user":"b@example.com","new_status":"Declined","created_at":"2026-01-02T00:00:00+00:00"},
+			{"user":"a@example.com","new_status":"Approved","created_at":"2026-01-01T00:00:00Z"}]`,
+			&Review{User: "b@example.com", NewStatus: StatusDeclined, CreatedAt: Time{at("2026-01-02T00:00:00Z")}}},
+		{"unix seconds, no zone", `[{"user":"a@example.com","new_status":"Approved","created_at":1767232800},
+			{"user":"API Client","new_status":"Declined","created_at":"2026-01-01T03:00:00"}]`,
+			&Review{User: ReviewerAPIClient, NewStatus: StatusDeclined, CreatedAt: Time{at("2026-01-01T03:00:00Z")}}},
+		{"unreadable time is zero", `[{"user":"a@example.com","new_status":"Approved","created_at":"yesterday"}]`,
+			&Review{User: "a@example.com", NewStatus: StatusApproved}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body := `{"session_id":"s","status":"Approved","decision":{"status":"Approved","reviews":` + tt.reviews + `}}`
+			w, err := DecodeWebhookStrict([]byte(body))
+			require.NoError(t, err)
+			got, ok := w.Decision.LatestVerdictReview()
+			if tt.want == nil {
+				assert.False(t, ok)
+				return
+			}
+			require.True(t, ok)
+			assert.Equal(t, tt.want.User, got.User)
+			assert.Equal(t, tt.want.NewStatus, got.NewStatus)
+			assert.True(t, tt.want.CreatedAt.Equal(got.CreatedAt.Time), "%v != %v", tt.want.CreatedAt, got.CreatedAt)
+			assert.Equal(t, tt.want.User != ReviewerAPIClient, got.ByPerson())
+		})
+	}
+	// The strict reading holds for the reviews too: a repeated key or a case variant is refused.
+	for _, bad := range []string{
+		`{"session_id":"s","decision":{"reviews":[{"user":"a","user":"b","new_status":"Approved"}]}}`,
+		`{"session_id":"s","decision":{"reviews":[{"User":"a","new_status":"Approved"}]}}`,
+		`{"session_id":"s","decision":{"reviews":[{"user":"a","new_status":"Approved","created_at":{}}]}}`,
+	} {
+		_, err := DecodeStrict([]byte(bad))
+		assert.Error(t, err, bad)
 	}
 }
 

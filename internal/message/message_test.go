@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/riskwire/didit-risk/internal/didit"
 	"github.com/riskwire/didit-risk/internal/failure"
 	"github.com/riskwire/didit-risk/internal/message"
 	"github.com/riskwire/didit-risk/internal/policy"
@@ -63,11 +64,12 @@ func TestDecisionRoundTrip(t *testing.T) {
 		ProfileID: "p", UserID: "u", AssessmentID: "a", SessionID: "s", Score: 40, Level: "medium",
 		Action: string(policy.StepUp), RequiredSteps: []string{"nfc"}, PolicyVersion: "v1",
 		Reasons: []message.Reason{{Rule: "r", Points: 40, Description: "why"}}, DecidedAt: time.Unix(1767225607, 0).UTC(),
-		DecisionTrusted: true,
+		DecisionTrusted: true, SessionStatus: didit.StatusInReview,
 	}
 	data, err := d.Encode()
 	require.NoError(t, err)
 	assert.Contains(t, string(data), `"`+message.AttrDecisionAuthenticated+`":true`, "one name for the flag, attribute and field")
+	assert.Contains(t, string(data), `"session_status":"In Review"`)
 	got, err := message.DecodeDecision(data)
 	require.NoError(t, err)
 	assert.Equal(t, d, got)

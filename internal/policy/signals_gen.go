@@ -8,6 +8,7 @@ package policy
 //	didit_status                string        session        Didit session status: Approved, Declined, In Review, Abandoned, ...
 //	webhook_type                string        session        status.updated or data.updated
 //	kyc_expired                 bool          session        Didit moved the approved session to Kyc Expired: the approval no longer holds and must be renewed (didit_status then reads Approved, the decision that expired)
+//	review_requested            bool          session        the session is In Review because a review was asked with the API key (its latest review is the API client's In Review, as this system's review requests are), not by Didit's own checks
 //	features_present            list(string)  -              features with data: id, nfc, liveness, face_match, poa, phone, email, aml, ip, database, questionnaire, document_ai
 //	risk_codes                  list(string)  derived        every warning risk code of every feature (deduplicated, sorted)
 //	risk_errors                 list(string)  derived        risk codes whose log_type is error
@@ -66,6 +67,7 @@ var signalVars = []Var{
 	{Name: "signals.didit_status", Kind: KindString, Doc: "Didit session status: Approved, Declined, In Review, Abandoned, ..."},
 	{Name: "signals.webhook_type", Kind: KindString, Doc: "status.updated or data.updated"},
 	{Name: "signals.kyc_expired", Kind: KindBool, Doc: "Didit moved the approved session to Kyc Expired: the approval no longer holds and must be renewed (didit_status then reads Approved, the decision that expired)"},
+	{Name: "signals.review_requested", Kind: KindBool, Doc: "the session is In Review because a review was asked with the API key (its latest review is the API client's In Review, as this system's review requests are), not by Didit's own checks"},
 	{Name: "signals.features_present", Kind: KindStringList, Doc: "features with data: id, nfc, liveness, face_match, poa, phone, email, aml, ip, database, questionnaire, document_ai"},
 	{Name: "signals.risk_codes", Kind: KindStringList, Doc: "every warning risk code of every feature (deduplicated, sorted)"},
 	{Name: "signals.risk_errors", Kind: KindStringList, Doc: "risk codes whose log_type is error"},

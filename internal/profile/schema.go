@@ -77,6 +77,9 @@ type Profile struct {
 	Cooldown      *Cooldown               `firestore:"cooldown,omitempty"`      // downgrades held back until cooldown.until
 	Sessions      map[string]SessionState `firestore:"sessions"`                // by Didit session id; pruned (undecided first)
 	StepUps       map[string]StepUp       `firestore:"step_ups"`                // by kind: nfc, phone, biometric, poa, ...
+	// DiditRequests are the step-up function's latest requests to Didit about the user's
+	// sessions, by kind: review, decline, blocklist (see DiditRequest).
+	DiditRequests map[string]DiditRequest `firestore:"didit_requests"`
 	// Aggregates are the per-user facts risk needs that pruning sessions never removes.
 	Aggregates Aggregates `firestore:"aggregates"`
 	// DocumentHashes and DeviceHashes list the distinct documents and devices of Aggregates, each

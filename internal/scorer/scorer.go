@@ -130,7 +130,7 @@ func (h *Handler) handle(ctx context.Context, e event.Event) (handled, error) {
 	// A duplicate publishes its decision again: the first delivery may have been stored but
 	// not announced. Consumers deduplicate on assessment_id.
 	if out.res.Assessment != nil {
-		if err := h.publish(ctx, out.ev, out.res.Assessment); err != nil {
+		if err := h.publish(ctx, out.ev, out.res.Assessment, verdictStatus(out.res)); err != nil {
 			return out, err
 		}
 		out.published = true
@@ -170,8 +170,23 @@ func (h *Handler) event(w *didit.Webhook, key string) profile.Event {
 	return ev
 }
 
-func (h *Handler) publish(ctx context.Context, ev profile.Event, a *profile.Assessment) error {
+// verdictStatus is Didit's status of the session a result's verdict is about: the profile's
+// record of it, or, when the profile was not read (a duplicate), the assessed session's status
+// if it is that session; empty when unknown.
+func verdictStatus(res profile.Result) didit.Status {
+	a := res.Assessment
+	if st, ok := res.Profile.Sessions[a.VerdictSession]; ok {
+		return didit.Status(st.Status)
+	}
+	if a.VerdictSession == a.SessionID {
+		return didit.Status(a.SessionStatus)
+	}
+	return ""
+}
+
+func (h *Handler) publish(ctx context.Context, ev profile.Event, a *profile.Assessment, status didit.Status) error {
 	d := Decision(ev.ProfileID, ev.UserID, a)
+	d.SessionStatus = status
 	data, err := d.Encode()
 	if err != nil {
 		return err

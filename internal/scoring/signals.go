@@ -43,6 +43,7 @@ type Signals struct {
 	DiditStatus     string   `firestore:"didit_status" json:"didit_status" feature:"session" doc:"Didit session status: Approved, Declined, In Review, Abandoned, ..."`
 	WebhookType     string   `firestore:"webhook_type" json:"webhook_type" feature:"session" doc:"status.updated or data.updated"`
 	KycExpired      bool     `firestore:"kyc_expired" json:"kyc_expired" feature:"session" doc:"Didit moved the approved session to Kyc Expired: the approval no longer holds and must be renewed (didit_status then reads Approved, the decision that expired)"`
+	ReviewRequested bool     `firestore:"review_requested" json:"review_requested" feature:"session" doc:"the session is In Review because a review was asked with the API key (its latest review is the API client's In Review, as this system's review requests are), not by Didit's own checks"`
 	FeaturesPresent []string `firestore:"features_present" json:"features_present" feature:"-" doc:"features with data: id, nfc, liveness, face_match, poa, phone, email, aml, ip, database, questionnaire, document_ai"`
 	RiskCodes       []string `firestore:"risk_codes" json:"risk_codes" feature:"derived" doc:"every warning risk code of every feature (deduplicated, sorted)"`
 	RiskErrors      []string `firestore:"risk_errors" json:"risk_errors" feature:"derived" doc:"risk codes whose log_type is error"`
@@ -156,6 +157,7 @@ func Extract(w *didit.Webhook, hash func(string) string) Signals {
 	if d == nil {
 		return s
 	}
+	s.ReviewRequested = didit.Status(s.DiditStatus) == didit.StatusInReview && reviewRequested(d.Reviews)
 	// One allocation each instead of growing: Extract runs for every webhook.
 	s.FeaturesPresent = make([]string, 0, len(featureKeys))
 	s.Warnings = make([]WarningSignal, 0, 8)
@@ -617,6 +619,20 @@ func highest(cur float64, v *didit.Num) float64 {
 
 // statusRank orders feature statuses from harmless to bad, so that several items of one feature
 // report the worst. Unknown strings rank with "not finished": neither good nor a verdict.
+// reviewRequested reports whether the latest review (by created_at; of equal times, the later
+// listed) put the session In Review with the API key: a request for a person's review, not a
+// finding of Didit's checks, and no new fact about the user.
+func reviewRequested(reviews []didit.Review) bool {
+	var latest didit.Review
+	found := false
+	for _, r := range reviews {
+		if !found || !r.CreatedAt.Before(latest.CreatedAt.Time) {
+			latest, found = r, true
+		}
+	}
+	return found && latest.User == didit.ReviewerAPIClient && latest.NewStatus == didit.StatusInReview
+}
+
 func statusRank(s string) int {
 	switch didit.Status(s) {
 	case "":

@@ -285,7 +285,7 @@ func TestMergeEveryFieldHasAnOwner(t *testing.T) {
 	none.FeaturesPresent, none.Warnings = nil, nil
 	m := Merge(base, none)
 	want := base.Clone()
-	want.DiditStatus, want.WebhookType, want.KycExpired = none.DiditStatus, none.WebhookType, none.KycExpired
+	want.DiditStatus, want.WebhookType, want.KycExpired, want.ReviewRequested = none.DiditStatus, none.WebhookType, none.KycExpired, none.ReviewRequested
 	assert.Equal(t, want, m)
 }
 

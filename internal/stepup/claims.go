@@ -99,6 +99,8 @@ type Claims interface {
 	// Complete moves a created claim whose Didit session is diditSessionID to completed.
 	// completed is false when the claim was not in that state (already completed, say).
 	Complete(ctx context.Context, id, diditSessionID, diditStatus string, now time.Time) (stored Claim, completed bool, err error)
+	// Get reads a claim; found is false when there is none.
+	Get(ctx context.Context, id string) (c Claim, found bool, err error)
 }
 
 // ClaimStore keeps claims in Firestore; every change is a transaction on the claim document,

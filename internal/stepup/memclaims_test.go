@@ -85,11 +85,11 @@ func (c *MemClaims) Complete(_ context.Context, id, diditSessionID, diditStatus 
 	return cur, done, nil
 }
 
-// Get returns a claim.
-func (c *MemClaims) Get(id string) (Claim, bool) {
+// Get implements Claims.
+func (c *MemClaims) Get(_ context.Context, id string) (Claim, bool, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	cl, ok := c.m[id]
 	cl.ID = id
-	return cl, ok
+	return cl, ok, nil
 }

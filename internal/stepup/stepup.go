@@ -1,6 +1,8 @@
 // Package stepup turns risk decisions into Didit verification sessions: for a step_up decision,
 // one session per required kind (nfc, phone, biometric, poa, ...) on that kind's workflow; for a
-// block decision, when enabled, the assessed session's face and document go on Didit's blocklist.
+// review decision, a request that Didit's console review the session (In Review); for a block
+// decision, when enabled, the session declined in Didit and its face and document on Didit's
+// blocklist (review.go). Each request about a session is made once, under the same claims.
 //
 // # One Didit session per (verified session, kind)
 //
@@ -62,9 +64,6 @@ import (
 	"github.com/riskwire/didit-risk/internal/queue"
 )
 
-// KindBlocklist is the claim kind of a blocklisting; it is not a step-up kind.
-const KindBlocklist = "blocklist"
-
 // Defaults for the zero values of Service's tuning fields.
 const (
 	DefaultLease      = 2 * time.Minute
@@ -98,11 +97,14 @@ type Didit interface {
 	CreateSession(ctx context.Context, req didit.CreateSessionRequest) (didit.SessionCreated, error)
 	ListSessions(ctx context.Context, q didit.SessionQuery) ([]didit.SessionSummary, error)
 	AddToBlocklist(ctx context.Context, sessionID string, face, document bool) error
+	CreateReview(ctx context.Context, sessionID string, newStatus didit.Status, comment string) error
+	UpdateStatus(ctx context.Context, sessionID string, newStatus didit.Status, comment string) error
 }
 
 // Profiles shows step-up states on risk profiles; *profile.Store is one.
 type Profiles interface {
 	RecordStepUp(ctx context.Context, profileID string, st profile.StepUp) error
+	RecordDiditRequest(ctx context.Context, profileID string, r profile.DiditRequest) error
 	Get(ctx context.Context, profileID string) (profile.Profile, bool, error)
 }
 
@@ -116,6 +118,11 @@ type Service struct {
 	Workflows        map[string]string // kind → Didit workflow id
 	CallbackURL      string
 	BlocklistOnBlock bool
+	// ReviewRequests asks Didit's console to review a session whose decision is review
+	// (DIDIT_REVIEW_REQUESTS); DeclineOnBlock declines a blocked session in Didit
+	// (DIDIT_DECLINE_ON_BLOCK). See review.go.
+	ReviewRequests bool
+	DeclineOnBlock bool
 	// VerifyHosts are the hosts (host[:port]) a Didit session URL may point at to be shown to
 	// product code; empty means DefaultVerifyHost. An https URL elsewhere, or an http URL on a
 	// host that is not loopback, fails the step.
@@ -209,8 +216,10 @@ func (s *Service) Handle(ctx context.Context, d message.Decision) error {
 	switch policy.Action(d.Action) {
 	case policy.StepUp:
 		return s.stepUps(ctx, d)
+	case policy.Review:
+		return s.review(ctx, d)
 	case policy.Block:
-		return s.blocklist(ctx, d)
+		return s.block(ctx, d)
 	default:
 		s.Log.DebugContext(ctx, "decision ignored", logging.KeyEvent, d.AssessmentID, "assessment_id", d.AssessmentID, "action", d.Action)
 		return nil
@@ -266,7 +275,8 @@ func (s *Service) stepUps(ctx context.Context, d message.Decision) error {
 // settled failed when permanent, deferred when Didit asked for a wait, and released otherwise.
 type action func(ctx context.Context, c Claim, grant Grant) (settled Claim, outcome string, err error)
 
-// claimed is the one claim lifecycle of step-ups and blocklistings: acquire the claim of
+// claimed is the one claim lifecycle of step-ups and of requests about the verified session
+// (review, decline, blocklist): acquire the claim of
 // (d's session, kind); unless it is settled, busy or deferred, show it pending on the profile,
 // run act, and settle, defer or release the claim by act's result.
 func (s *Service) claimed(ctx context.Context, d message.Decision, kind, workflow string, act action) result {
@@ -290,7 +300,7 @@ func (s *Service) claimed(ctx context.Context, d message.Decision, kind, workflo
 	switch grant {
 	case GrantDone:
 		r.outcome, r.session, r.reason = "already_"+c.State, c.DiditSessionID, c.Reason
-		if c.State != profile.StepCompleted {
+		if c.State != profile.StepCompleted || isRequest(c.Kind) {
 			// Show it again: an earlier handler may have stopped between settling and recording.
 			// A completed step's outcome is recorded by the scorer, not rewritten here.
 			r.err = s.record(ctx, c)
@@ -448,7 +458,7 @@ func (s *Service) settle(ctx context.Context, d message.Decision, id, owner stri
 		r.refused = false
 	}
 	r.session = stored.DiditSessionID
-	if stored.State != profile.StepCompleted {
+	if stored.State != profile.StepCompleted || isRequest(stored.Kind) {
 		if err := s.record(ctx, stored); err != nil {
 			r.err = err
 		}
@@ -500,10 +510,14 @@ func (s *Service) release(ctx context.Context, d message.Decision, id, owner str
 	}
 }
 
-// record shows a claim's state on the profile as step_ups.{kind}.
+// record shows a claim's state on the profile as step_ups.{kind}, or, for a request about the
+// verified session itself, didit_requests.{kind}.
 func (s *Service) record(ctx context.Context, c Claim) error {
-	if c.Kind == KindBlocklist {
-		return nil
+	if isRequest(c.Kind) {
+		return s.Profiles.RecordDiditRequest(ctx, c.ProfileID, profile.DiditRequest{
+			Kind: c.Kind, Status: c.State, SessionID: c.OriginSessionID, AssessmentID: c.AssessmentID,
+			Reason: c.Reason, RetryAt: c.RetryAt, CreatedAt: c.CreatedAt, UpdatedAt: s.now(),
+		})
 	}
 	return s.Profiles.RecordStepUp(ctx, c.ProfileID, profile.StepUp{
 		Kind: c.Kind, Status: c.State, AssessmentID: c.AssessmentID, OriginSessionID: c.OriginSessionID,
@@ -544,42 +558,6 @@ func (s *Service) logStep(ctx context.Context, d message.Decision, r result) {
 		level = slog.LevelWarn
 	}
 	s.Log.LogAttrs(ctx, level, "step-up", attrs...)
-}
-
-// blocklist adds a blocked user's face and document to Didit's blocklist, once per session.
-// Only a decision whose Didit data was signature-covered is acted on: an X-Signature-Simple
-// webhook leaves the decision unauthenticated, and blocklisting someone on forged data would
-// lock an innocent user out of every Didit customer's flow.
-func (s *Service) blocklist(ctx context.Context, d message.Decision) error {
-	start := time.Now()
-	var r result
-	switch {
-	case !s.BlocklistOnBlock:
-		r.outcome = "disabled"
-	case !d.DecisionTrusted:
-		r.outcome, r.reason = "skipped", "decision not signature-covered"
-	case d.SessionID == "":
-		r.outcome = "invalid"
-		r.err = failure.Errorf(failure.Invalid, "block decision %s has no session id", d.AssessmentID)
-	default:
-		// Didit keeps one blocklist entry per face or document, so a takeover simply calls again.
-		r = s.claimed(ctx, d, KindBlocklist, "", func(ctx context.Context, _ Claim, _ Grant) (Claim, string, error) {
-			if err := s.Didit.AddToBlocklist(ctx, d.SessionID, true, true); err != nil {
-				return Claim{}, "", err
-			}
-			return Claim{State: profile.StepCompleted}, "blocklisted", nil
-		})
-		r.session = d.SessionID
-	}
-	r.kind, r.duration = KindBlocklist, time.Since(start)
-	s.logStep(ctx, d, r)
-	switch {
-	case r.err != nil:
-		return r.err
-	case r.refused:
-		return failure.Recorded(failure.Errorf(failure.Invalid, "blocklist %s: %w", d.AssessmentID, ErrStepFailed))
-	}
-	return nil
 }
 
 // reason is what a profile shows for a refused step: Didit's status and detail.

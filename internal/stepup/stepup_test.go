@@ -31,6 +31,8 @@ type fakeDidit struct {
 	create func(ctx context.Context, req didit.CreateSessionRequest) (didit.SessionCreated, error)
 	list   func(ctx context.Context, q didit.SessionQuery) ([]didit.SessionSummary, error)
 	block  func(ctx context.Context, sessionID string, face, document bool) error
+	review func(ctx context.Context, sessionID string, newStatus didit.Status, comment string) error
+	update func(ctx context.Context, sessionID string, newStatus didit.Status, comment string) error
 
 	mu    sync.Mutex
 	calls int
@@ -66,10 +68,27 @@ func (f *fakeDidit) AddToBlocklist(ctx context.Context, sessionID string, face, 
 	return f.block(ctx, sessionID, face, document)
 }
 
+func (f *fakeDidit) CreateReview(ctx context.Context, sessionID string, newStatus didit.Status, comment string) error {
+	if f.review == nil {
+		f.t.Fatalf("unexpected CreateReview")
+	}
+	f.count()
+	return f.review(ctx, sessionID, newStatus, comment)
+}
+
+func (f *fakeDidit) UpdateStatus(ctx context.Context, sessionID string, newStatus didit.Status, comment string) error {
+	if f.update == nil {
+		f.t.Fatalf("unexpected UpdateStatus")
+	}
+	f.count()
+	return f.update(ctx, sessionID, newStatus, comment)
+}
+
 // profilesFunc records step-up states.
 type profilesFunc struct {
 	mu      sync.Mutex
 	got     []profile.StepUp
+	reqs    []profile.DiditRequest
 	fail    error
 	profile *profile.Profile // what Get returns; nil: not found
 }
@@ -78,6 +97,13 @@ func (p *profilesFunc) RecordStepUp(_ context.Context, _ string, st profile.Step
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.got = append(p.got, st)
+	return p.fail
+}
+
+func (p *profilesFunc) RecordDiditRequest(_ context.Context, _ string, r profile.DiditRequest) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.reqs = append(p.reqs, r)
 	return p.fail
 }
 
@@ -190,7 +216,7 @@ func TestRefusalReasonOnProfile(t *testing.T) {
 	require.ErrorIs(t, svc.Handle(context.Background(), stepUpDecision("nfc")), stepup.ErrStepFailed)
 	st := profiles.last()
 	assert.Equal(t, "didit 400: Insufficient credits.", st.Reason)
-	c, _ := claims.Get(stepup.ClaimID("s0", "nfc"))
+	c, _, _ := claims.Get(context.Background(), stepup.ClaimID("s0", "nfc"))
 	assert.Equal(t, profile.StepFailed, c.State)
 }
 
@@ -279,7 +305,7 @@ func TestTakeoverRecoversFromOneListingPage(t *testing.T) {
 			assert.Equal(t, tt.wantCalls, f.calls, "Didit calls in all")
 			assert.Equal(t, profile.StepCreated, profiles.last().Status)
 			assert.Equal(t, tt.wantSession, profiles.last().DiditSessionID)
-			c, _ := claims.Get(stepup.ClaimID("s0", "nfc"))
+			c, _, _ := claims.Get(context.Background(), stepup.ClaimID("s0", "nfc"))
 			assert.Equal(t, 2, c.Attempts)
 			assert.Equal(t, started, c.CreateStartedAt, "kept from the first owner")
 			assert.Contains(t, logs.String(), `"outcome":"`+tt.wantOutcome+`"`)
@@ -366,7 +392,7 @@ func TestSessionURLMustBeOnVerifyHost(t *testing.T) {
 			err := svc.Handle(context.Background(), stepUpDecision("nfc"))
 			st := profiles.last()
 			assert.Equal(t, tt.wantStatus, st.Status)
-			c, _ := claims.Get(stepup.ClaimID("s0", "nfc"))
+			c, _, _ := claims.Get(context.Background(), stepup.ClaimID("s0", "nfc"))
 			assert.Equal(t, tt.wantStatus, c.State)
 			if tt.wantStatus == profile.StepFailed {
 				require.ErrorIs(t, err, stepup.ErrStepFailed)
@@ -404,7 +430,7 @@ func TestLongRetryAfterDefers(t *testing.T) {
 	assert.Equal(t, profile.StepPending, st.Status)
 	assert.Equal(t, stepup.ReasonRateLimit, st.Reason)
 	assert.Equal(t, start.Add(time.Hour), st.RetryAt)
-	c, _ := claims.Get(stepup.ClaimID("s0", "nfc"))
+	c, _, _ := claims.Get(context.Background(), stepup.ClaimID("s0", "nfc"))
 	assert.Equal(t, start.Add(time.Hour), c.RetryAt)
 	assert.Equal(t, []string{stepup.ClaimID("s0", "nfc")}, claims.Released, "claim released")
 	assert.Contains(t, logs.String(), `"outcome":"deferred"`)
@@ -454,11 +480,11 @@ func TestStepUpDecisionCompletesEveryClaimItAnswers(t *testing.T) {
 	}
 
 	for _, origin := range []string{"s0", "s1"} {
-		c, _ := claims.Get(stepup.ClaimID(origin, "nfc"))
+		c, _, _ := claims.Get(context.Background(), stepup.ClaimID(origin, "nfc"))
 		assert.Equal(t, profile.StepCompleted, c.State, origin)
 		assert.Equal(t, "Approved", c.DiditStatus, origin)
 	}
-	c, _ := claims.Get(stepup.ClaimID("s2", "nfc"))
+	c, _, _ := claims.Get(context.Background(), stepup.ClaimID("s2", "nfc"))
 	assert.Equal(t, profile.StepCreated, c.State, "a session not yet decided leaves its claim open")
 	assert.Equal(t, 2, strings.Count(logs.String(), `"outcome":"completed"`), "each claim completed once")
 }

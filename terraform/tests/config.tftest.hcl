@@ -61,6 +61,8 @@ run "defaults" {
       DIDIT_CALLBACK_URL       = "https://app.example.com/verification/done"
       STEP_UP_WORKFLOWS        = "nfc=wf-nfc-0001,poa=wf-poa-0001"
       DIDIT_BLOCKLIST_ON_BLOCK = "false"
+      DIDIT_REVIEW_REQUESTS    = "true"
+      DIDIT_DECLINE_ON_BLOCK   = "false"
       WEBHOOKS_TOPIC           = "didit-webhooks"
     })
     error_message = "Step-up environment changed."
@@ -71,7 +73,7 @@ run "defaults" {
     condition = alltrue([
       for k, s in google_pubsub_subscription.push :
       s.ack_deadline_seconds >= google_cloudfunctions2_function.fn[{
-        scorer = "scorer", webhooks_refetch = "stepup", stepup = "stepup", stepup_block = "stepup"
+        scorer = "scorer", webhooks_refetch = "stepup", stepup = "stepup", stepup_review = "stepup", stepup_block = "stepup"
       }[k]].service_config[0].timeout_seconds
     ])
     error_message = "A push subscription's ack deadline is shorter than its function's timeout."

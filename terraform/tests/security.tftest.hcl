@@ -195,9 +195,9 @@ run "dead_letters" {
   assert {
     condition = alltrue([
       for k, s in google_pubsub_subscription.push :
-      length(s.dead_letter_policy) == 1 && s.dead_letter_policy[0].max_delivery_attempts == (k == "stepup" ? 15 : 5)
+      length(s.dead_letter_policy) == 1 && s.dead_letter_policy[0].max_delivery_attempts == (contains(["stepup", "stepup_review"], k) ? 15 : 5)
     ])
-    error_message = "Every push subscription needs a dead-letter policy (5 attempts by default; 15 for step_up decisions, so an hour's Didit rate limit is waited out before dead-lettering)."
+    error_message = "Every push subscription needs a dead-letter policy (5 attempts by default; 15 for step_up and review decisions, so an hour's Didit rate limit is waited out before dead-lettering)."
   }
 
   assert {
@@ -207,6 +207,7 @@ run "dead_letters" {
       scorer           = "projects/didit-risk-check/topics/didit-webhooks -> projects/didit-risk-check/topics/didit-webhooks-dlq"
       webhooks_refetch = "projects/didit-risk-check/topics/didit-webhooks -> projects/didit-risk-check/topics/didit-webhooks-dlq"
       stepup           = "projects/didit-risk-check/topics/risk-decisions -> projects/didit-risk-check/topics/risk-decisions-dlq"
+      stepup_review    = "projects/didit-risk-check/topics/risk-decisions -> projects/didit-risk-check/topics/risk-decisions-dlq"
     }
     error_message = "Push subscriptions or their dead-letter topics changed."
   }
@@ -240,7 +241,7 @@ run "dead_letters" {
 
   assert {
     condition     = !contains(keys(google_pubsub_subscription.push), "stepup_block")
-    error_message = "Block decisions must reach the step-up function only with didit_blocklist_on_block."
+    error_message = "Block decisions must reach the step-up function only with didit_blocklist_on_block or didit_decline_on_block."
   }
 }
 
@@ -260,6 +261,7 @@ run "webhooks_refetch" {
       scorer           = "(all)"
       webhooks_refetch = "NOT attributes.decision_authenticated = \"true\""
       stepup           = "attributes.action = \"step_up\" OR attributes:step_up_kind"
+      stepup_review    = "attributes.action = \"review\" AND NOT attributes:step_up_kind"
     }
     error_message = "Filters changed: the refetch subscription takes every webhook not marked decision_authenticated=\"true\" (a missing attribute is untrusted)."
   }
@@ -311,6 +313,7 @@ run "blocklist_on_block" {
       scorer           = "(all)"
       webhooks_refetch = "NOT attributes.decision_authenticated = \"true\""
       stepup           = "attributes.action = \"step_up\" OR attributes:step_up_kind"
+      stepup_review    = "attributes.action = \"review\" AND NOT attributes:step_up_kind"
       stepup_block     = "attributes.action = \"block\""
     }
     error_message = "With didit_blocklist_on_block, a second step-up subscription takes block decisions."
@@ -319,7 +322,7 @@ run "blocklist_on_block" {
   assert {
     condition = alltrue([
       for k, s in google_pubsub_subscription.push :
-      length(s.dead_letter_policy) == 1 && s.dead_letter_policy[0].max_delivery_attempts == (k == "stepup" ? 15 : 7)
+      length(s.dead_letter_policy) == 1 && s.dead_letter_policy[0].max_delivery_attempts == (contains(["stepup", "stepup_review"], k) ? 15 : 7)
     ])
     error_message = "Every push subscription, the block one included, needs a dead-letter policy."
   }
@@ -332,5 +335,48 @@ run "blocklist_on_block" {
   assert {
     condition     = google_cloudfunctions2_function.fn["stepup"].service_config[0].environment_variables["DIDIT_BLOCKLIST_ON_BLOCK"] == "true"
     error_message = "The step-up function must be told to blocklist."
+  }
+}
+
+# Declining blocked sessions in Didit needs block decisions too: the same
+# subscription as blocklisting, with blocklisting left off.
+run "decline_on_block" {
+  command = plan
+
+  variables {
+    didit_decline_on_block = true
+  }
+
+  assert {
+    condition     = google_pubsub_subscription.push["stepup_block"].filter == "attributes.action = \"block\""
+    error_message = "With didit_decline_on_block, the block subscription takes block decisions."
+  }
+
+  assert {
+    condition = (
+      google_cloudfunctions2_function.fn["stepup"].service_config[0].environment_variables["DIDIT_DECLINE_ON_BLOCK"] == "true" &&
+      google_cloudfunctions2_function.fn["stepup"].service_config[0].environment_variables["DIDIT_BLOCKLIST_ON_BLOCK"] == "false"
+    )
+    error_message = "The step-up function must be told to decline, and not to blocklist."
+  }
+}
+
+# Review requests are on by default (the defaults run sees stepup_review);
+# turned off, review decisions no longer reach the step-up function.
+run "review_requests_off" {
+  command = plan
+
+  variables {
+    didit_review_requests = false
+  }
+
+  assert {
+    condition     = !contains(keys(google_pubsub_subscription.push), "stepup_review")
+    error_message = "Without didit_review_requests, no subscription takes review decisions."
+  }
+
+  assert {
+    condition     = google_cloudfunctions2_function.fn["stepup"].service_config[0].environment_variables["DIDIT_REVIEW_REQUESTS"] == "false"
+    error_message = "The step-up function must be told not to request reviews."
   }
 }

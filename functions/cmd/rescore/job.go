@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/riskwire/didit-risk/internal/didit"
 	"github.com/riskwire/didit-risk/internal/profile"
 	"github.com/riskwire/didit-risk/internal/queue"
 	"github.com/riskwire/didit-risk/internal/scorer"
@@ -203,6 +204,7 @@ func (j *job) one(ctx context.Context, id string) (profile.RescoreResult, error)
 		return res, nil
 	}
 	d := scorer.Decision(id, res.Profile.UserID, res.Assessment)
+	d.SessionStatus = didit.Status(res.Assessment.SessionStatus) // the verdict session's, as the scorer sends it
 	data, err := d.Encode()
 	if err != nil {
 		return res, err
