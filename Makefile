@@ -58,6 +58,11 @@ integration: ## Unit + integration tests against the Pub/Sub and Firestore emula
 export-training: ## Labelled feature CSV from Firestore (emulator or ADC project): make export-training PROJECT=p OUT=training.csv
 	$(GO) run ./functions/cmd/export-training -project $(PROJECT) -out $(or $(OUT),training.csv)
 
+.PHONY: rescore
+rescore: ## Re-derive every profile under the live policy after a promotion: make rescore PROJECT=p [POLICY=f.yaml] [RESCORE_ARGS="-rate 20"]
+	@mkdir -p build
+	$(GO) run ./functions/cmd/rescore -project $(PROJECT) $(if $(POLICY),-policy $(POLICY)) $(RESCORE_ARGS)
+
 .PHONY: train
 train: deps ## Train a model on an exported CSV: make train DATA=training.csv MODEL=build/model/my NAME=my-model
 	@mkdir -p $(dir $(MODEL))

@@ -41,6 +41,8 @@ locals {
         ASSESSMENT_RETENTION = "${var.assessment_retention_days * 24}h" # a Go duration; Firestore's TTL deletes on expire_at
         }, var.policy_file == "" ? {} : {
         POLICY_FILE = "${var.runtime_source_dir}/${var.policy_file}"
+        }, var.shadow_policy_file == "" ? {} : {
+        SHADOW_POLICY_FILE = "${var.runtime_source_dir}/${var.shadow_policy_file}"
       })
       secret_env = tomap({ HASH_KEYS = "hash_key" }) # "id:key[,id:key…]", current first: hashes carry their key id, so a rotation keeps matching old ones
     }

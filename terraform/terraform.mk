@@ -12,11 +12,13 @@ TF_SOURCE_ZIP  := build/source.zip
 # A scoring policy file to ship in the archive (relative to the repository
 # root); set the same path as the policy_file Terraform variable.
 TF_POLICY_FILE ?=
+# A shadow policy to ship beside it (the shadow_policy_file Terraform variable).
+TF_SHADOW_POLICY_FILE ?=
 
 .PHONY: package tf-provider tf-schema tf-check
 
 package: ## Write build/source.zip, the functions' source for Terraform (TF_POLICY_FILE=path adds a policy file)
-	$(GO) run ./functions/cmd/package-source -out $(TF_SOURCE_ZIP) $(if $(TF_POLICY_FILE),-policy $(TF_POLICY_FILE))
+	$(GO) run ./functions/cmd/package-source -out $(TF_SOURCE_ZIP) $(if $(TF_POLICY_FILE),-policy $(TF_POLICY_FILE)) $(if $(TF_SHADOW_POLICY_FILE),-policy $(TF_SHADOW_POLICY_FILE))
 
 tf-provider: ## Build the offline stand-in hashicorp/google provider into build/terraform (mirror + terraformrc)
 	TF_BUILD_DIR=$(TF_BUILD_DIR) $(TF_DIR)/scripts/install-provider.sh

@@ -53,6 +53,17 @@ variable "policy_file" {
   }
 }
 
+variable "shadow_policy_file" {
+  description = "A candidate policy the scorer evaluates beside the live one on every webhook (SHADOW_POLICY_FILE): its verdict is stored with each assessment and never acted on. Inside the source archive, relative to the repository root (`make package TF_SHADOW_POLICY_FILE=...`). Empty: no shadow policy."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.shadow_policy_file == "" || (!startswith(var.shadow_policy_file, "/") && !strcontains(var.shadow_policy_file, ".."))
+    error_message = "shadow_policy_file must be a relative path inside the repository."
+  }
+}
+
 variable "runtime_source_dir" {
   description = "Where the uploaded source sits at run time. Google's Go buildpack moves it into serverless_function_source_code/ under the app directory /workspace before building, and the image keeps it there."
   type        = string

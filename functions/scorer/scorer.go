@@ -50,6 +50,20 @@ func New(ctx context.Context, getenv func(string) string, stdout io.Writer) (fun
 	if err != nil {
 		return nil, nil, fmt.Errorf("MODEL_FILE: %w", err)
 	}
+	// The shadow policy is checked as strictly as the live one: an invalid one stops the start,
+	// naming the rule. It reads the same model.
+	var (
+		shadow     profile.Evaluator
+		shadowAttr []any
+	)
+	if cfg.ShadowPolicyFile != "" {
+		sp, err := policy.Load(cfg.ShadowPolicyFile)
+		if err != nil {
+			return nil, nil, fmt.Errorf("SHADOW_POLICY_FILE: %w", err)
+		}
+		shadow = profile.NewEvaluator(sp, scoring.WithModel(mdl))
+		shadowAttr = []any{"shadow_policy_version", sp.Version}
+	}
 	keys := make([]scoring.HashKey, len(cfg.HashKeys))
 	for i, k := range cfg.HashKeys {
 		keys[i] = scoring.HashKey{ID: k.ID, Secret: []byte(k.Secret)}
@@ -68,6 +82,7 @@ func New(ctx context.Context, getenv func(string) string, stdout io.Writer) (fun
 		return nil, nil, fmt.Errorf("pubsub client: %w", err)
 	}
 	decisions := queue.NewTopic(ps, cfg.DecisionsTopic, cfg.DecisionPublishTimeout)
+	log := logging.New(stdout, cfg.LogFormat, cfg.LogLevel).With("policy_version", pol.Version, "model_version", mdl.Version()).With(shadowAttr...)
 	// Dedupe markers outlive the receiver's replay horizon by a day, so a replay the receiver
 	// still accepts is always a duplicate here.
 	store := profile.NewStore(fs, profile.Options{
@@ -76,11 +91,11 @@ func New(ctx context.Context, getenv func(string) string, stdout io.Writer) (fun
 	h := &scorer.Handler{
 		Profiles:     store,
 		FaceSearches: store,
-		Engine:       profile.NewEvaluator(pol, scoring.WithModel(mdl)),
+		Engine:       profile.WithShadow(profile.NewEvaluator(pol, scoring.WithModel(mdl)), shadow),
 		Hash:         hasher.Hash,
 		Aliases:      hasher.Aliases,
 		Decisions:    decisions,
-		Log:          logging.New(stdout, cfg.LogFormat, cfg.LogLevel).With("policy_version", pol.Version, "model_version", mdl.Version()),
+		Log:          log,
 		Now:          time.Now,
 	}
 	return h.Handle, func() { decisions.Stop(); _ = ps.Close(); _ = fs.Close() }, nil

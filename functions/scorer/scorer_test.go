@@ -29,6 +29,11 @@ func TestStartRefusesBadConfiguration(t *testing.T) {
 		}, []string{"misspelt_signal", "undeclared reference", "liveness_scor"}},
 		{"policy file missing", map[string]string{"GOOGLE_CLOUD_PROJECT": "p", "HASH_KEY": "k", "POLICY_FILE": "nope.yaml"},
 			[]string{"nope.yaml"}},
+		{"invalid shadow policy names the variable, the rule and CEL's message", map[string]string{
+			"GOOGLE_CLOUD_PROJECT": "p", "HASH_KEY": "k", "SHADOW_POLICY_FILE": testdata.Dir(t, "policy", "invalid_cel.yaml"),
+		}, []string{"SHADOW_POLICY_FILE", "misspelt_signal", "undeclared reference", "liveness_scor"}},
+		{"shadow policy file missing", map[string]string{"GOOGLE_CLOUD_PROJECT": "p", "HASH_KEY": "k", "SHADOW_POLICY_FILE": "candidate.yaml"},
+			[]string{"SHADOW_POLICY_FILE", "candidate.yaml"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -120,7 +125,8 @@ func TestStartLoadsModel(t *testing.T) {
 	t.Setenv("PUBSUB_EMULATOR_HOST", "127.0.0.1:1")
 	for name, path := range map[string]string{"embedded": "", "file": modelCopy(t, nil, nil)} {
 		t.Run(name, func(t *testing.T) {
-			env := map[string]string{"GOOGLE_CLOUD_PROJECT": "p", "HASH_KEY": "k", "MODEL_FILE": path}
+			env := map[string]string{"GOOGLE_CLOUD_PROJECT": "p", "HASH_KEY": "k", "MODEL_FILE": path,
+				"SHADOW_POLICY_FILE": testdata.Dir(t, "policy", "shadow_block_all.yaml")} // a valid shadow policy starts too
 			fn, closeFn, err := New(context.Background(), func(k string) string { return env[k] }, io.Discard)
 			require.NoError(t, err)
 			require.NotNil(t, fn)

@@ -67,6 +67,9 @@ type Scorer struct {
 	// AssessmentRetention (ASSESSMENT_RETENTION) is how long an assessment is kept before
 	// Firestore's TTL policy deletes it; 0 means the profile store's default (400 days).
 	AssessmentRetention time.Duration
+	// ShadowPolicyFile (SHADOW_POLICY_FILE) is a second policy evaluated beside the live one on
+	// every webhook: its verdict is stored with the assessment and never acted on. Empty: none.
+	ShadowPolicyFile string
 }
 
 // HashKey is one key of HASH_KEYS.
@@ -150,6 +153,7 @@ func LoadScorer(getenv func(string) string) (Scorer, error) {
 		FirestoreDatabase:      r.str("FIRESTORE_DATABASE", DefaultDatabase),
 		DecisionsTopic:         r.str("DECISIONS_TOPIC", DefaultDecisionsTopic),
 		PolicyFile:             r.str("POLICY_FILE", ""),
+		ShadowPolicyFile:       r.str("SHADOW_POLICY_FILE", ""),
 		ModelFile:              r.str("MODEL_FILE", ""),
 		DecisionPublishTimeout: r.duration("DECISION_PUBLISH_TIMEOUT", DefaultPublishTimeout),
 		ReplayHorizon:          r.duration("REPLAY_HORIZON", DefaultReplayHorizon),

@@ -54,3 +54,19 @@ func TestLoadScorerModelFile(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "/models/my.model", c.ModelFile)
 }
+
+func TestLoadScorerShadowPolicyFile(t *testing.T) {
+	tests := []struct{ name, value, want string }{
+		{"unset: no shadow policy", "", ""},
+		{"set", "/workspace/policies/candidate.yaml", "/workspace/policies/candidate.yaml"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := map[string]string{"GOOGLE_CLOUD_PROJECT": "p", "HASH_KEY": "k", "SHADOW_POLICY_FILE": tt.value}
+			c, err := LoadScorer(func(k string) string { return env[k] })
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, c.ShadowPolicyFile)
+			assert.Empty(t, c.PolicyFile, "the live policy is its own variable")
+		})
+	}
+}

@@ -144,6 +144,10 @@ type Assessment struct {
 	EventTime time.Time            `firestore:"event_time"`
 	CreatedAt time.Time            `firestore:"created_at"`
 	ExpireAt  time.Time            `firestore:"expire_at"` // created_at + the retention: a Firestore TTL field
+	// Kind is absent on a webhook's assessment and AssessmentRescore on one the rescore job
+	// wrote after a policy change; Replaces is then the verdict it replaced.
+	Kind     AssessmentKind `firestore:"kind,omitempty"`
+	Replaces *PolicyVerdict `firestore:"replaces,omitempty"`
 }
 
 // ShadowVerdict is a shadow policy's verdict on an assessment's signals and history.
@@ -533,7 +537,9 @@ func record(p *Profile, ev Event, eng Evaluator, now time.Time, load signalLoade
 	if ev.HasDecision && !reflect.DeepEqual(ev.Signals, v.Assessment.Signals) {
 		own = &ev.Signals
 	}
-	return newAssessment(p, v, ev, own, now), nil
+	a := newAssessment(p, v, ev, own, now)
+	a.ShadowPolicy = shadowVerdict(eng, v)
+	return a, nil
 }
 
 // newAssessment counts and returns the assessment of the verdict v that ev led to; own is the

@@ -50,6 +50,10 @@ type Verdict struct {
 	// HighestLevel and EverBlocked summarise every verdict of the fold and the archive.
 	HighestLevel string
 	EverBlocked  bool
+	// Input is the history Assessment was computed with, in full (step-ups included): a shadow
+	// policy is evaluated on Assessment.Signals and Input, the live verdict's own inputs,
+	// without a second fold.
+	Input scoring.History
 }
 
 // SessionVerdict is one session's verdict in the fold.
@@ -198,7 +202,7 @@ func Derive(p Profile, eng Evaluator) Verdict {
 		v.Sessions[e.id] = sv
 		v.HighestLevel = string(policy.MaxLevel(policy.Level(v.HighestLevel), a.Level))
 		v.EverBlocked = v.EverBlocked || a.Action == policy.Block
-		v.State, v.Assessment, v.Session, v.Reused = VerdictAssessed, a, e.id, reused
+		v.State, v.Assessment, v.Session, v.Reused, v.Input = VerdictAssessed, a, e.id, reused, h
 		v.History = historyRecord(h)
 	}
 	if v.State == VerdictAssessed && !v.Reused {

@@ -106,6 +106,7 @@ func (s *Store) ApplyFaceSearch(ctx context.Context, ev FaceSearchEvent, eng Eva
 			// The facts came from Didit's API, read with the API key: as trusted as a
 			// signature-covered decision (see message.FaceSearch).
 			a = newAssessment(&p, v, Event{Key: ev.Key, SessionID: ev.SessionID, Status: st.Status, EventTime: ev.At, Trusted: true}, nil, now)
+			a.ShadowPolicy = shadowVerdict(eng, v)
 			a.ExpireAt = now.Add(opts.AssessmentRetention)
 		}
 		res.Outcome, res.Profile, res.Assessment = Applied, p, a

@@ -68,7 +68,8 @@ func TestStoredDocumentsMatchTheContract(t *testing.T) {
 	// With the default model, as the scorer runs: the stored model result is validated too.
 	mdl, err := modelscore.Load("")
 	require.NoError(t, err)
-	eng := NewEvaluator(policy.Default(), scoring.WithModel(mdl))
+	// A shadow policy beside it, so the stored shadow verdict is validated too.
+	eng := WithShadow(NewEvaluator(policy.Default(), scoring.WithModel(mdl)), blockAll(t))
 	h := hasher(t)
 	profSchema, assessSchema := schemas(t)
 	ctx := context.Background()
@@ -104,6 +105,7 @@ func TestStoredDocumentsMatchTheContract(t *testing.T) {
 		am, adoc := stored(t, pref.Collection(Assessments).Doc(ev.Key))
 		require.NoError(t, assessSchema.Validate(adoc), "assessment %s", ev.Key)
 		require.Contains(t, am, "model", "assessment %s", ev.Key)
+		require.Contains(t, am, "shadow_policy", "assessment %s", ev.Key)
 		assert.Equal(t, mdl.Version(), am["model"].(map[string]any)["version"])
 		if ev.Key == "e2" {
 			assert.Equal(t, "approve", res.Profile.Action)

@@ -191,16 +191,8 @@ func verdictStatus(res profile.Result) didit.Status {
 }
 
 func (h *Handler) publish(ctx context.Context, ev profile.Event, a *profile.Assessment, status didit.Status) error {
-	reasons := make([]message.Reason, len(a.Reasons))
-	for i, r := range a.Reasons {
-		reasons[i] = message.Reason(r)
-	}
-	d := message.Decision{
-		ProfileID: ev.ProfileID, UserID: ev.UserID, AssessmentID: a.ID, SessionID: a.VerdictSession,
-		Score: a.Score, Level: a.Level, Action: a.Action, RequiredSteps: a.RequiredSteps,
-		PolicyVersion: a.PolicyVersion, Reasons: reasons, StepUpKind: a.StepUpKind,
-		DecidedAt: a.CreatedAt, DecisionTrusted: a.Trusted, SessionStatus: status,
-	}
+	d := Decision(ev.ProfileID, ev.UserID, a)
+	d.SessionStatus = status
 	data, err := d.Encode()
 	if err != nil {
 		return err
@@ -209,6 +201,21 @@ func (h *Handler) publish(ctx context.Context, ev profile.Event, a *profile.Asse
 		return failure.New(failure.Transient, err)
 	}
 	return nil
+}
+
+// Decision is the decision event announcing assessment a of a profile: the one shape every
+// publisher of decisions (the scorer, the rescore job) sends.
+func Decision(profileID, userID string, a *profile.Assessment) message.Decision {
+	reasons := make([]message.Reason, len(a.Reasons))
+	for i, r := range a.Reasons {
+		reasons[i] = message.Reason(r)
+	}
+	return message.Decision{
+		ProfileID: profileID, UserID: userID, AssessmentID: a.ID, SessionID: a.VerdictSession,
+		Score: a.Score, Level: a.Level, Action: a.Action, RequiredSteps: a.RequiredSteps,
+		PolicyVersion: a.PolicyVersion, Reasons: reasons, StepUpKind: a.StepUpKind,
+		DecidedAt: a.CreatedAt, DecisionTrusted: a.Trusted,
+	}
 }
 
 // log writes the message's one line, at the level failure.EventOutcome gives its error.
@@ -243,6 +250,11 @@ func (h *Handler) log(ctx context.Context, e event.Event, out handled, err error
 			}
 			attrs = append(attrs, slog.String("assessment_id", a.ID), slog.Int("score", a.Score), slog.String("level", a.Level),
 				slog.String("action", a.Action), slog.Any("rules", rules), slog.Any("required_steps", a.RequiredSteps))
+			if sv := a.ShadowPolicy; sv != nil {
+				// The shadow's verdict beside the live one, never acted on: enough to compare in logs.
+				attrs = append(attrs, slog.Group("shadow", slog.String("policy_version", sv.PolicyVersion), slog.Int("score", sv.Score),
+					slog.String("level", string(sv.Level)), slog.String("action", string(sv.Action))))
+			}
 		}
 	}
 	attrs = append(attrs, slog.Float64("latency_ms", float64(took.Microseconds())/1000))

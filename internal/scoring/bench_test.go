@@ -24,6 +24,25 @@ func benchPayload(b testing.TB) *didit.Webhook {
 // real HMAC hasher) and Evaluate of the default policy. No I/O.
 func BenchmarkScore(b *testing.B) { benchScore(b, NewEngine(policy.Default())) }
 
+// BenchmarkScoreWithShadow is BenchmarkScore with a shadow policy (SHADOW_POLICY_FILE)
+// evaluated beside the live one on the same signals and history, as the scorer does: a
+// second engine of the default policy, the size a candidate policy would be.
+func BenchmarkScoreWithShadow(b *testing.B) {
+	live, shadow := NewEngine(policy.Default()), NewEngine(policy.Default())
+	w := benchPayload(b)
+	hash := NewHasher([]byte("bench-key"))
+	h := History{Sessions24h: 2, Sessions30d: 3, DistinctDocuments: 1, DistinctDevices: 1, PreviousLevel: "medium",
+		PreviousAction: "step_up", StepUps: map[policy.StepKind]StepUp{"nfc": {Status: policy.StepCreated}}}
+	b.ReportAllocs()
+	for b.Loop() {
+		sig := Extract(w, hash)
+		a := live.Evaluate(sig, h)
+		if s := shadow.Evaluate(a.Signals, h); !a.Scored || !s.Scored {
+			b.Fatal("not scored")
+		}
+	}
+}
+
 // benchScore is BenchmarkScore's loop on engine e; BenchmarkScoreWithModel (model_ext_test.go,
 // an external test: modelscore imports scoring) runs it with the default model.
 func benchScore(b *testing.B, e *Engine) {

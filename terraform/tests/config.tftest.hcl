@@ -108,6 +108,23 @@ run "image_cleanup" {
   }
 }
 
+run "shadow_policy_file" {
+  command = plan
+
+  variables {
+    policy_file        = "policies/live.yaml"
+    shadow_policy_file = "policies/candidate.yaml"
+  }
+
+  assert {
+    condition = (
+      google_cloudfunctions2_function.fn["scorer"].service_config[0].environment_variables["SHADOW_POLICY_FILE"] == "/workspace/serverless_function_source_code/policies/candidate.yaml" &&
+      google_cloudfunctions2_function.fn["scorer"].service_config[0].environment_variables["POLICY_FILE"] == "/workspace/serverless_function_source_code/policies/live.yaml"
+    )
+    error_message = "SHADOW_POLICY_FILE must point into the uploaded source beside POLICY_FILE (off by default: see the defaults run)."
+  }
+}
+
 run "policy_file" {
   command = plan
 
