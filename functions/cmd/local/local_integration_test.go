@@ -57,7 +57,7 @@ func TestWholeSystem(t *testing.T) {
 	cmd.Dir = "../../.."
 	cmd.Env = append(os.Environ(), "PORT="+ports["PORT"], "DIDIT_SIM_PORT="+ports["DIDIT_SIM_PORT"],
 		"PUBSUB_EMULATOR_HOST="+pubsubHost, "FIRESTORE_EMULATOR_HOST="+firestoreHost,
-		"GOOGLE_CLOUD_PROJECT="+project, "LOG_FORMAT=json")
+		"GOOGLE_CLOUD_PROJECT="+project, "LOG_FORMAT=json", "WARMUP_WEBHOOKS=40") // a short warm-up: this test checks it runs, not how warm it gets
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
