@@ -109,8 +109,9 @@ func run(ctx context.Context, getenv func(string) string, setenv func(string, st
 	}
 	defer ps.Close()
 	base := "http://127.0.0.1:" + port
-	// Production's 10 s minimum retry backoff would make every retried push (a contended
-	// Firestore transaction) cost ≥ 10 s end to end locally; a local run retries after 1 s.
+	// A push retried after a contended Firestore transaction: the emulator sends the first retry
+	// after ≈ 1 s whatever the policy, later ones after the minimum backoff, which production's
+	// 10 s would put into local e2e figures (measured: second retry 17.6 s later, 2.4 s with 1 s).
 	topology := emulator.DefaultTopology()
 	topology.MinBackoff = time.Second
 	if err := topology.Create(ctx, ps, project, emulator.Endpoints{Scorer: base, StepUp: base, Block: getenv("DIDIT_BLOCKLIST_ON_BLOCK") == "true"}); err != nil {
