@@ -111,6 +111,19 @@ lint: ## gofmt, go vet, staticcheck, gosec
 policy-check: ## Validate a policy file offline: make policy-check FILE=path.yaml
 	$(GO) run ./functions/cmd/policy-check $(FILE)
 
+.PHONY: policy-diff
+policy-diff: ## What changes between two policies (rules added, removed, changed): make policy-diff A=old.yaml B=new.yaml (- = default)
+	$(GO) run ./functions/cmd/policy-diff $(A) $(B)
+
+# Built, then run, so that the guard's exit status (1) reaches CI as it is (`go run` folds every
+# failure into 1). PROJECT defaults to GOOGLE_CLOUD_PROJECT; FIRESTORE_EMULATOR_HOST selects the
+# emulator, otherwise application default credentials reach the real project.
+.PHONY: backtest
+backtest: ## Re-evaluate stored assessments with a candidate: make backtest POLICY=candidate.yaml [PROJECT=p] [BACKTEST_ARGS="-latest-per-user -max-stricter 0.05 -max-looser 0.05"]; SHADOW=1 compares live and shadow
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/backtest ./functions/cmd/backtest
+	$(BIN)/backtest -project "$(or $(PROJECT),$(GOOGLE_CLOUD_PROJECT))" $(if $(SHADOW),-shadow,-policy "$(POLICY)") -out $(or $(OUT),build/backtest) $(BACKTEST_ARGS)
+
 .PHONY: emulators
 emulators: ## Start both emulators in the foreground (Ctrl-C stops them) and print their addresses
 	$(WITH_EMU) -from-env -- sleep infinity

@@ -156,6 +156,26 @@ type HistoryRecord struct {
 	DistinctDevices   int    `firestore:"distinct_devices"`
 	PreviousLevel     string `firestore:"previous_level"`
 	PreviousAction    string `firestore:"previous_action"`
+	// StepUps, IsStepUp and StepUpKind are the step-up part of the history: the latest step-up
+	// of each kind for the verdict's session, and whether a step-up session of ours refined it.
+	// With the rest they let a backtest replay the verdict exactly (HistoryRecord.Scoring).
+	StepUps    map[string]StepUpRecord `firestore:"step_ups"`
+	IsStepUp   bool                    `firestore:"is_step_up"`
+	StepUpKind string                  `firestore:"step_up_kind,omitempty"`
+}
+
+// StepUpRecord is one step-up as the policy saw it: its status and, once completed, its outcome.
+type StepUpRecord struct {
+	Status  policy.StepStatus  `firestore:"status" json:"status"`
+	Outcome policy.StepOutcome `firestore:"outcome,omitempty" json:"outcome,omitempty"`
+}
+
+// Fold records ev on p in memory exactly as Apply does inside its transaction (without the
+// dedupe marker and the staleness check, which need the store): the assessment Apply would
+// write, nil when it would write none. Backtests and benchmarks build stored-shaped
+// assessments through it, so what they replay is what the scorer stores.
+func Fold(p *Profile, ev Event, eng Evaluator, now time.Time) *Assessment {
+	return record(p, ev, eng, now)
 }
 
 // ErrConflict is returned when a transaction kept losing to concurrent writers.

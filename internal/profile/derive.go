@@ -126,11 +126,7 @@ func Derive(p Profile, eng Evaluator) Verdict {
 		v.HighestLevel = string(policy.MaxLevel(policy.Level(v.HighestLevel), a.Level))
 		v.EverBlocked = v.EverBlocked || a.Action == policy.Block
 		v.State, v.Assessment, v.Session = VerdictAssessed, a, e.id
-		v.History = HistoryRecord{
-			Sessions24h: h.Sessions24h, Sessions30d: h.Sessions30d, DeclinedSessions: h.DeclinedSessions,
-			DistinctDocuments: h.DistinctDocuments, DistinctDevices: h.DistinctDevices,
-			PreviousLevel: string(h.PreviousLevel), PreviousAction: string(h.PreviousAction),
-		}
+		v.History = historyRecord(h)
 	}
 	if v.State == VerdictAssessed {
 		v.Adjustments = adjustments(eng, v.Assessment)
@@ -204,6 +200,42 @@ func distinctUntil(classes []HashClass, extra []string, at time.Time) int {
 		}
 	}
 	return n + len(loose)
+}
+
+// historyRecord is h as an assessment stores it.
+func historyRecord(h scoring.History) HistoryRecord {
+	r := HistoryRecord{
+		Sessions24h: h.Sessions24h, Sessions30d: h.Sessions30d, DeclinedSessions: h.DeclinedSessions,
+		DistinctDocuments: h.DistinctDocuments, DistinctDevices: h.DistinctDevices,
+		PreviousLevel: string(h.PreviousLevel), PreviousAction: string(h.PreviousAction),
+		IsStepUp: h.IsStepUp, StepUpKind: string(h.StepUpKind),
+	}
+	if len(h.StepUps) > 0 {
+		r.StepUps = make(map[string]StepUpRecord, len(h.StepUps))
+		for k, su := range h.StepUps {
+			r.StepUps[string(k)] = StepUpRecord{Status: su.Status, Outcome: su.Outcome}
+		}
+	}
+	return r
+}
+
+// Scoring is the history the verdict was computed with, as the engine reads it: a replay of
+// the assessment's signals against it gives the stored verdict back.
+func (r HistoryRecord) Scoring() scoring.History {
+	h := scoring.History{
+		Sessions24h: r.Sessions24h, Sessions30d: r.Sessions30d, DeclinedSessions: r.DeclinedSessions,
+		DistinctDocuments: r.DistinctDocuments, DistinctDevices: r.DistinctDevices,
+		PreviousLevel: policy.Level(r.PreviousLevel), PreviousAction: policy.Action(r.PreviousAction),
+		IsStepUp: r.IsStepUp, StepUpKind: policy.StepKind(r.StepUpKind),
+	}
+	if len(r.StepUps) == 0 {
+		return h // no map: the engine reads a missing kind the same from nil
+	}
+	h.StepUps = make(map[policy.StepKind]scoring.StepUp, len(r.StepUps))
+	for k, su := range r.StepUps {
+		h.StepUps[policy.StepKind(k)] = scoring.StepUp{Status: su.Status, Outcome: su.Outcome}
+	}
+	return h
 }
 
 func stepNames(ks []policy.StepKind) []string {

@@ -94,3 +94,26 @@ func TestSchemasNameEveryField(t *testing.T) {
 		})
 	}
 }
+
+// TestAssessmentSchemaNamesEveryHistoryField: the schema's history object lists exactly the
+// Firestore fields of HistoryRecord, so the step-up part a replay needs cannot go unpublished.
+func TestAssessmentSchemaNamesEveryHistoryField(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("schema", "assessment.schema.json"))
+	require.NoError(t, err)
+	var s struct {
+		Properties struct {
+			History struct {
+				Properties map[string]any `json:"properties"`
+			} `json:"history"`
+		} `json:"properties"`
+	}
+	require.NoError(t, json.Unmarshal(b, &s))
+	typ := reflect.TypeFor[HistoryRecord]()
+	var fields []string
+	for i := range typ.NumField() {
+		name, _, _ := strings.Cut(typ.Field(i).Tag.Get("firestore"), ",")
+		fields = append(fields, name)
+	}
+	assert.Contains(t, fields, "step_ups")
+	assert.ElementsMatch(t, fields, slices.Collect(maps.Keys(s.Properties.History.Properties)))
+}
