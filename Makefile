@@ -77,6 +77,18 @@ train-default: deps ## Rebuild the synthetic data and the embedded demonstration
 load: ## Drive a running `make run` with signed webhooks, open-loop: make load LOAD_ARGS="-rate 200 -duration 30s"
 	$(GO) run ./emulator/cmd/load $(LOAD_ARGS)
 
+.PHONY: load-table
+load-table: ## README's load table against a running `make run`: 5 s warm-up, then 50, 100, 200/s × 20 s, median of 3 each
+	$(GO) run ./emulator/cmd/load -warmup 5s -repeat 3 -duration 20s -table 50,100,200 $(LOAD_ARGS)
+
+.PHONY: load-knee
+load-knee: ## Step the rate up until e2e p99 > 1 s or a webhook is lost (median of 3 per rate); prints the last good rate
+	$(GO) run ./emulator/cmd/load -warmup 5s -repeat 3 -duration 20s -knee 50,75,100,125,150,200,300 $(LOAD_ARGS)
+
+.PHONY: cost
+cost: ## Dollars per million webhooks on Google Cloud list prices: make cost COST_ARGS="-scorer-cpu 3ms -didit-price 0.30"
+	$(GO) run ./emulator/cmd/cost $(COST_ARGS)
+
 .PHONY: bench
 bench: ## Benchmarks (verification, scoring, handler)
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)

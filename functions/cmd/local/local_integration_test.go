@@ -57,7 +57,7 @@ func TestWholeSystem(t *testing.T) {
 	cmd.Dir = "../../.."
 	cmd.Env = append(os.Environ(), "PORT="+ports["PORT"], "DIDIT_SIM_PORT="+ports["DIDIT_SIM_PORT"],
 		"PUBSUB_EMULATOR_HOST="+pubsubHost, "FIRESTORE_EMULATOR_HOST="+firestoreHost,
-		"GOOGLE_CLOUD_PROJECT="+project, "LOG_FORMAT=json")
+		"GOOGLE_CLOUD_PROJECT="+project, "LOG_FORMAT=json", "WARMUP_WEBHOOKS=40") // a short warm-up: this test checks it runs, not how warm it gets
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
@@ -78,12 +78,16 @@ func TestWholeSystem(t *testing.T) {
 	})
 
 	ready := make(chan string, 1)
+	warmedBeforeURL := false // written before ready is sent, read after it is received
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		for sc.Scan() {
 			line := sc.Text()
 			logs.WriteString(line + "\n")
+			if strings.Contains(line, `"warm-up done"`) {
+				warmedBeforeURL = true
+			}
 			if strings.HasPrefix(line, "webhook URL: ") {
 				ready <- strings.TrimPrefix(line, "webhook URL: ")
 			}
@@ -92,6 +96,8 @@ func TestWholeSystem(t *testing.T) {
 	select {
 	case url := <-ready:
 		assert.Equal(t, "http://127.0.0.1:"+ports["PORT"]+"/Receiver", url)
+		// The stack is ready only once its warm-up went through the whole path.
+		assert.True(t, warmedBeforeURL, "the URL was printed before the warm-up finished")
 	case <-time.After(120 * time.Second):
 		t.Fatalf("make run did not start:\n%s", logs.String())
 	}
