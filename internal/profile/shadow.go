@@ -39,3 +39,6 @@ func shadowVerdict(eng Evaluator, v Verdict) *ShadowVerdict {
 }
 
 var _ policyOf = Shadowed{}
+
+// Version is the live evaluator's: the shadow never enters the stored verdicts' keys.
+func (s Shadowed) Version() string { return evaluatorVersion(s.Evaluator) }

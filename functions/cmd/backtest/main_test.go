@@ -59,7 +59,7 @@ func candidate(t testing.TB, pairs ...string) string {
 // test pins it to the default policy (-update rewrites it when default.yaml changes).
 func goldenCandidate(t testing.TB) string {
 	t.Helper()
-	gen := candidate(t, `version: "2026-12-01.2"`, `version: "candidate-1"`,
+	gen := candidate(t, "version: \""+policy.Default().Version+"\"", `version: "candidate-1"`,
 		"    when: signals.liveness_score >= 50 && signals.liveness_score < 80\n    points: 15\n",
 		"    when: signals.liveness_score >= 50 && signals.liveness_score < 85\n    points: 25\n",
 		"    when: signals.ip_vpn_or_tor\n    points: 10\n", "    when: signals.ip_vpn_or_tor\n    points: 0\n")

@@ -39,7 +39,7 @@ func TestRun(t *testing.T) {
 		stderr string
 	}{
 		{name: "same policy", a: "-", b: "-", code: 0, stdout: []string{"no difference"}},
-		{name: "version only", a: "-", b: edited(t, `version: "2026-12-01.2"`, `version: "v2"`), code: 0,
+		{name: "version only", a: "-", b: edited(t, "version: \""+policy.Default().Version+"\"", `version: "v2"`), code: 0,
 			stdout: []string{"-> v2", "no difference"}},
 		{name: "points, condition and min_level", a: "-", b: edited(t,
 			"    when: signals.liveness_score >= 50 && signals.liveness_score < 80\n    points: 15\n",
