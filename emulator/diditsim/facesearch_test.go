@@ -17,6 +17,7 @@ import (
 
 	"github.com/riskwire/didit-risk/emulator/diditsim"
 	"github.com/riskwire/didit-risk/internal/didit"
+	"github.com/riskwire/didit-risk/testdata"
 )
 
 // faceSearch posts a multipart Face Search; img nil leaves user_image out.
@@ -300,4 +301,61 @@ func TestFaceSeedingOverHTTP(t *testing.T) {
 	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
 	resp, _ = post(t, srv.URL+"/_sim/sessions/unknown/face", "", `{"seed":"x"}`)
 	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
+}
+
+// `make demo` stages its fraud ring and blocklisted face on sessions it only ever sent a fixture
+// webhook for: /_sim/webhook registers the session with its decision's image links pointing at
+// the simulator (the fixture's own point at Didit's storage), and ?face= gives it a seeded face
+// before the webhook leaves, so the Face Search the webhook sets off finds what was seeded.
+func TestFaceSearchOnFixtureSession(t *testing.T) {
+	fixture := testdata.Read(t, "webhooks/full_v3.json")
+	var fx struct {
+		SessionID  string `json:"session_id"`
+		VendorData string `json:"vendor_data"`
+	}
+	require.NoError(t, json.Unmarshal(fixture, &fx))
+	other := bytes.ReplaceAll(fixture, []byte(fx.SessionID), []byte("5e55e55e-0000-4000-8000-000000000001"))
+
+	for _, tc := range []struct {
+		name, query string
+		body        []byte
+		session     string
+		face        []byte
+		ringMembers []any // vendor_data of the other users the search finds
+	}{
+		{name: "own face", body: fixture, session: fx.SessionID, face: diditsim.FaceImage(fx.SessionID)},
+		{name: "seeded ring face", query: "?face=ring", body: other, session: "5e55e55e-0000-4000-8000-000000000001",
+			face: diditsim.FaceImage("ring"), ringMembers: []any{"ring-a", "ring-b", "ring-c"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rc, rsrv := newReceiver(t)
+			_, srv := newSim(t, diditsim.Options{WebhookURL: rsrv.URL})
+			resp, _ := post(t, srv.URL+"/_sim/faces", "", `{"seed":"ring","fraud_ring":["ring-a","ring-b","ring-c"]}`)
+			require.Equal(t, http.StatusOK, resp.StatusCode)
+
+			resp, out := post(t, srv.URL+"/_sim/webhook"+tc.query, "", string(tc.body))
+			require.Equal(t, http.StatusOK, resp.StatusCode, "%v", out)
+			got := <-rc.ch
+			assert.Equal(t, tc.body, got.body, "the webhook is sent as given: only the stored decision links the simulator")
+
+			face := sessionFace(t, srv.URL, tc.session)
+			assert.Equal(t, tc.face, face)
+			_, out = faceSearch(t, srv.URL, face, map[string]string{"save_api_request": "false"})
+			_, ms := faceSearchOf(out)
+			var others []any
+			for _, m := range ms {
+				if m["session_id"] != tc.session {
+					others = append(others, m["vendor_data"])
+				}
+			}
+			assert.ElementsMatch(t, tc.ringMembers, others)
+		})
+	}
+
+	t.Run("face for a body that is no session event", func(t *testing.T) {
+		_, rsrv := newReceiver(t)
+		_, srv := newSim(t, diditsim.Options{WebhookURL: rsrv.URL})
+		resp, _ := post(t, srv.URL+"/_sim/webhook?face=ring", "", `{"webhook_type":"status.updated"}`)
+		assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	})
 }

@@ -346,8 +346,11 @@ func (s *Server) SetStatus(sessionID, status string) bool {
 
 // RegisterWebhookSession makes the simulator know the session a webhook body is about, as
 // Didit knows every session it sends webhooks for: its id, vendor_data, workflow, status,
-// metadata and decision. A session already known, or a body that is not a session event, is
-// left alone. It reports whether a session was registered.
+// metadata and decision. The decision's image links become the simulator's own media links,
+// as Didit's API hands out fresh presigned links of its own storage: a client that reads the
+// decision (the step-up function's Face Search) then downloads the session's face from the
+// simulator. A session already known, or a body that is not a session event, is left alone.
+// It reports whether a session was registered.
 func (s *Server) RegisterWebhookSession(body []byte) bool {
 	var env struct {
 		SessionID  string         `json:"session_id"`
@@ -382,8 +385,49 @@ func (s *Server) RegisterWebhookSession(body []byte) bool {
 			ss.Features = append(ss.Features, FeatureResult{Feature: f.feature, Status: st})
 		}
 	}
-	s.storeLocked(ss, s.fallbackBaseLocked())
+	stored := s.storeLocked(ss, s.fallbackBaseLocked())
+	if stored.Decision != nil {
+		stored.Decision = maps.Clone(stored.Decision)
+		s.ownMediaLocked(stored)
+	}
 	return true
+}
+
+// mediaLinks are the image and file links of a decision's feature lists, by list and key, with
+// the simulator media name each one becomes (see featureItems).
+var mediaLinks = map[string]map[string]string{
+	"id_verifications":  {"portrait_image": "id_portrait", "front_image": "id_front", "back_image": "id_back", "full_front_image": "id_full_front", "full_back_image": "id_full_back"},
+	"nfc_verifications": {"portrait_image": "nfc_portrait", "signature_image": "nfc_signature"},
+	"liveness_checks":   {"reference_image": "liveness_reference"},
+	"face_matches":      {"source_image": "face_source", "target_image": "face_target"},
+	"poa_verifications": {"document_file": "poa_document"},
+}
+
+// ownMediaLocked points a stored decision's image links at the simulator's media; the items
+// it changes are copies, so the webhook body the decision came from is not touched.
+func (s *Server) ownMediaLocked(ss *Session) {
+	for list, keys := range mediaLinks {
+		items, ok := ss.Decision[list].([]any)
+		if !ok {
+			continue
+		}
+		out := make([]any, len(items))
+		for i, it := range items {
+			item, ok := it.(map[string]any)
+			if !ok {
+				out[i] = it
+				continue
+			}
+			item = maps.Clone(item)
+			for key, name := range keys {
+				if v, ok := item[key].(string); ok && v != "" {
+					item[key] = s.mediaURLLocked(ss, name)
+				}
+			}
+			out[i] = item
+		}
+		ss.Decision[list] = out
+	}
 }
 
 // Blocklist returns the blocklist additions seen, in order.
@@ -1052,14 +1096,28 @@ func (s *Server) postComplete(w http.ResponseWriter, r *http.Request) {
 
 // postWebhook signs the request body like Didit and sends it to the receiver. A session event
 // about a session the simulator does not know registers that session first (RegisterWebhookSession),
-// so that `make demo`'s fixture sessions can then be reviewed, blocklisted and searched.
+// so that `make demo`'s fixture sessions can then be reviewed, blocklisted and searched. A face
+// query parameter gives the session the face FaceImage(face) before the webhook leaves, as
+// POST /_sim/sessions/{id}/face does, so that a Face Search the webhook sets off finds it.
 func (s *Server) postWebhook(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, 8<<20))
 	if err != nil {
 		writeJSON(w, http.StatusBadRequest, map[string]any{"detail": err.Error()})
 		return
 	}
+	s.mu.Lock()
+	s.seenBase = s.baseFor(r) // the registered session's media links point here
+	s.mu.Unlock()
 	s.RegisterWebhookSession(body)
+	if seed := r.URL.Query().Get("face"); seed != "" {
+		var env struct {
+			SessionID string `json:"session_id"`
+		}
+		if json.Unmarshal(body, &env) != nil || !s.SetFace(env.SessionID, FaceImage(seed)) {
+			writeJSON(w, http.StatusBadRequest, map[string]any{"detail": "face: the body is not an event of a session the simulator knows"})
+			return
+		}
+	}
 	d, err := s.SendWebhook(r.Context(), body)
 	resp := map[string]any{"receiver_status": d.StatusCode}
 	if err != nil {
