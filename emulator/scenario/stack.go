@@ -2,11 +2,16 @@ package scenario
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -16,6 +21,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/riskwire/didit-risk/internal/didit"
 	"github.com/riskwire/didit-risk/internal/profile"
 )
 
@@ -30,16 +36,45 @@ type Stack struct {
 
 // Send has the simulator sign body exactly as Didit does and deliver it to the receiver.
 func (s *Stack) Send(ctx context.Context, body []byte) error {
-	return s.post(ctx, s.SimURL+"/_sim/webhook", body)
+	return s.post(ctx, s.SimURL+"/_sim/webhook", body, true)
+}
+
+// SendWithFace is Send for a session whose face (what Face Search matches on) is the
+// simulator's face of seed; the simulator sets it before the webhook leaves.
+func (s *Stack) SendWithFace(ctx context.Context, body []byte, seed string) error {
+	return s.post(ctx, s.SimURL+"/_sim/webhook?face="+url.QueryEscape(seed), body, true)
 }
 
 // Complete has the simulator finish one of the sessions it created (a step-up) with status,
 // and send that session's webhook back.
 func (s *Stack) Complete(ctx context.Context, diditSessionID, status string) error {
-	return s.post(ctx, s.SimURL+"/_sim/sessions/"+diditSessionID+"/complete", []byte(`{"status":"`+status+`"}`))
+	return s.post(ctx, s.SimURL+"/_sim/sessions/"+diditSessionID+"/complete", []byte(`{"status":"`+status+`"}`), true)
 }
 
-func (s *Stack) post(ctx context.Context, url string, body []byte) error {
+// ConsoleReview plays a reviewer in Didit's console: the session moves to status (Approved or
+// Declined) and the simulator sends Didit's webhook, whose decision lists the review.
+func (s *Stack) ConsoleReview(ctx context.Context, diditSessionID, status string) error {
+	body, err := json.Marshal(map[string]string{"new_status": status, "comment": "make demo: documents checked"})
+	if err != nil {
+		return err
+	}
+	return s.post(ctx, s.SimURL+"/_sim/sessions/"+diditSessionID+"/review", body, true)
+}
+
+// SeedFaces adds to the simulator's face index, under the face of seed, one Approved session
+// per ringUsers (other users verified with that face) and, when blocklisted, a face blocklist
+// entry.
+func (s *Stack) SeedFaces(ctx context.Context, seed string, ringUsers []string, blocklisted bool) error {
+	body, err := json.Marshal(map[string]any{"seed": seed, "fraud_ring": ringUsers, "blocklisted": blocklisted})
+	if err != nil {
+		return err
+	}
+	return s.post(ctx, s.SimURL+"/_sim/faces", body, false)
+}
+
+// post sends body to one of the simulator's control endpoints; receiver says the call sends a
+// webhook, which the receiver must have accepted.
+func (s *Stack) post(ctx context.Context, url string, body []byte, receiver bool) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return err
@@ -55,10 +90,28 @@ func (s *Stack) post(ctx context.Context, url string, body []byte) error {
 		ReceiverStatus int `json:"receiver_status"`
 	}
 	_ = json.Unmarshal(msg, &r)
-	if resp.StatusCode != http.StatusOK || r.ReceiverStatus != http.StatusOK {
+	if resp.StatusCode != http.StatusOK || (receiver && r.ReceiverStatus != http.StatusOK) {
 		return fmt.Errorf("%s: %s %s", url, resp.Status, strings.TrimSpace(string(msg)))
 	}
 	return nil
+}
+
+// Assessments returns the verdicts stored for a user, oldest first: how the profile got where
+// it is.
+func (s *Stack) Assessments(ctx context.Context, id string) ([]profile.Assessment, error) {
+	docs, err := s.FS.Collection(profile.Profiles).Doc(id).Collection(profile.Assessments).OrderBy("created_at", firestore.Asc).Documents(ctx).GetAll()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]profile.Assessment, 0, len(docs))
+	for _, d := range docs {
+		var a profile.Assessment
+		if err := d.DataTo(&a); err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, nil
 }
 
 // WaitProfile polls risk_profiles/{id} until ok holds.
@@ -120,48 +173,220 @@ func (s *Stack) StepUpFlow(ctx context.Context, user, session string, nfcStatus 
 	return s.WaitProfile(ctx, user, func(p profile.Profile) bool { return p.StepUps["nfc"].Status == profile.StepCompleted })
 }
 
-// Demo sends one user of each kind and walks one through a step-up, then prints the profiles.
-func (s *Stack) Demo(ctx context.Context, run string, out io.Writer) ([]profile.Profile, error) {
-	users := []struct {
-		id   string
-		kind Kind
-	}{
-		{"demo-clean-" + run, Clean}, {"demo-review-" + run, Review}, {"demo-risky-" + run, Risky},
+// DemoUser is one row of the demo's table.
+type DemoUser struct {
+	ID      string
+	Kind    Kind
+	Session string
+	Profile profile.Profile
+}
+
+// DemoResult is what Demo produced: the users in table order (clean, review, risky, step-up,
+// fraud ring, blocklisted face), and the review user's profile just before the reviewer decided.
+type DemoResult struct {
+	Users        []DemoUser
+	BeforeReview profile.Profile
+}
+
+// User returns the row of the user whose id starts with prefix ("demo-ring-").
+func (r DemoResult) User(prefix string) DemoUser {
+	for _, u := range r.Users {
+		if strings.HasPrefix(u.ID, prefix) {
+			return u
+		}
 	}
+	return DemoUser{}
+}
+
+// ErrDemoIncomplete means an asynchronous result the demo waits for (a Face Search, a review
+// request, a reviewer's webhook) did not come in time; the table shows what there was.
+var ErrDemoIncomplete = errors.New("demo incomplete")
+
+// Demo sends one user of each kind and walks one through a step-up; stages a fraud ring (three
+// other users verified with one face) and a blocklisted face for two more users, whose Face
+// Searches the step-up function runs; plays the reviewer who approves the review user in
+// Didit's console; then prints the profiles. Every wait is bounded by s.Wait: a result that does
+// not come is said in the output, the table is printed all the same, and the error wraps
+// ErrDemoIncomplete.
+func (s *Stack) Demo(ctx context.Context, run string, out io.Writer) (DemoResult, error) {
+	var res DemoResult
+	users := []DemoUser{
+		{ID: "demo-clean-" + run, Kind: Clean}, {ID: "demo-review-" + run, Kind: Review}, {ID: "demo-risky-" + run, Kind: Risky},
+		{ID: "demo-stepup-" + run, Kind: StepUp},
+		{ID: "demo-ring-" + run, Kind: Review}, {ID: "demo-blocklisted-" + run, Kind: Review},
+	}
+	for i := range users {
+		users[i].Session = fmt.Sprintf("demo-%s-%d", run, i)
+	}
+	clean, review, risky, stepper, ring, blocked := &users[0], &users[1], &users[2], &users[3], &users[4], &users[5]
+	ringSeed, blockedSeed := "ring-"+run, "blocklisted-"+run
+	ringMembers := []string{"demo-ring-member-1-" + run, "demo-ring-member-2-" + run, "demo-ring-member-3-" + run}
+	faces := map[*DemoUser]string{ring: ringSeed, blocked: blockedSeed}
+
+	// Didit already knows a face: three other users verified with the ring's, and one face on
+	// the application's face blocklist.
+	if err := s.SeedFaces(ctx, ringSeed, ringMembers, false); err != nil {
+		return res, fmt.Errorf("seed the fraud ring: %w (is `make run` running?)", err)
+	}
+	if err := s.SeedFaces(ctx, blockedSeed, nil, true); err != nil {
+		return res, fmt.Errorf("seed the blocklisted face: %w", err)
+	}
+
 	fmt.Fprintf(out, "Sending signed webhooks through the Didit simulator (%s)...\n", s.SimURL)
-	for i, u := range users {
-		sess := fmt.Sprintf("demo-%s-%d", run, i)
-		body, err := s.Builder.Webhook(u.kind, u.id, sess, sess+"-event", time.Now())
+	// The sessions were decided a few seconds ago: what the simulator sends about them later
+	// (the In Review of a review request, a reviewer's decision) is then later in time.
+	at := time.Now().Add(-3 * time.Second)
+	for _, u := range []*DemoUser{clean, review, risky, ring, blocked} {
+		body, err := s.Builder.Webhook(u.Kind, u.ID, u.Session, u.Session+"-event", at)
 		if err != nil {
-			return nil, err
+			return res, err
 		}
-		if err := s.Send(ctx, body); err != nil {
-			return nil, fmt.Errorf("send %s: %w (is `make run` running?)", u.id, err)
+		send, note := s.Send(ctx, body), ""
+		if seed := faces[u]; seed != "" {
+			send, note = s.SendWithFace(ctx, body, seed), "; its face is the one seeded as "+seed
 		}
-		fmt.Fprintf(out, "  %-22s %-8s accepted by the receiver\n", u.id, u.kind)
+		if send != nil {
+			return res, fmt.Errorf("send %s: %w (is `make run` running?)", u.ID, send)
+		}
+		fmt.Fprintf(out, "  %-28s %-8s accepted by the receiver%s\n", u.ID, u.Kind, note)
 	}
-	stepper := "demo-stepup-" + run
-	fmt.Fprintf(out, "  %-22s %-8s accepted; waiting for its step-up sessions...\n", stepper, StepUp)
-	if _, err := s.StepUpFlow(ctx, stepper, "demo-"+run+"-3", "Approved", out); err != nil {
-		return nil, err
+	fmt.Fprintf(out, "  %-28s %-8s accepted; waiting for its step-up sessions...\n", stepper.ID, StepUp)
+	if _, err := s.StepUpFlow(ctx, stepper.ID, stepper.Session, "Approved", out); err != nil {
+		return res, err
 	}
 	fmt.Fprintln(out, "  the user completed the NFC passport read; the simulator sent its webhook back")
 
-	var profiles []profile.Profile
+	var missing []string
+	// Face Search: the step-up function reads each high-risk session's face from Didit, searches
+	// it, and the scorer re-scores the user with what it found.
+	fmt.Fprintf(out, "\nFace Search (1:N) of the high-risk sessions, run by the step-up function against the simulator:\n")
+	for _, f := range []struct {
+		u    *DemoUser
+		rule string
+		what string
+	}{
+		{ring, "face_search_fraud_ring", fmt.Sprintf("the same face verified for %d other users", len(ringMembers))},
+		{blocked, "face_search_in_blocklist", "the face on the application's face blocklist"},
+	} {
+		p, err := s.WaitProfile(ctx, f.u.ID, func(p profile.Profile) bool { return hasRule(p, f.rule) })
+		if err != nil {
+			missing = append(missing, fmt.Sprintf("%s: no Face Search verdict (%s): %v — `make run` turns FACE_SEARCH on against the simulator; was it started with FACE_SEARCH=false or another DIDIT_API_URL?", f.u.ID, f.rule, err))
+			fmt.Fprintf(out, "  %-28s no Face Search result in %s\n", f.u.ID, s.wait())
+			continue
+		}
+		fmt.Fprintf(out, "  %-28s found %s: %s → %s (%s)\n", f.u.ID, f.what, s.firstVerdict(ctx, f.u.ID), verdict(p.Action, p.Score), ruleOf(p, f.rule))
+	}
+
+	// Manual review: the step-up function has asked Didit's console to review the review user;
+	// a reviewer approves, and Didit's webhook brings the decision back.
+	fmt.Fprintf(out, "\nManual review of %s in Didit's console:\n", review.ID)
+	before, err := s.WaitProfile(ctx, review.ID, func(p profile.Profile) bool {
+		return p.DiditRequests[profile.RequestReview].Status == profile.StepCompleted && p.Sessions[review.Session].Status == "In Review"
+	})
+	switch {
+	case err != nil:
+		missing = append(missing, fmt.Sprintf("%s: the step-up function did not put the session In Review: %v (DIDIT_REVIEW_REQUESTS=false?)", review.ID, err))
+		fmt.Fprintf(out, "  no review request in %s; the reviewer is not played\n", s.wait())
+	default:
+		res.BeforeReview = before
+		fmt.Fprintf(out, "  the step-up function asked for a review: session In Review, %s, decided by %s\n", verdict(before.Action, before.Score), decidedBy(before))
+		if err := s.ConsoleReview(ctx, review.Session, "Approved"); err != nil {
+			return res, fmt.Errorf("review %s: %w", review.ID, err)
+		}
+		after, err := s.WaitProfile(ctx, review.ID, func(p profile.Profile) bool { return p.Sessions[review.Session].Status == "Approved" })
+		if err != nil {
+			missing = append(missing, fmt.Sprintf("%s: the reviewer's Approved did not reach the profile: %v", review.ID, err))
+			break
+		}
+		fmt.Fprintf(out, "  a reviewer approved it; Didit's webhook came back: %s → %s, decided by %s\n",
+			verdict(before.Action, before.Score), verdict(after.Action, after.Score), decidedBy(after))
+	}
+
 	fmt.Fprintln(out)
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "USER\tSCORE\tLEVEL\tACTION\tSTEP-UPS\tWHY")
-	for _, id := range []string{users[0].id, users[1].id, users[2].id, stepper} {
-		p, err := s.WaitProfile(ctx, id, func(p profile.Profile) bool {
-			return p.Level != "" && (id != stepper || p.Action == "approve")
+	fmt.Fprintln(tw, "USER\tSCORE\tLEVEL\tACTION\tDECIDED-BY\tSTEP-UPS\tFACE-SEARCH\tWHY")
+	for i := range users {
+		u := &users[i]
+		p, err := s.WaitProfile(ctx, u.ID, func(p profile.Profile) bool {
+			return p.Level != "" && (u.ID != stepper.ID || p.Action == "approve")
 		})
 		if err != nil {
-			return nil, err
+			return res, err
 		}
-		profiles = append(profiles, p)
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", id, p.Score, p.Level, p.Action, StepUps(p), Why(p))
+		u.Profile = p
+		res.Users = append(res.Users, *u)
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", u.ID, p.Score, p.Level, p.Action, decidedBy(p), StepUps(p), FaceSearch(p), Why(p))
 	}
-	return profiles, tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return res, err
+	}
+	if len(missing) > 0 {
+		return res, fmt.Errorf("%w:\n  %s", ErrDemoIncomplete, strings.Join(missing, "\n  "))
+	}
+	return res, nil
+}
+
+func (s *Stack) wait() time.Duration {
+	if s.Wait == 0 {
+		return 60 * time.Second
+	}
+	return s.Wait
+}
+
+// firstVerdict is the user's first stored verdict, "?" when it cannot be read.
+func (s *Stack) firstVerdict(ctx context.Context, id string) string {
+	as, err := s.Assessments(ctx, id)
+	if err != nil || len(as) == 0 {
+		return "?"
+	}
+	return verdict(as[0].Action, as[0].Score)
+}
+
+func verdict(action string, score int) string { return fmt.Sprintf("%s (%d)", action, score) }
+
+func decidedBy(p profile.Profile) string {
+	if p.DecidedBy == "" {
+		return "-"
+	}
+	return string(p.DecidedBy)
+}
+
+func hasRule(p profile.Profile, rule string) bool {
+	return slices.ContainsFunc(p.Reasons, func(r profile.Reason) bool { return r.Rule == rule })
+}
+
+func ruleOf(p profile.Profile, rule string) string {
+	for _, r := range p.Reasons {
+		if r.Rule == rule {
+			return fmt.Sprintf("%s(%+d)", r.Rule, r.Points)
+		}
+	}
+	return rule
+}
+
+// FaceSearch renders what the Face Searches of a profile's sessions found: "3 other users",
+// "blocklisted", "no match", or "-" when none ran.
+func FaceSearch(p profile.Profile) string {
+	var parts []string
+	ids := slices.Sorted(maps.Keys(p.Sessions))
+	for _, id := range ids {
+		for _, f := range p.Sessions[id].FaceSearch {
+			switch {
+			case f.Blocklisted || slices.Contains(f.Codes, didit.RiskFaceInBlocklist):
+				parts = append(parts, "blocklisted")
+			case f.OtherUsers > 0:
+				parts = append(parts, fmt.Sprintf("%d other users", f.OtherUsers))
+			case f.Matches > 0:
+				parts = append(parts, fmt.Sprintf("%d matches", f.Matches))
+			default:
+				parts = append(parts, "no match")
+			}
+		}
+	}
+	if len(parts) == 0 {
+		return "-"
+	}
+	return strings.Join(parts, " ")
 }
 
 // StepUps renders a profile's step-ups for a table.
@@ -181,10 +406,12 @@ func StepUps(p profile.Profile) string {
 	return strings.Join(parts, " ")
 }
 
-// Why renders the rules behind a profile's score.
+// Why renders the rules behind a profile's score, the weightiest first.
 func Why(p profile.Profile) string {
+	reasons := slices.Clone(p.Reasons)
+	slices.SortStableFunc(reasons, func(a, b profile.Reason) int { return cmp.Compare(abs(b.Points), abs(a.Points)) })
 	var rules []string
-	for _, r := range p.Reasons {
+	for _, r := range reasons {
 		rules = append(rules, fmt.Sprintf("%s(%+d)", r.Rule, r.Points))
 	}
 	if len(rules) > 4 {
@@ -194,4 +421,11 @@ func Why(p profile.Profile) string {
 		return "no rule fired"
 	}
 	return strings.Join(rules, " ")
+}
+
+func abs(n int) int {
+	if n < 0 {
+		return -n
+	}
+	return n
 }

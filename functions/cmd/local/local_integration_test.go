@@ -23,6 +23,7 @@ import (
 
 	"github.com/riskwire/didit-risk/emulator"
 	"github.com/riskwire/didit-risk/emulator/scenario"
+	"github.com/riskwire/didit-risk/internal/didit"
 	"github.com/riskwire/didit-risk/internal/profile"
 	"github.com/riskwire/didit-risk/testdata"
 )
@@ -37,7 +38,8 @@ func ruleIDs(p profile.Profile) []string {
 
 // TestWholeSystem runs the `make run` binary as a new user would — its own emulators, topology,
 // functions behind the Functions Framework with real push subscriptions, and the Didit
-// simulator — then drives it as Didit and product code do: the demo's four users, and a user
+// simulator — then drives it as Didit and product code do: the demo's six users (a fraud ring
+// and a blocklisted face caught by Face Search, a reviewer's approval among them), and a user
 // whose step-up comes back declined. Finally SIGTERM must stop everything it started.
 func TestWholeSystem(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "local")
@@ -112,17 +114,59 @@ func TestWholeSystem(t *testing.T) {
 	stack := &scenario.Stack{SimURL: "http://127.0.0.1:" + ports["DIDIT_SIM_PORT"], FS: fs, Builder: b, Wait: 90 * time.Second}
 
 	var out bytes.Buffer
-	profiles, err := stack.Demo(ctx, "e2e", &out)
+	res, err := stack.Demo(ctx, "e2e", &out)
 	require.NoError(t, err, "%s\n--- logs ---\n%s", out.String(), logs.String())
 	t.Log("\n" + out.String())
-	actions := []string{}
-	for _, p := range profiles {
-		actions = append(actions, p.Action)
+	actions := map[string]string{}
+	for _, u := range res.Users {
+		actions[u.ID] = u.Profile.Action
 	}
-	assert.Equal(t, []string{"approve", "review", "block", "approve"}, actions)
-	stepper := profiles[3]
+	assert.Equal(t, map[string]string{"demo-clean-e2e": "approve", "demo-review-e2e": "review", "demo-risky-e2e": "block",
+		"demo-stepup-e2e": "approve", "demo-ring-e2e": "block", "demo-blocklisted-e2e": "block"}, actions)
+	stepper := res.User("demo-stepup-").Profile
 	assert.Equal(t, "approved", stepper.StepUps["nfc"].Outcome)
 	assert.Contains(t, ruleIDs(stepper), "stepup_nfc_approved")
+
+	// Face Search against the simulator (on by default in make run): the ring user's face was
+	// verified for three other users, the blocklisted user's is on the face blocklist; each
+	// search re-scored its user from the review the webhook alone gave.
+	for _, tc := range []struct {
+		user, rule string
+		facts      func(t *testing.T, f didit.FaceSearchFacts)
+	}{
+		{"demo-ring-", "face_search_fraud_ring", func(t *testing.T, f didit.FaceSearchFacts) {
+			assert.Equal(t, int64(3), f.OtherUsers, "three distinct other users")
+			assert.False(t, f.Blocklisted)
+		}},
+		{"demo-blocklisted-", "face_search_in_blocklist", func(t *testing.T, f didit.FaceSearchFacts) {
+			assert.True(t, f.Blocklisted)
+			assert.Contains(t, f.Codes, didit.RiskFaceInBlocklist)
+			assert.Zero(t, f.OtherUsers)
+		}},
+	} {
+		t.Run(tc.rule, func(t *testing.T) {
+			u := res.User(tc.user)
+			assert.Contains(t, ruleIDs(u.Profile), tc.rule)
+			f, ok := u.Profile.Sessions[u.Session].FaceSearch[didit.SearchBlocklistedOrApproved]
+			require.True(t, ok, "the session's face search facts are on the profile")
+			tc.facts(t, f)
+			as, err := stack.Assessments(ctx, u.ID)
+			require.NoError(t, err)
+			require.NotEmpty(t, as)
+			assert.Equal(t, "review", as[0].Action, "the webhook alone: review")
+			assert.Greater(t, u.Profile.Score, as[0].Score, "the face search raised the score")
+		})
+	}
+	// The other high-risk users were searched too, and nothing was found.
+	assert.Equal(t, "no match", scenario.FaceSearch(res.User("demo-review-").Profile))
+	assert.Equal(t, "-", scenario.FaceSearch(res.User("demo-clean-").Profile), "a low-risk user is not searched")
+
+	// Manual review: the step-up function put the review user's session In Review in Didit's
+	// console; the reviewer's Approved came back as Didit's webhook.
+	reviewed := res.User("demo-review-")
+	assert.Equal(t, "review", res.BeforeReview.Action)
+	assert.Equal(t, "completed", res.BeforeReview.DiditRequests["review"].Status)
+	assert.Equal(t, "Approved", reviewed.Profile.Sessions[reviewed.Session].Status)
 
 	// The same medium-risk user whose NFC read is declined ends in review or block.
 	declined, err := stack.StepUpFlow(ctx, "e2e-declined", "e2e-declined-session", "Declined", io.Discard)

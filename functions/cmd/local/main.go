@@ -76,6 +76,15 @@ func run(ctx context.Context, getenv func(string) string, setenv func(string, st
 	}
 	port, project := getenv("PORT"), getenv("GOOGLE_CLOUD_PROJECT")
 	simAddr := "127.0.0.1:" + getenv("DIDIT_SIM_PORT")
+	// Face Search is off in production unless configured. Against the simulator it is on, so
+	// that `make demo` shows a fraud ring and a blocklisted face caught; pointed at a real
+	// Didit (DIDIT_API_URL set), where every search is billed, it stays off unless FACE_SEARCH
+	// says otherwise.
+	if getenv("FACE_SEARCH") == "" && getenv("DIDIT_API_URL") == "" {
+		if err := setenv("FACE_SEARCH", "true"); err != nil {
+			return err
+		}
+	}
 	for k, v := range map[string]string{
 		"DIDIT_API_URL":      "http://" + simAddr,
 		"DIDIT_CALLBACK_URL": "http://127.0.0.1:" + port + "/done",
@@ -168,8 +177,9 @@ func run(ctx context.Context, getenv func(string) string, setenv func(string, st
 	if err := warmUp(ctx, getenv, ps, base, errc, log); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "\nwebhook URL: %s/Receiver\nwebhook secret: %s\nDidit simulator: http://%s\nFirestore emulator: %s  Pub/Sub emulator: %s  project: %s\nCtrl-C stops everything.\n\n",
-		base, getenv("DIDIT_WEBHOOK_SECRET"), simAddr, getenv("FIRESTORE_EMULATOR_HOST"), getenv("PUBSUB_EMULATOR_HOST"), project)
+	fmt.Fprintf(stdout, "\nwebhook URL: %s/Receiver\nwebhook secret: %s\nDidit simulator: http://%s  Didit API: %s\nface search: %s\nFirestore emulator: %s  Pub/Sub emulator: %s  project: %s\nCtrl-C stops everything.\n\n",
+		base, getenv("DIDIT_WEBHOOK_SECRET"), simAddr, getenv("DIDIT_API_URL"), faceSearchLine(getenv),
+		getenv("FIRESTORE_EMULATOR_HOST"), getenv("PUBSUB_EMULATOR_HOST"), project)
 
 	select {
 	case <-ctx.Done():
@@ -181,6 +191,19 @@ func run(ctx context.Context, getenv func(string) string, setenv func(string, st
 		}
 		return fmt.Errorf("functions server: %w", err)
 	}
+}
+
+// faceSearchLine says whether the step-up function runs Face Search, and how, as its
+// configuration reads (stepup.New has loaded it already: an error here cannot happen).
+func faceSearchLine(getenv func(string) string) string {
+	c, err := config.LoadStepUp(getenv)
+	switch {
+	case err != nil:
+		return "unknown: " + err.Error()
+	case !c.FaceSearch:
+		return "off (FACE_SEARCH=true turns it on)"
+	}
+	return fmt.Sprintf("on (%s, from level %s, face images from %s)", c.FaceSearchType, c.FaceSearchMinLevel, strings.Join(c.MediaHosts, ","))
 }
 
 // warmUp sends WARMUP_WEBHOOKS signed webhooks for throwaway users through the whole path
