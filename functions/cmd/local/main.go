@@ -174,7 +174,7 @@ func run(ctx context.Context, getenv func(string) string, setenv func(string, st
 
 	errc := make(chan error, 1)
 	go func() { errc <- funcframework.StartHostPort("127.0.0.1", port) }()
-	if err := warmUp(ctx, getenv, ps, base, errc, log); err != nil {
+	if err := warmUp(ctx, getenv, ps, sim, base, errc, log); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "\nwebhook URL: %s/Receiver\nwebhook secret: %s\nDidit simulator: http://%s  Didit API: %s\nface search: %s\nFirestore emulator: %s  Pub/Sub emulator: %s  project: %s\nCtrl-C stops everything.\n\n",
@@ -207,11 +207,12 @@ func faceSearchLine(getenv func(string) string) string {
 }
 
 // warmUp sends WARMUP_WEBHOOKS signed webhooks for throwaway users through the whole path
-// (receiver, Pub/Sub push, scorer, Firestore, decisions, step-up) and waits for every one to be
+// (receiver, Pub/Sub push, scorer, Firestore, decisions, step-up with its review requests and
+// Face Searches against the simulator) and waits for every one to be
 // in Firestore, so the stack is ready only once the emulators' JVMs have compiled their hot
 // paths: without it the first `make load` measures JIT compilation (e2e p50 ≈ 6 s instead of
 // ≈ 0.1 s at 50/s). 0 skips it.
-func warmUp(ctx context.Context, getenv func(string) string, ps *pubsub.Client, base string, errc <-chan error, log *slog.Logger) error {
+func warmUp(ctx context.Context, getenv func(string) string, ps *pubsub.Client, sim *diditsim.Server, base string, errc <-chan error, log *slog.Logger) error {
 	n, err := strconv.Atoi(getenv("WARMUP_WEBHOOKS"))
 	if err != nil || n < 0 {
 		return fmt.Errorf("WARMUP_WEBHOOKS=%q: want a count (0 skips the warm-up)", getenv("WARMUP_WEBHOOKS"))
@@ -253,6 +254,14 @@ func warmUp(ctx context.Context, getenv func(string) string, ps *pubsub.Client, 
 		loadgen.Plan(1, max(n/4, 1), n, runID), func(i int) time.Time { return sched.Due(start, i) })
 	if err != nil {
 		return fmt.Errorf("warm-up: %w", err)
+	}
+	// Didit knows every session it sends a decision about; so must the simulator, or the review
+	// requests and Face Searches the warm-up's decisions set off end in Didit 404s instead of
+	// warming those paths too.
+	for _, r := range reqs {
+		if r.HasDecision() {
+			sim.RegisterWebhookSession(r.Body)
+		}
 	}
 	s, err := loadgen.Run(ctx, loadgen.Config{
 		URL: base + "/Receiver", Project: getenv("GOOGLE_CLOUD_PROJECT"), DecisionsTopic: config.DefaultDecisionsTopic,
