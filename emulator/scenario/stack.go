@@ -260,6 +260,8 @@ func (s *Stack) Demo(ctx context.Context, run string, out io.Writer) (DemoResult
 	// Face Search: the step-up function reads each high-risk session's face from Didit, searches
 	// it, and the scorer re-scores the user with what it found.
 	fmt.Fprintf(out, "\nFace Search (1:N) of the high-risk sessions, run by the step-up function against the simulator:\n")
+	fctx, cancel := context.WithTimeout(ctx, s.wait()) // both searches run at once: one bound for both
+	defer cancel()
 	for _, f := range []struct {
 		u    *DemoUser
 		rule string
@@ -268,7 +270,7 @@ func (s *Stack) Demo(ctx context.Context, run string, out io.Writer) (DemoResult
 		{ring, "face_search_fraud_ring", fmt.Sprintf("the same face verified for %d other users", len(ringMembers))},
 		{blocked, "face_search_in_blocklist", "the face on the application's face blocklist"},
 	} {
-		p, err := s.WaitProfile(ctx, f.u.ID, func(p profile.Profile) bool { return hasRule(p, f.rule) })
+		p, err := s.WaitProfile(fctx, f.u.ID, func(p profile.Profile) bool { return hasRule(p, f.rule) })
 		if err != nil {
 			missing = append(missing, fmt.Sprintf("%s: no Face Search verdict (%s): %v — `make run` turns FACE_SEARCH on against the simulator; was it started with FACE_SEARCH=false or another DIDIT_API_URL?", f.u.ID, f.rule, err))
 			fmt.Fprintf(out, "  %-28s no Face Search result in %s\n", f.u.ID, s.wait())
