@@ -64,9 +64,10 @@ func main() {
 	}
 }
 
-func run(ctx context.Context, getenv func(string) string, setenv func(string, string) error, stdout io.Writer) error {
-	// The process environment is the configuration of every function (as in the cloud), and
-	// Google's clients read the emulator hosts from it: fill in the local defaults.
+// setDefaults fills in the local defaults of every variable the environment leaves empty: the
+// process environment is the configuration of every function (as in the cloud), and Google's
+// clients read the emulator hosts from it.
+func setDefaults(getenv func(string) string, setenv func(string, string) error) error {
 	for k, v := range defaults {
 		if getenv(k) == "" {
 			if err := setenv(k, v); err != nil {
@@ -74,8 +75,6 @@ func run(ctx context.Context, getenv func(string) string, setenv func(string, st
 			}
 		}
 	}
-	port, project := getenv("PORT"), getenv("GOOGLE_CLOUD_PROJECT")
-	simAddr := "127.0.0.1:" + getenv("DIDIT_SIM_PORT")
 	// Face Search is off in production unless configured. Against the simulator it is on, so
 	// that `make demo` shows a fraud ring and a blocklisted face caught; pointed at a real
 	// Didit (DIDIT_API_URL set), where every search is billed, it stays off unless FACE_SEARCH
@@ -86,13 +85,24 @@ func run(ctx context.Context, getenv func(string) string, setenv func(string, st
 		}
 	}
 	for k, v := range map[string]string{
-		"DIDIT_API_URL":      "http://" + simAddr,
-		"DIDIT_CALLBACK_URL": "http://127.0.0.1:" + port + "/done",
+		"DIDIT_API_URL":      "http://127.0.0.1:" + getenv("DIDIT_SIM_PORT"),
+		"DIDIT_CALLBACK_URL": "http://127.0.0.1:" + getenv("PORT") + "/done",
 	} {
 		if getenv(k) == "" {
-			_ = setenv(k, v)
+			if err := setenv(k, v); err != nil {
+				return err
+			}
 		}
 	}
+	return nil
+}
+
+func run(ctx context.Context, getenv func(string) string, setenv func(string, string) error, stdout io.Writer) error {
+	if err := setDefaults(getenv, setenv); err != nil {
+		return err
+	}
+	port, project := getenv("PORT"), getenv("GOOGLE_CLOUD_PROJECT")
+	simAddr := "127.0.0.1:" + getenv("DIDIT_SIM_PORT")
 	log := logging.New(stdout, getenv("LOG_FORMAT"), getenv("LOG_LEVEL"))
 
 	if err := os.MkdirAll("build", 0o750); err != nil {
