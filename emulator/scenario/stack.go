@@ -22,6 +22,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/riskwire/didit-risk/internal/didit"
+	"github.com/riskwire/didit-risk/internal/policy"
 	"github.com/riskwire/didit-risk/internal/profile"
 )
 
@@ -159,18 +160,18 @@ func (s *Stack) StepUpFlow(ctx context.Context, user, session string, nfcStatus 
 		return profile.Profile{}, err
 	}
 	p, err := s.WaitProfile(ctx, user, func(p profile.Profile) bool {
-		return p.StepUps["nfc"].Status == profile.StepCreated && p.StepUps["phone"].Status == profile.StepCreated
+		return p.StepUps[policy.StepNFC].Status == policy.StepCreated && p.StepUps[policy.StepPhone].Status == policy.StepCreated
 	})
 	if err != nil {
 		return p, err
 	}
-	for _, k := range []string{"nfc", "phone"} {
+	for _, k := range []policy.StepKind{policy.StepNFC, policy.StepPhone} {
 		fmt.Fprintf(out, "  %-6s step-up: Didit session %s, send the user to %s\n", k, p.StepUps[k].DiditSessionID, p.StepUps[k].URL)
 	}
-	if err := s.Complete(ctx, p.StepUps["nfc"].DiditSessionID, nfcStatus); err != nil {
+	if err := s.Complete(ctx, p.StepUps[policy.StepNFC].DiditSessionID, nfcStatus); err != nil {
 		return p, err
 	}
-	return s.WaitProfile(ctx, user, func(p profile.Profile) bool { return p.StepUps["nfc"].Status == profile.StepCompleted })
+	return s.WaitProfile(ctx, user, func(p profile.Profile) bool { return p.StepUps[policy.StepNFC].Status == policy.StepCompleted })
 }
 
 // DemoUser is one row of the demo's table.
@@ -283,7 +284,7 @@ func (s *Stack) Demo(ctx context.Context, run string, out io.Writer) (DemoResult
 	// a reviewer approves, and Didit's webhook brings the decision back.
 	fmt.Fprintf(out, "\nManual review of %s in Didit's console:\n", review.ID)
 	before, err := s.WaitProfile(ctx, review.ID, func(p profile.Profile) bool {
-		return p.DiditRequests[profile.RequestReview].Status == profile.StepCompleted && p.Sessions[review.Session].Status == "In Review"
+		return p.DiditRequests[profile.RequestReview].Status == policy.StepCompleted && p.Sessions[review.Session].Status == didit.StatusInReview
 	})
 	switch {
 	case err != nil:
@@ -295,7 +296,7 @@ func (s *Stack) Demo(ctx context.Context, run string, out io.Writer) (DemoResult
 		if err := s.ConsoleReview(ctx, review.Session, "Approved"); err != nil {
 			return res, fmt.Errorf("review %s: %w", review.ID, err)
 		}
-		after, err := s.WaitProfile(ctx, review.ID, func(p profile.Profile) bool { return p.Sessions[review.Session].Status == "Approved" })
+		after, err := s.WaitProfile(ctx, review.ID, func(p profile.Profile) bool { return p.Sessions[review.Session].Status == didit.StatusApproved })
 		if err != nil {
 			missing = append(missing, fmt.Sprintf("%s: the reviewer's Approved did not reach the profile: %v", review.ID, err))
 			break
@@ -310,7 +311,7 @@ func (s *Stack) Demo(ctx context.Context, run string, out io.Writer) (DemoResult
 	for i := range users {
 		u := &users[i]
 		p, err := s.WaitProfile(ctx, u.ID, func(p profile.Profile) bool {
-			return p.Level != "" && (u.ID != stepper.ID || p.Action == "approve")
+			return p.Level != "" && (u.ID != stepper.ID || p.Action == policy.Approve)
 		})
 		if err != nil {
 			return res, err
@@ -344,7 +345,7 @@ func (s *Stack) firstVerdict(ctx context.Context, id string) string {
 	return verdict(as[0].Action, as[0].Score)
 }
 
-func verdict(action string, score int) string { return fmt.Sprintf("%s (%d)", action, score) }
+func verdict(action policy.Action, score int) string { return fmt.Sprintf("%s (%d)", action, score) }
 
 func decidedBy(p profile.Profile) string {
 	if p.DecidedBy == "" {
@@ -395,9 +396,9 @@ func FaceSearch(p profile.Profile) string {
 func StepUps(p profile.Profile) string {
 	var parts []string
 	for k, s := range p.StepUps {
-		part := k + ":" + s.Status
+		part := string(k) + ":" + string(s.Status)
 		if s.Outcome != "" {
-			part += "(" + s.Outcome + ")"
+			part += "(" + string(s.Outcome) + ")"
 		}
 		parts = append(parts, part)
 	}

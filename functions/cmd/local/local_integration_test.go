@@ -24,6 +24,7 @@ import (
 	"github.com/riskwire/didit-risk/emulator"
 	"github.com/riskwire/didit-risk/emulator/scenario"
 	"github.com/riskwire/didit-risk/internal/didit"
+	"github.com/riskwire/didit-risk/internal/policy"
 	"github.com/riskwire/didit-risk/internal/profile"
 	"github.com/riskwire/didit-risk/testdata"
 )
@@ -117,14 +118,14 @@ func TestWholeSystem(t *testing.T) {
 	res, err := stack.Demo(ctx, "e2e", &out)
 	require.NoError(t, err, "%s\n--- logs ---\n%s", out.String(), logs.String())
 	t.Log("\n" + out.String())
-	actions := map[string]string{}
+	actions := map[string]policy.Action{}
 	for _, u := range res.Users {
 		actions[u.ID] = u.Profile.Action
 	}
-	assert.Equal(t, map[string]string{"demo-clean-e2e": "approve", "demo-review-e2e": "review", "demo-risky-e2e": "block",
-		"demo-stepup-e2e": "approve", "demo-ring-e2e": "block", "demo-blocklisted-e2e": "block"}, actions)
+	assert.Equal(t, map[string]policy.Action{"demo-clean-e2e": policy.Approve, "demo-review-e2e": policy.Review, "demo-risky-e2e": policy.Block,
+		"demo-stepup-e2e": policy.Approve, "demo-ring-e2e": policy.Block, "demo-blocklisted-e2e": policy.Block}, actions)
 	stepper := res.User("demo-stepup-").Profile
-	assert.Equal(t, "approved", stepper.StepUps["nfc"].Outcome)
+	assert.Equal(t, policy.OutcomeApproved, stepper.StepUps[policy.StepNFC].Outcome)
 	assert.Contains(t, ruleIDs(stepper), "stepup_nfc_approved")
 
 	// Face Search against the simulator (on by default in make run): the ring user's face was
@@ -153,7 +154,7 @@ func TestWholeSystem(t *testing.T) {
 			as, err := stack.Assessments(ctx, u.ID)
 			require.NoError(t, err)
 			require.NotEmpty(t, as)
-			assert.Equal(t, "review", as[0].Action, "the webhook alone: review")
+			assert.Equal(t, policy.Review, as[0].Action, "the webhook alone: review")
 			assert.Greater(t, u.Profile.Score, as[0].Score, "the face search raised the score")
 		})
 	}
@@ -164,16 +165,16 @@ func TestWholeSystem(t *testing.T) {
 	// Manual review: the step-up function put the review user's session In Review in Didit's
 	// console; the reviewer's Approved came back as Didit's webhook.
 	reviewed := res.User("demo-review-")
-	assert.Equal(t, "review", res.BeforeReview.Action)
-	assert.Equal(t, "completed", res.BeforeReview.DiditRequests["review"].Status)
-	assert.Equal(t, "Approved", reviewed.Profile.Sessions[reviewed.Session].Status)
+	assert.Equal(t, policy.Review, res.BeforeReview.Action)
+	assert.Equal(t, policy.StepCompleted, res.BeforeReview.DiditRequests[profile.RequestReview].Status)
+	assert.Equal(t, didit.StatusApproved, reviewed.Profile.Sessions[reviewed.Session].Status)
 
 	// The same medium-risk user whose NFC read is declined ends in review or block.
 	declined, err := stack.StepUpFlow(ctx, "e2e-declined", "e2e-declined-session", "Declined", io.Discard)
 	require.NoError(t, err)
 	declined, err = stack.WaitProfile(ctx, "e2e-declined", func(p profile.Profile) bool { return p.Action == "review" || p.Action == "block" })
 	require.NoError(t, err, "after a declined NFC step-up: action=%s reasons=%v", declined.Action, declined.Reasons)
-	assert.Equal(t, "declined", declined.StepUps["nfc"].Outcome)
+	assert.Equal(t, policy.OutcomeDeclined, declined.StepUps["nfc"].Outcome)
 
 	// SIGTERM stops everything make run started: the process and both emulators.
 	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
