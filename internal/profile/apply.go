@@ -407,8 +407,11 @@ func setProfile(tx *firestore.Transaction, ref *firestore.DocumentRef, old *Prof
 		return tx.Set(ref, p)
 	}
 	var paths []firestore.FieldPath
-	for _, f := range profileFields {
-		if !slices.Contains(verdictFields, f) {
+	pv := reflect.ValueOf(p)
+	for i, f := range profileFields {
+		// A merge writes every path it names, an empty omitempty field as null: leave those out.
+		empty := strings.Contains(pv.Type().Field(i).Tag.Get("firestore"), ",omitempty") && pv.Field(i).IsZero()
+		if !slices.Contains(verdictFields, f) && !empty {
 			paths = append(paths, firestore.FieldPath{f})
 		}
 	}
