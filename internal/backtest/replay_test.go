@@ -117,10 +117,10 @@ func TestAPersonsDecisionIsNotThePolicys(t *testing.T) {
 
 	decided := a
 	decided.DecidedBy = profile.DecidedByOperator
-	decided.PolicyVerdict = &profile.PolicyVerdict{Score: a.Score, Level: policy.Level(a.Level), Action: policy.Action(a.Action), PolicyVersion: a.PolicyVersion}
-	decided.Action, decided.Level = string(policy.Block), string(policy.Critical)
-	if a.Action == string(policy.Block) {
-		decided.Action = string(policy.Approve)
+	decided.PolicyVerdict = &profile.PolicyVerdict{Score: a.Score, Level: a.Level, Action: a.Action, PolicyVersion: a.PolicyVersion}
+	decided.Action, decided.Level = policy.Block, policy.Critical
+	if a.Action == policy.Block {
+		decided.Action = policy.Approve
 	}
 	assert.Equal(t, own, Stored(&decided), "the policy's verdict, not the operator's")
 	assert.Empty(t, Mismatch(&decided, replayed), "the replay reproduces the policy's verdict")

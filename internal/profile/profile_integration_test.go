@@ -29,7 +29,7 @@ func webhookEvent(t *testing.T, fixture, key, session, status string, at time.Ti
 	w, err := didit.DecodeWebhook(body)
 	require.NoError(t, err)
 	w.Status = didit.Status(status)
-	ev := Event{Key: key, ProfileID: "user-4242", UserID: "user-4242", SessionID: session, Status: status, EventTime: at, Trusted: true}
+	ev := Event{Key: key, ProfileID: "user-4242", UserID: "user-4242", SessionID: session, Status: w.Status, EventTime: at, Trusted: true}
 	if w.Status.HasDecision() && w.Decision != nil {
 		ev.HasDecision = true
 		ev.Signals = scoring.Extract(w, h.Hash)
@@ -108,10 +108,10 @@ func TestStoredDocumentsMatchTheContract(t *testing.T) {
 		require.Contains(t, am, "shadow_policy", "assessment %s", ev.Key)
 		assert.Equal(t, mdl.Version(), am["model"].(map[string]any)["version"])
 		if ev.Key == "e2" {
-			assert.Equal(t, "approve", res.Profile.Action)
+			assert.Equal(t, policy.Approve, res.Profile.Action)
 		}
 		if ev.Key == "e3" {
-			assert.Equal(t, "review", res.Profile.Action, "an expired approval is not a current one: %v", res.Profile.Reasons)
+			assert.Equal(t, policy.Review, res.Profile.Action, "an expired approval is not a current one: %v", res.Profile.Reasons)
 			assert.Contains(t, ruleIDs(res.Profile.Reasons), "didit_kyc_expired")
 		}
 	}
