@@ -694,16 +694,15 @@ func bindStepUps(p *Profile) {
 // completeStepUp records a bound step-up session's outcome on the step it answers and in the
 // aggregates.
 func completeStepUp(p *Profile, ev Event, link StepUpLink, now time.Time) {
-	kind := string(link.Kind)
-	su := p.StepUps[kind]
+	su := p.StepUps[string(link.Kind)]
 	su.Status, su.Outcome, su.UpdatedAt = policy.StepCompleted, scoring.StepUpOutcome(ev.Status), now
-	p.StepUps[kind] = su
+	p.StepUps[string(link.Kind)] = su
 	if p.Aggregates.StepUpOutcomes == nil {
 		p.Aggregates.StepUpOutcomes = map[string]StepUpOutcome{}
 	}
-	if cur, ok := p.Aggregates.StepUpOutcomes[kind]; !ok || ev.EventTime.After(cur.At) ||
+	if cur, ok := p.Aggregates.StepUpOutcomes[string(link.Kind)]; !ok || ev.EventTime.After(cur.At) ||
 		(ev.EventTime.Equal(cur.At) && ev.SessionID >= cur.SessionID) {
-		p.Aggregates.StepUpOutcomes[kind] = StepUpOutcome{Outcome: su.Outcome, SessionID: ev.SessionID,
+		p.Aggregates.StepUpOutcomes[string(link.Kind)] = StepUpOutcome{Outcome: su.Outcome, SessionID: ev.SessionID,
 			OriginSessionID: link.OriginSessionID, At: ev.EventTime}
 	}
 }

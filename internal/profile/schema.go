@@ -51,6 +51,11 @@ const (
 )
 
 // Profile is risk_profiles/{id}.
+//
+// Its maps by kind (step_ups, didit_requests, aggregates.step_up_outcomes, an assessment's
+// history.step_ups) are keyed by the kind's string (string(policy.StepKind),
+// string(RequestKind)): the Firestore client panics merging a field path through a map whose
+// key is a named type.
 type Profile struct {
 	SchemaVersion int    `firestore:"schema_version"`
 	UserID        string `firestore:"user_id"` // Didit vendor_data; empty for anonymous sessions
