@@ -60,7 +60,7 @@ func TestRescore(t *testing.T) {
 			built, _ := fold(t, tt.built, tt.events...)
 			before := roundTrip(t, built)
 			p := roundTrip(t, built)
-			a, outcome, err := rescore(&p, before, "u", tt.promoted, now, nil)
+			a, outcome, err := rescoreT(&p, before, "u", tt.promoted, now, nil)
 			require.NoError(t, err)
 			assert.Equal(t, tt.outcome, outcome)
 			switch outcome {
@@ -97,7 +97,7 @@ func TestRescore(t *testing.T) {
 			// Settled once, the same policy again changes nothing: a second run is a no-op.
 			again := roundTrip(t, p)
 			next := roundTrip(t, p)
-			a2, o2, err := rescore(&next, again, "u", tt.promoted, now.Add(time.Hour), nil)
+			a2, o2, err := rescoreT(&next, again, "u", tt.promoted, now.Add(time.Hour), nil)
 			require.NoError(t, err)
 			assert.Equal(t, RescoreUnchanged, o2)
 			assert.Nil(t, a2)
@@ -148,7 +148,7 @@ func TestSameValue(t *testing.T) {
 		{"a nested slice differs", Profile{Sessions: map[string]SessionState{"s": {Signals: &sig}}},
 			Profile{Sessions: map[string]SessionState{"s": {Signals: &scoring.Signals{RiskCodes: []string{"B"}}}}}, false},
 		{"nil and set pointer", Profile{Cooldown: nil}, Profile{Cooldown: &Cooldown{}}, false},
-		{"map keys differ", Profile{StepUps: map[policy.StepKind]StepUp{"nfc": {}}}, Profile{StepUps: map[policy.StepKind]StepUp{"poa": {}}}, false},
+		{"map keys differ", Profile{StepUps: map[string]StepUp{"nfc": {}}}, Profile{StepUps: map[string]StepUp{"poa": {}}}, false},
 		{"equal nested", Profile{Sessions: map[string]SessionState{"s": {Signals: &sig}}},
 			Profile{Sessions: map[string]SessionState{"s": {Signals: &scoring.Signals{RiskCodes: []string{"A"}}}}}, true},
 	}
