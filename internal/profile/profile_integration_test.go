@@ -82,7 +82,7 @@ func TestStoredDocumentsMatchTheContract(t *testing.T) {
 	require.NoError(t, err)
 	m, doc := stored(t, pref)
 	require.NoError(t, profSchema.Validate(doc))
-	assert.Equal(t, VerdictUnverified, m["verdict_state"])
+	assert.Equal(t, string(VerdictUnverified), m["verdict_state"])
 	for _, f := range verdictFields {
 		assert.NotContains(t, m, f, "an unverified profile has no %s field", f)
 	}
@@ -100,7 +100,7 @@ func TestStoredDocumentsMatchTheContract(t *testing.T) {
 		require.NotNil(t, res.Assessment, "%s changes the verdict", ev.Key)
 		m, doc = stored(t, pref)
 		require.NoError(t, profSchema.Validate(doc), "profile after %s", ev.Key)
-		assert.Equal(t, VerdictAssessed, m["verdict_state"])
+		assert.Equal(t, string(VerdictAssessed), m["verdict_state"])
 		assert.Contains(t, m, "score")
 		am, adoc := stored(t, pref.Collection(Assessments).Doc(ev.Key))
 		require.NoError(t, assessSchema.Validate(adoc), "assessment %s", ev.Key)
@@ -115,10 +115,31 @@ func TestStoredDocumentsMatchTheContract(t *testing.T) {
 			assert.Contains(t, ruleIDs(res.Profile.Reasons), "didit_kyc_expired")
 		}
 	}
+	// 5. A reviewer approves the declined session in Didit's console; 6. an operator's override.
+	rev := webhookEvent(t, "declined_v3.json", "e5", "s2", "Approved", at.Add(402*24*time.Hour), h)
+	rev.Review = &ReviewFact{Status: didit.StatusApproved, ReviewerHash: h.Hash("reviewer:r@example.com"), At: rev.EventTime}
+	res, err := st.Apply(ctx, rev, eng, now)
+	require.NoError(t, err)
+	require.Equal(t, DecidedByReviewer, res.Profile.DecidedBy)
+	m, doc = stored(t, pref)
+	require.NoError(t, profSchema.Validate(doc), "profile after a reviewer's verdict")
+	for _, f := range []string{"decided_by", "policy_verdict", "human_verdict"} {
+		assert.Contains(t, m, f)
+	}
+	_, adoc := stored(t, pref.Collection(Assessments).Doc("e5"))
+	require.NoError(t, assessSchema.Validate(adoc), "assessment of a reviewer's verdict")
+	_, changed, err := st.SetOverride(ctx, "user-4242", Override{ID: "o1", Action: policy.Block, Reason: "r", Actor: "ops",
+		ExpiresAt: now.Add(time.Hour)}, eng, now)
+	require.NoError(t, err)
+	require.True(t, changed)
+	m, doc = stored(t, pref)
+	require.NoError(t, profSchema.Validate(doc), "profile under an override")
+	assert.Equal(t, string(DecidedByOperator), m["decided_by"])
+
 	p, found, err := st.Get(ctx, "user-4242")
 	require.NoError(t, err)
 	require.True(t, found)
-	assert.Len(t, p.Aggregates.DeclinedSessions, 1)
+	assert.Len(t, p.Aggregates.DeclinedSessions, 0, "the reviewer's approval is a newer status of s2")
 	require.NotEmpty(t, p.Aggregates.Documents)
 	assert.Len(t, p.Aggregates.Documents[0].Hashes, 2, "the document under both keys")
 
