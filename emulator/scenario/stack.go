@@ -284,7 +284,7 @@ func (s *Stack) Demo(ctx context.Context, run string, out io.Writer) (DemoResult
 	// a reviewer approves, and Didit's webhook brings the decision back.
 	fmt.Fprintf(out, "\nManual review of %s in Didit's console:\n", review.ID)
 	before, err := s.WaitProfile(ctx, review.ID, func(p profile.Profile) bool {
-		return p.DiditRequests[profile.RequestReview].Status == policy.StepCompleted && p.Sessions[review.Session].Status == didit.StatusInReview
+		return p.DiditRequests[string(profile.RequestReview)].Status == policy.StepCompleted && p.Sessions[review.Session].Status == didit.StatusInReview
 	})
 	switch {
 	case err != nil:
@@ -301,8 +301,12 @@ func (s *Stack) Demo(ctx context.Context, run string, out io.Writer) (DemoResult
 			missing = append(missing, fmt.Sprintf("%s: the reviewer's Approved did not reach the profile: %v", review.ID, err))
 			break
 		}
-		fmt.Fprintf(out, "  a reviewer approved it; Didit's webhook came back: %s → %s, decided by %s\n",
-			verdict(before.Action, before.Score), verdict(after.Action, after.Score), decidedBy(after))
+		kept := ""
+		if pv := after.PolicyVerdict; pv != nil && pv.Action != after.Action {
+			kept = fmt.Sprintf(" (the policy's own %s kept in policy_verdict)", pv.Action)
+		}
+		fmt.Fprintf(out, "  a reviewer approved it; Didit's webhook came back: %s → %s, decided by %s%s\n",
+			verdict(before.Action, before.Score), verdict(after.Action, after.Score), decidedBy(after), kept)
 	}
 
 	fmt.Fprintln(out)

@@ -122,10 +122,10 @@ func TestWholeSystem(t *testing.T) {
 	for _, u := range res.Users {
 		actions[u.ID] = u.Profile.Action
 	}
-	assert.Equal(t, map[string]policy.Action{"demo-clean-e2e": policy.Approve, "demo-review-e2e": policy.Review, "demo-risky-e2e": policy.Block,
+	assert.Equal(t, map[string]policy.Action{"demo-clean-e2e": policy.Approve, "demo-review-e2e": policy.Approve, "demo-risky-e2e": policy.Block,
 		"demo-stepup-e2e": policy.Approve, "demo-ring-e2e": policy.Block, "demo-blocklisted-e2e": policy.Block}, actions)
 	stepper := res.User("demo-stepup-").Profile
-	assert.Equal(t, policy.OutcomeApproved, stepper.StepUps[policy.StepNFC].Outcome)
+	assert.Equal(t, policy.OutcomeApproved, stepper.StepUps[string(policy.StepNFC)].Outcome)
 	assert.Contains(t, ruleIDs(stepper), "stepup_nfc_approved")
 
 	// Face Search against the simulator (on by default in make run): the ring user's face was
@@ -163,10 +163,25 @@ func TestWholeSystem(t *testing.T) {
 	assert.Equal(t, "-", scenario.FaceSearch(res.User("demo-clean-").Profile), "a low-risk user is not searched")
 
 	// Manual review: the step-up function put the review user's session In Review in Didit's
-	// console; the reviewer's Approved came back as Didit's webhook.
+	// console; the reviewer's Approved came back as Didit's webhook, and it holds: the user is
+	// approved by the reviewer, the policy's own review kept beside it.
 	reviewed := res.User("demo-review-")
 	assert.Equal(t, policy.Review, res.BeforeReview.Action)
-	assert.Equal(t, policy.StepCompleted, res.BeforeReview.DiditRequests[profile.RequestReview].Status)
+	assert.Equal(t, profile.DecidedByPolicy, res.BeforeReview.DecidedBy)
+	assert.Equal(t, profile.DecidedByReviewer, reviewed.Profile.DecidedBy)
+	if assert.NotNil(t, reviewed.Profile.PolicyVerdict) {
+		assert.Equal(t, policy.Review, reviewed.Profile.PolicyVerdict.Action)
+	}
+	if assert.NotNil(t, reviewed.Profile.HumanVerdict) {
+		assert.Equal(t, reviewed.Session, reviewed.Profile.HumanVerdict.SessionID)
+		assert.Equal(t, policy.Approve, reviewed.Profile.HumanVerdict.Action)
+	}
+	for _, u := range res.Users {
+		if u.ID != reviewed.ID {
+			assert.Equal(t, profile.DecidedByPolicy, u.Profile.DecidedBy, u.ID)
+		}
+	}
+	assert.Equal(t, policy.StepCompleted, res.BeforeReview.DiditRequests[string(profile.RequestReview)].Status)
 	assert.Equal(t, didit.StatusApproved, reviewed.Profile.Sessions[reviewed.Session].Status)
 
 	// The same medium-risk user whose NFC read is declined ends in review or block.
