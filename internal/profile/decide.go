@@ -62,11 +62,8 @@ type ReviewFact struct {
 // It returns the reviewer's verdict when it applied it for the first time (to be audited).
 // Pure: no I/O, no clock but now.
 func decide(p *Profile, v Verdict, o DecideOptions, now time.Time) (first *HumanVerdict) {
-	if p.Cooldown != nil && (o.DowngradeCooldown <= 0 || !now.Before(p.Cooldown.Until)) {
-		p.Cooldown = nil
-	}
 	if v.State != VerdictAssessed {
-		p.DecidedBy, p.PolicyVerdict = "", nil
+		p.DecidedBy, p.PolicyVerdict, p.Cooldown = "", nil, nil
 		return nil
 	}
 	pol := PolicyVerdict{Score: p.Score, Level: policy.Level(p.Level), Action: policy.Action(p.Action), PolicyVersion: p.PolicyVersion}
@@ -82,26 +79,27 @@ func decide(p *Profile, v Verdict, o DecideOptions, now time.Time) (first *Human
 	}
 	human := p.HumanVerdict.holds(v.Session, rules, now)
 
-	// The downgrade cooldown: a lower verdict on another session that Didit decided before the
-	// cooldown's end is held back until then; the same session's refinements apply (and end it
-	// if they lower it). It starts at the event time of the session whose verdict started it.
-	cd := p.Cooldown
-	if cd != nil && (cd.SessionID == v.Session || human) {
-		cd = nil
-	}
+	// The downgrade cooldown, from the facts alone (so the result does not depend on the order
+	// webhooks arrived in): the latest other session Didit decided within the cooldown before
+	// the verdict session, with a high or critical verdict that is not an approval, holds back a
+	// lower verdict until its end. The same session's refinements (step-ups, a reviewer) apply.
 	at := v.Sessions[v.Session].At
-	held := cd != nil && pol.Level.Rank() < cd.Level.Rank() && at.Before(cd.Until)
+	var cd *Cooldown
+	if src, ok := cooldownSource(v, o.DowngradeCooldown); ok && !human && now.Before(src.Until) {
+		cd = &src
+	}
+	held := cd != nil && pol.Level.Rank() < cd.Level.Rank()
 	if held {
 		applied.Score, applied.Level, applied.Action = cd.Score, cd.Level, cd.Action
 	}
 	if human {
 		applied.Action, by = p.HumanVerdict.Action, DecidedByReviewer
 	}
-	if !held && o.DowngradeCooldown > 0 && applied.Level.Rank() >= policy.High.Rank() && applied.Action != policy.Approve {
-		cd = &Cooldown{Level: applied.Level, Score: applied.Score, Action: applied.Action, SessionID: v.Session,
-			Since: at, Until: at.Add(o.DowngradeCooldown)}
-		if !now.Before(cd.Until) {
-			cd = nil
+	if !held {
+		cd = nil
+		if o.DowngradeCooldown > 0 && startsCooldown(applied.Level, applied.Action) && now.Before(at.Add(o.DowngradeCooldown)) {
+			cd = &Cooldown{Level: applied.Level, Score: applied.Score, Action: applied.Action, SessionID: v.Session,
+				Since: at, Until: at.Add(o.DowngradeCooldown)}
 		}
 	}
 	p.Cooldown = cd
@@ -121,6 +119,40 @@ func decide(p *Profile, v Verdict, o DecideOptions, now time.Time) (first *Human
 		p.ReviewState = ReviewOpen
 	}
 	return first
+}
+
+// startsCooldown reports whether a verdict of this level and action holds back later
+// downgrades.
+func startsCooldown(l policy.Level, a policy.Action) bool {
+	return l.Rank() >= policy.High.Rank() && a != policy.Approve
+}
+
+// cooldownSource is the cooldown the fold's other sessions put on the verdict session: the
+// latest session decided before it (event time, ties by id) within d, whose policy verdict
+// starts a cooldown. ok is false when there is none (or d is 0).
+func cooldownSource(v Verdict, d time.Duration) (Cooldown, bool) {
+	if d <= 0 {
+		return Cooldown{}, false
+	}
+	cur, ok := v.Sessions[v.Session]
+	if !ok {
+		return Cooldown{}, false
+	}
+	var best Cooldown
+	var bestID string
+	found := false
+	for id, sv := range v.Sessions {
+		before := sv.At.Before(cur.At) || (sv.At.Equal(cur.At) && id < v.Session)
+		if id == v.Session || !before || !cur.At.Before(sv.At.Add(d)) || !startsCooldown(sv.Level, sv.Action) {
+			continue
+		}
+		if found && (sv.At.Before(best.Since) || (sv.At.Equal(best.Since) && id < bestID)) {
+			continue
+		}
+		best, bestID, found = Cooldown{Level: sv.Level, Score: sv.Score, Action: sv.Action, SessionID: id,
+			Since: sv.At, Until: sv.At.Add(d)}, id, true
+	}
+	return best, found
 }
 
 func verdictStatus(s didit.Status) bool {

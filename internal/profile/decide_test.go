@@ -37,7 +37,7 @@ func TestDecide(t *testing.T) {
 		pol      pol
 		review   *ReviewFact // on the verdict session s1
 		human    *HumanVerdict
-		cooldown *Cooldown
+		cooldown *Cooldown // an earlier session's verdict that starts one (on s1 itself: none)
 		override *Override
 		now      time.Time
 		opts     *DecideOptions
@@ -97,10 +97,14 @@ func TestDecide(t *testing.T) {
 				rs = append(rs, Reason{Rule: r, Points: 10})
 			}
 			p := Profile{VerdictState: VerdictAssessed, Score: tt.pol.score, Level: tt.pol.level, Action: tt.pol.action,
-				Reasons: rs, PolicyVersion: "p1", HumanVerdict: tt.human, Cooldown: tt.cooldown, Override: tt.override,
+				Reasons: rs, PolicyVersion: "p1", HumanVerdict: tt.human, Override: tt.override,
 				Sessions: map[string]SessionState{"s0": {Decided: true, EventTime: t0.Add(-time.Hour)},
 					"s1": {Decided: true, EventTime: t0, Review: tt.review}}}
 			v := Verdict{State: VerdictAssessed, Session: "s1", Sessions: map[string]SessionVerdict{"s1": {At: t0}}}
+			if cd := tt.cooldown; cd != nil && cd.SessionID != "s1" {
+				// The cooldown comes from the fold: an earlier session's verdict.
+				v.Sessions[cd.SessionID] = SessionVerdict{Score: cd.Score, Level: cd.Level, Action: cd.Action, At: cd.Since}
+			}
 			o := opts
 			if tt.opts != nil {
 				o = *tt.opts

@@ -78,6 +78,9 @@ func sameVerdict(t *testing.T, want, got Profile, msg ...any) {
 	assert.Equal(t, want.Reasons, got.Reasons, msg...)
 	assert.Equal(t, want.RequiredSteps, got.RequiredSteps, msg...)
 	assert.Equal(t, want.LastSessionID, got.LastSessionID, msg...)
+	assert.Equal(t, want.DecidedBy, got.DecidedBy, msg...)
+	assert.Equal(t, want.PolicyVerdict, got.PolicyVerdict, msg...)
+	assert.Equal(t, want.Cooldown, got.Cooldown, msg...)
 	assert.Equal(t, want.Aggregates, got.Aggregates, msg...)
 	assert.Equal(t, facts(want), facts(got), msg...)
 }
@@ -264,4 +267,37 @@ func TestProfileUpdatesWriteOnlyWhatChanged(t *testing.T) {
 	delete(gone.Sessions, "s1")
 	assert.Equal(t, map[string]bool{"sessions.s1": true}, paths(profileUpdates(asStored(m.p), gone)), "a pruned session is deleted")
 	assert.Empty(t, profileUpdates(asStored(m.p), m.p), "nothing changed, nothing written")
+}
+
+// TestCooldownDoesNotDependOnOrder: a clean session two hours after a risky one is held back by
+// the downgrade cooldown, and the profile is the same whichever order the webhooks arrive in
+// (the cooldown is derived from the sessions' verdicts, not from what was applied before).
+func TestCooldownDoesNotDependOnOrder(t *testing.T) {
+	eng := NewEvaluator(policy.Default())
+	evs := []Event{
+		decided("e1", "s1", "Declined", t0, "doc-a", "LOW_LIVENESS_SCORE", "POSSIBLE_DUPLICATED_USER"),
+		decided("e2", "s2", "Approved", t0.Add(2*time.Hour), "doc-a"),
+	}
+	inOrder := newMemStore()
+	for _, ev := range evs {
+		inOrder.apply(t, ev, eng)
+	}
+	p := inOrder.p
+	require.NotNil(t, p.PolicyVerdict, "the clean session's verdict is recorded, not applied")
+	require.NotNil(t, p.Cooldown)
+	assert.Equal(t, "s1", p.Cooldown.SessionID)
+	assert.Less(t, p.PolicyVerdict.Level.Rank(), p.Level.Rank(), "held at the risky session's level")
+	assert.Equal(t, p.Cooldown.Action, p.Action)
+	assert.Equal(t, DecidedByPolicy, p.DecidedBy)
+
+	rng := rand.New(rand.NewPCG(5, 6))
+	for i := range 20 {
+		order := append(append(append([]Event{}, evs...), evs...), evs...)
+		rng.Shuffle(len(order), func(a, b int) { order[a], order[b] = order[b], order[a] })
+		m := newMemStore()
+		for _, ev := range order {
+			m.apply(t, ev, eng)
+		}
+		sameVerdict(t, p, m.p, "order %d", i)
+	}
 }
