@@ -32,7 +32,7 @@ func TestDeadLettersMatchTerraform(t *testing.T) {
 			assert.Regexp(t, `(?m)^\s*`+c.dlq+`\s*=\s*"\$\{local\.topics\.`+c.dlq+`\}-pull"`, tf)
 			assert.Equal(t, dl[i].Topic+"-pull", dl[i].Subscription)
 			// Every push subscription of the source topic dead-letters to this topic.
-			pushes := regexp.MustCompile(`topic\s*=\s*"` + c.source + `"\s*\n\s*dlq\s*=\s*"([a-z_]+)"`).FindAllStringSubmatch(tf, -1)
+			pushes := regexp.MustCompile(`topic\s*=\s*"`+c.source+`"\s*\n\s*dlq\s*=\s*"([a-z_]+)"`).FindAllStringSubmatch(tf, -1)
 			require.NotEmpty(t, pushes)
 			for _, p := range pushes {
 				assert.Equal(t, c.dlq, p[1])

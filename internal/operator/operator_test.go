@@ -69,7 +69,9 @@ func set(id string, a policy.Action, reason string) OverrideRequest {
 	return OverrideRequest{ID: id, Action: a, Reason: reason, Expires: e, Actor: "ops"}
 }
 
-func clear(id string) ClearRequest { return ClearRequest{ID: id, Actor: "ops", Reason: "RISK-1 resolved"} }
+func clear(id string) ClearRequest {
+	return ClearRequest{ID: id, Actor: "ops", Reason: "RISK-1 resolved"}
+}
 
 // TestOverrideSequences runs sequences of commands and checks, after each, whether the store
 // changed and what was published.
