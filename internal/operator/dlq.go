@@ -80,6 +80,10 @@ func deadMessage(sub string, l queue.Leased, withData bool) DeadMessage {
 	return m
 }
 
+// emptyPulls in a row end a lease: a unary pull may return no message although the
+// subscription has some, so one empty answer is not proof of an empty queue.
+const emptyPulls = 3
+
 // lease pulls from sub until limit distinct messages are held or the subscription has no
 // more, and returns them in the order pulled. Every message stays leased: the caller acks or
 // releases them all (hold.done).
@@ -93,14 +97,16 @@ type hold struct {
 func (d *DeadLetters) lease(ctx context.Context, sub string, limit int) (*hold, error) {
 	h := &hold{subs: d.Subs, sub: sub, settle: map[string]bool{}}
 	seen := map[string]bool{}
-	for len(h.msgs) < limit {
+	for empty := 0; len(h.msgs) < limit && empty < emptyPulls; {
 		got, err := d.Subs.Pull(ctx, sub, limit-len(h.msgs))
 		if err != nil {
 			return h, fmt.Errorf("pull %s: %w", sub, err)
 		}
 		if len(got) == 0 {
-			break
+			empty++ // Pub/Sub may answer a pull with nothing while it holds messages
+			continue
 		}
+		empty = 0
 		fresh := 0
 		for _, l := range got {
 			if seen[l.Message.ID] {
