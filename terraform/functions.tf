@@ -39,6 +39,8 @@ locals {
         FIRESTORE_DATABASE   = var.firestore_database
         DECISIONS_TOPIC      = local.topics.decisions
         ASSESSMENT_RETENTION = "${var.assessment_retention_days * 24}h" # a Go duration; Firestore's TTL deletes on expire_at
+        HUMAN_OVERRIDE_TTL   = "${var.human_override_ttl_hours}h"       # "0h": a reviewer's approval never expires
+        DOWNGRADE_COOLDOWN   = "${var.downgrade_cooldown_hours}h"       # "0h": no cooldown
         }, var.policy_file == "" ? {} : {
         POLICY_FILE = "${var.runtime_source_dir}/${var.policy_file}"
         }, var.shadow_policy_file == "" ? {} : {

@@ -64,6 +64,28 @@ variable "shadow_policy_file" {
   }
 }
 
+variable "human_override_ttl_hours" {
+  description = "Hours a reviewer's approval in Didit's console holds against the policy's verdict on the same facts (scorer: HUMAN_OVERRIDE_TTL). 0: it never expires. A reviewer's decline never expires; either yields at once to a new session or a rule that did not fire at review time."
+  type        = number
+  default     = 720
+
+  validation {
+    condition     = var.human_override_ttl_hours >= 0 && floor(var.human_override_ttl_hours) == var.human_override_ttl_hours
+    error_message = "human_override_ttl_hours must be a whole number of hours, 0 or more."
+  }
+}
+
+variable "downgrade_cooldown_hours" {
+  description = "Hours a high or critical verdict holds back a lower verdict on another session of the same user (scorer: DOWNGRADE_COOLDOWN): the lower one is recorded as policy_verdict, not applied. 0 turns the cooldown off."
+  type        = number
+  default     = 24
+
+  validation {
+    condition     = var.downgrade_cooldown_hours >= 0 && floor(var.downgrade_cooldown_hours) == var.downgrade_cooldown_hours
+    error_message = "downgrade_cooldown_hours must be a whole number of hours, 0 or more."
+  }
+}
+
 variable "runtime_source_dir" {
   description = "Where the uploaded source sits at run time. Google's Go buildpack moves it into serverless_function_source_code/ under the app directory /workspace before building, and the image keeps it there."
   type        = string

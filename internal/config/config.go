@@ -70,7 +70,19 @@ type Scorer struct {
 	// ShadowPolicyFile (SHADOW_POLICY_FILE) is a second policy evaluated beside the live one on
 	// every webhook: its verdict is stored with the assessment and never acted on. Empty: none.
 	ShadowPolicyFile string
+	// HumanOverrideTTL (HUMAN_OVERRIDE_TTL, default 720h) is how long a reviewer's approval in
+	// Didit's console holds against the policy; 0: it never expires. A decline never does.
+	HumanOverrideTTL time.Duration
+	// DowngradeCooldown (DOWNGRADE_COOLDOWN, default 24h) is how long a high or critical
+	// verdict holds back a lower one from another session; 0 turns the cooldown off.
+	DowngradeCooldown time.Duration
 }
+
+// Defaults of the decision layer (the profile store's defaults, kept equal by a test).
+const (
+	DefaultHumanOverrideTTL  = 30 * 24 * time.Hour
+	DefaultDowngradeCooldown = 24 * time.Hour
+)
 
 // HashKey is one key of HASH_KEYS.
 type HashKey struct {
@@ -158,6 +170,8 @@ func LoadScorer(getenv func(string) string) (Scorer, error) {
 		DecisionPublishTimeout: r.duration("DECISION_PUBLISH_TIMEOUT", DefaultPublishTimeout),
 		ReplayHorizon:          r.duration("REPLAY_HORIZON", DefaultReplayHorizon),
 		AssessmentRetention:    r.duration("ASSESSMENT_RETENTION", 0),
+		HumanOverrideTTL:       r.durationOrOff("HUMAN_OVERRIDE_TTL", DefaultHumanOverrideTTL),
+		DowngradeCooldown:      r.durationOrOff("DOWNGRADE_COOLDOWN", DefaultDowngradeCooldown),
 	}
 	c.HashKeys = r.hashKeys()
 	return c, r.err("scorer")
@@ -388,6 +402,15 @@ func (r *reader) duration(key string, def time.Duration) time.Duration {
 		return def
 	}
 	return d
+}
+
+// durationOrOff is duration where "0" (or "0s") is allowed and means off.
+func (r *reader) durationOrOff(key string, def time.Duration) time.Duration {
+	s := strings.TrimSpace(r.getenv(key))
+	if d, err := time.ParseDuration(s); err == nil && d == 0 {
+		return 0
+	}
+	return r.duration(key, def)
 }
 
 func (r *reader) oneOf(key, def string, allowed ...string) string {

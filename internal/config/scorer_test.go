@@ -70,3 +70,35 @@ func TestLoadScorerShadowPolicyFile(t *testing.T) {
 		})
 	}
 }
+
+// TestLoadScorerDecisionLayer: HUMAN_OVERRIDE_TTL and DOWNGRADE_COOLDOWN default to 720h and
+// 24h, and 0 turns each off.
+func TestLoadScorerDecisionLayer(t *testing.T) {
+	tests := []struct {
+		name          string
+		ttl, cooldown string
+		wantTTL       time.Duration
+		wantCooldown  time.Duration
+		wantErr       string
+	}{
+		{"defaults", "", "", 30 * 24 * time.Hour, 24 * time.Hour, ""},
+		{"set", "168h", "2h", 168 * time.Hour, 2 * time.Hour, ""},
+		{"zero turns off", "0", "0s", 0, 0, ""},
+		{"malformed ttl", "a month", "", 0, 0, "HUMAN_OVERRIDE_TTL"},
+		{"negative cooldown", "", "-1h", 0, 0, "DOWNGRADE_COOLDOWN"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := map[string]string{"GOOGLE_CLOUD_PROJECT": "p", "HASH_KEY": "k", "HUMAN_OVERRIDE_TTL": tt.ttl, "DOWNGRADE_COOLDOWN": tt.cooldown}
+			c, err := LoadScorer(func(k string) string { return env[k] })
+			if tt.wantErr != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.wantTTL, c.HumanOverrideTTL)
+			assert.Equal(t, tt.wantCooldown, c.DowngradeCooldown)
+		})
+	}
+}

@@ -23,6 +23,10 @@ type Decision struct {
 	PolicyVersion string   `json:"policy_version"`
 	Reasons       []Reason `json:"reasons,omitempty"`
 	StepUpKind    string   `json:"step_up_kind,omitempty"` // when the assessed session was itself a step-up
+	// DecidedBy says who set Action (and Level): "policy", "reviewer" (a person's verdict in
+	// Didit's console) or "operator" (an override); the JSON field and attribute share
+	// AttrDecidedBy's name. Empty on decisions of older publishers: read it as policy.
+	DecidedBy string `json:"decided_by,omitempty"`
 	// SessionStatus is Didit's status of SessionID (the session the verdict is about) as the
 	// scorer knew it at the assessment; empty when unknown. The step-up function does not ask
 	// Didit's console to review a session that is already In Review.
@@ -56,6 +60,9 @@ func (d Decision) Attributes() map[string]string {
 	}
 	if d.StepUpKind != "" {
 		a[AttrStepUpKind] = d.StepUpKind
+	}
+	if d.DecidedBy != "" {
+		a[AttrDecidedBy] = d.DecidedBy
 	}
 	return a
 }

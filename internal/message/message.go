@@ -38,6 +38,9 @@ const (
 	// AttrStepUpKind is set on decisions about a step-up session: the step-up function settles
 	// the claims that session answers.
 	AttrStepUpKind = "step_up_kind"
+	// AttrDecidedBy says who set the decision's action: policy, reviewer (a person in Didit's
+	// console) or operator (an override). Absent on decisions published before it existed.
+	AttrDecidedBy = "decided_by"
 )
 
 // True is the only attribute value that means true: anything else, absence included, is false.

@@ -64,12 +64,13 @@ func TestDecisionRoundTrip(t *testing.T) {
 		ProfileID: "p", UserID: "u", AssessmentID: "a", SessionID: "s", Score: 40, Level: "medium",
 		Action: string(policy.StepUp), RequiredSteps: []string{"nfc"}, PolicyVersion: "v1",
 		Reasons: []message.Reason{{Rule: "r", Points: 40, Description: "why"}}, DecidedAt: time.Unix(1767225607, 0).UTC(),
-		DecisionTrusted: true, SessionStatus: didit.StatusInReview,
+		DecisionTrusted: true, SessionStatus: didit.StatusInReview, DecidedBy: "reviewer",
 	}
 	data, err := d.Encode()
 	require.NoError(t, err)
 	assert.Contains(t, string(data), `"`+message.AttrDecisionAuthenticated+`":true`, "one name for the flag, attribute and field")
 	assert.Contains(t, string(data), `"session_status":"In Review"`)
+	assert.Contains(t, string(data), `"`+message.AttrDecidedBy+`":"reviewer"`, "one name for the field and attribute")
 	got, err := message.DecodeDecision(data)
 	require.NoError(t, err)
 	assert.Equal(t, d, got)
@@ -79,6 +80,10 @@ func TestDecisionRoundTrip(t *testing.T) {
 	assert.Equal(t, "step_up", a[message.AttrAction])
 	assert.Equal(t, "true", a[message.AttrDecisionAuthenticated])
 	assert.Equal(t, "u", a[message.AttrUser])
+	assert.Equal(t, "reviewer", a[message.AttrDecidedBy])
+
+	d.DecidedBy = ""
+	assert.NotContains(t, d.Attributes(), message.AttrDecidedBy, "no attribute when nobody is named")
 }
 
 func TestDecodeDecisionFailsClosed(t *testing.T) {

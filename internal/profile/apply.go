@@ -47,6 +47,12 @@ type Options struct {
 	DedupeTTL time.Duration
 	// AssessmentRetention sets each assessment's expire_at = created_at + AssessmentRetention.
 	AssessmentRetention time.Duration
+	// HumanVerdictTTL is how long a reviewer's approval holds (HUMAN_OVERRIDE_TTL): 0 takes
+	// DefaultHumanVerdictTTL, Off never expires it. A reviewer's decline never expires.
+	HumanVerdictTTL time.Duration
+	// DowngradeCooldown is how long a high or critical verdict holds back a lower one from
+	// another session (DOWNGRADE_COOLDOWN): 0 takes DefaultDowngradeCooldown, Off turns it off.
+	DowngradeCooldown time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -78,7 +84,10 @@ type Event struct {
 	DocumentKeys []string
 	DeviceKeys   [][]string
 	StepUp       *StepUpLink // the step-up link in the session's metadata, if any
-	Trusted      bool        // false when only X-Signature-Simple covered the webhook
+	// Review is the latest review by a person in Didit's console, when it set the session's
+	// current status (Approved or Declined): the reviewer keyed-hashed, no comment.
+	Review  *ReviewFact
+	Trusted bool // false when only X-Signature-Simple covered the webhook
 }
 
 // Outcome says what Apply did.
@@ -113,14 +122,19 @@ type Assessment struct {
 	SessionStatus string `firestore:"session_status"`
 	// VerdictSession is the session the verdict is about: the user's latest decided primary
 	// session (a step-up session's verdict is about the session it answers).
-	VerdictSession string   `firestore:"verdict_session_id"`
-	StepUpKind     string   `firestore:"step_up_kind,omitempty"`
-	Score          int      `firestore:"score"`
-	RawScore       int      `firestore:"raw_score"` // sum of points before clamping to 0–100
-	Level          string   `firestore:"level"`
-	Action         string   `firestore:"action"`
-	Reasons        []Reason `firestore:"reasons"`
-	Shadow         []Reason `firestore:"shadow_rules"` // fired shadow rules: recorded, never counted
+	VerdictSession string `firestore:"verdict_session_id"`
+	StepUpKind     string `firestore:"step_up_kind,omitempty"`
+	Score          int    `firestore:"score"`
+	RawScore       int    `firestore:"raw_score"` // sum of points before clamping to 0–100
+	Level          string `firestore:"level"`
+	Action         string `firestore:"action"`
+	// DecidedBy says who set Level and Action (policy, reviewer, operator); PolicyVerdict is the
+	// policy's own verdict when it is not the one applied. Score and Reasons are the policy's
+	// (a verdict a cooldown held keeps its own score).
+	DecidedBy     DecidedBy      `firestore:"decided_by,omitempty"`
+	PolicyVerdict *PolicyVerdict `firestore:"policy_verdict,omitempty"`
+	Reasons       []Reason       `firestore:"reasons"`
+	Shadow        []Reason       `firestore:"shadow_rules"` // fired shadow rules: recorded, never counted
 	// ShadowPolicy is the verdict of the shadow policy (SHADOW_POLICY_FILE) on the same signals
 	// and history: stored, never acted on.
 	ShadowPolicy  *ShadowVerdict  `firestore:"shadow_policy,omitempty"`
@@ -188,7 +202,7 @@ type StepUpRecord struct {
 // assessments through it, so what they replay is what the scorer stores.
 func Fold(p *Profile, ev Event, eng Evaluator, now time.Time) *Assessment {
 	// In memory every session keeps its signals, so the fold never needs to read any: no loader.
-	a, _ := record(p, ev, eng, now, nil)
+	a, _, _ := record(p, ev, eng, now, nil, DefaultDecideOptions())
 	return a
 }
 
@@ -254,13 +268,16 @@ func (s *Store) Apply(ctx context.Context, ev Event, eng Evaluator, now time.Tim
 
 		if cur, ok := p.Sessions[ev.SessionID]; ok && !moves(cur, ev) {
 			res.Outcome = Stale
-			changed, err := recordStale(&p, cur, ev, eng, load)
+			changed, first, err := recordStale(&p, cur, ev, eng, load, opts.decideOptions(), now)
 			if err != nil {
 				return err
 			}
 			if changed {
 				p.UpdatedAt = now
 				res.Profile = p
+				if err := auditHuman(tx, pref, first, now); err != nil {
+					return err
+				}
 				if err := setProfile(tx, pref, old, p); err != nil {
 					return err
 				}
@@ -268,8 +285,11 @@ func (s *Store) Apply(ctx context.Context, ev Event, eng Evaluator, now time.Tim
 			return tx.Set(marker, markerDoc(Stale))
 		}
 
-		a, err := record(&p, ev, eng, now, load)
+		a, first, err := record(&p, ev, eng, now, load, opts.decideOptions())
 		if err != nil {
+			return err
+		}
+		if err := auditHuman(tx, pref, first, now); err != nil {
 			return err
 		}
 		if a != nil {
@@ -342,18 +362,18 @@ func (s *Store) duplicate(ctx context.Context, aref *firestore.DocumentRef) (Res
 // older event can tell when the session began (the history windows count from it) and when its
 // document and devices were first seen, so those facts do not depend on arrival order. It
 // reports whether p changed.
-func recordStale(p *Profile, cur SessionState, ev Event, eng Evaluator, load signalLoader) (bool, error) {
+func recordStale(p *Profile, cur SessionState, ev Event, eng Evaluator, load signalLoader, o DecideOptions, now time.Time) (bool, *AuditEntry, error) {
 	docs, devs := slices.Clone(p.Aggregates.Documents), slices.Clone(p.Aggregates.Devices)
 	addHashes(&p.Aggregates, ev)
 	seen := !reflect.DeepEqual(docs, p.Aggregates.Documents) || !reflect.DeepEqual(devs, p.Aggregates.Devices)
 	if !ev.EventTime.Before(cur.FirstSeen) && !seen {
-		return false, nil
+		return false, nil, nil
 	}
 	cur.FirstSeen = minTime(cur.FirstSeen, ev.EventTime)
 	p.Sessions[ev.SessionID] = cur
 	last, state := p.LastSessionID, p.VerdictState
-	_, err := settle(p, eng, load, func(v Verdict) bool { return v.Session != last || state != VerdictAssessed })
-	return true, err
+	_, first, err := settle(p, eng, load, func(v Verdict) bool { return v.Session != last || state != VerdictAssessed }, o, now)
+	return true, first, err
 }
 
 // verdictFields are left out of an unverified profile's document: no score is better than a
@@ -421,6 +441,11 @@ func profileUpdates(old, p Profile) []firestore.Update {
 			continue
 		}
 		if !reflect.DeepEqual(o, n) || (old.VerdictState != VerdictAssessed && slices.Contains(verdictFields, name)) {
+			if strings.Contains(t.Field(i).Tag.Get("firestore"), ",omitempty") && nv.Field(i).IsZero() {
+				// An omitempty field that became empty is removed, as a whole write omits it.
+				ups = append(ups, firestore.Update{FieldPath: firestore.FieldPath{name}, Value: firestore.Delete})
+				continue
+			}
 			ups = append(ups, firestore.Update{FieldPath: firestore.FieldPath{name}, Value: n})
 		}
 	}
@@ -484,7 +509,7 @@ func moves(cur SessionState, ev Event) bool {
 
 // record folds ev into p's facts and re-derives the verdict. It returns the assessment to store
 // when ev carried a decision or changed the verdict (a Kyc Expired ending an approval).
-func record(p *Profile, ev Event, eng Evaluator, now time.Time, load signalLoader) (*Assessment, error) {
+func record(p *Profile, ev Event, eng Evaluator, now time.Time, load signalLoader, o DecideOptions) (*Assessment, *AuditEntry, error) {
 	if p.Sessions == nil {
 		p.Sessions = map[string]SessionState{}
 	}
@@ -500,6 +525,11 @@ func record(p *Profile, ev Event, eng Evaluator, now time.Time, load signalLoade
 		st.FirstSeen = ev.EventTime
 	}
 	st.Status, st.EventTime, st.UpdatedAt = ev.Status, ev.EventTime, now
+	if r := ev.Review; r != nil && (st.Review == nil || !r.At.Before(st.Review.At)) {
+		// A person's review stays a fact of the session until a newer one replaces it.
+		review := *r
+		st.Review = &review
+	}
 	if ev.StepUp != nil && st.StepUpKind == "" {
 		link := *ev.StepUp
 		st.StepUpClaim = &link
@@ -524,14 +554,14 @@ func record(p *Profile, ev Event, eng Evaluator, now time.Time, load signalLoade
 
 	// The verdict session is evaluated in full (its signals read if need be) whenever the
 	// verdict may be new: an assessment is then written.
-	v, err := settle(p, eng, load, func(v Verdict) bool {
+	v, first, err := settle(p, eng, load, func(v Verdict) bool {
 		return ev.HasDecision || v.Session != last || state != VerdictAssessed
-	})
+	}, o, now)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if v.State != VerdictAssessed || (!ev.HasDecision && verdictID(*p) == before) {
-		return nil, nil // nothing (new) decided: the session's state is all there is to keep
+		return nil, first, nil // nothing (new) decided: the session's state is all there is to keep
 	}
 	var own *scoring.Signals
 	if ev.HasDecision && !reflect.DeepEqual(ev.Signals, v.Assessment.Signals) {
@@ -539,7 +569,7 @@ func record(p *Profile, ev Event, eng Evaluator, now time.Time, load signalLoade
 	}
 	a := newAssessment(p, v, ev, own, now)
 	a.ShadowPolicy = shadowVerdict(eng, v)
-	return a, nil
+	return a, first, nil
 }
 
 // newAssessment counts and returns the assessment of the verdict v that ev led to; own is the
@@ -549,8 +579,8 @@ func newAssessment(p *Profile, v Verdict, ev Event, own *scoring.Signals, now ti
 	p.AssessmentsTotal++
 	return &Assessment{
 		ID: ev.Key, EventKey: ev.Key, SessionID: ev.SessionID, SessionStatus: ev.Status, VerdictSession: v.Session,
-		StepUpKind: p.Sessions[ev.SessionID].StepUpKind, Score: v.Assessment.Score, RawScore: v.Assessment.RawScore,
-		Level: p.Level, Action: p.Action, Reasons: reasons(v.Assessment.Reasons), Shadow: reasons(v.Assessment.ShadowHits),
+		StepUpKind: p.Sessions[ev.SessionID].StepUpKind, Score: p.Score, RawScore: v.Assessment.RawScore,
+		Level: p.Level, Action: p.Action, DecidedBy: p.DecidedBy, PolicyVerdict: clonePolicyVerdict(p.PolicyVerdict), Reasons: reasons(v.Assessment.Reasons), Shadow: reasons(v.Assessment.ShadowHits),
 		RequiredSteps: stepNames(v.Assessment.RequiredSteps), PolicyVersion: v.Assessment.PolicyVersion, Signals: v.Assessment.Signals,
 		SessionSignals: own, History: v.History, RuleErrors: v.Assessment.RuleErrors, Adjustments: v.Adjustments, Model: v.Assessment.Model, Trusted: ev.Trusted,
 		EventTime: ev.EventTime, CreatedAt: now,
@@ -563,25 +593,34 @@ func verdictID(p Profile) string {
 	for i, r := range p.Reasons {
 		rules[i] = r.Rule
 	}
-	return fmt.Sprint(p.VerdictState, p.Score, p.Level, p.Action, rules, p.RequiredSteps, p.LastSessionID)
+	return fmt.Sprint(p.VerdictState, p.Score, p.Level, p.Action, rules, p.RequiredSteps, p.LastSessionID, p.DecidedBy)
 }
 
 // settle derives the verdict, prunes the sessions (archiving what the pruned ones contributed)
-// and sets the verdict fields from the facts that remain. Everything it sets is a function of
-// the facts, never of the order they arrived in: the review state, too, follows the verdict.
-// full says whether the verdict session must be evaluated rather than its stored verdict reused.
-func settle(p *Profile, eng Evaluator, load signalLoader, full func(Verdict) bool) (Verdict, error) {
+// and sets the verdict fields from the facts that remain, then the decision layer (decide) sets
+// the applied decision over the policy's: an operator's override, a reviewer's verdict, the
+// downgrade cooldown. The policy's verdict is a function of the facts, never of the order they
+// arrived in; the review state follows the applied action. full says whether the verdict
+// session must be evaluated rather than its stored verdict reused. It returns the audit entry
+// of a reviewer's verdict applied for the first time, to be written with the profile.
+func settle(p *Profile, eng Evaluator, load signalLoader, full func(Verdict) bool, o DecideOptions, now time.Time) (Verdict, *AuditEntry, error) {
+	before := decisionRecord(*p)
 	v, err := derive(p, eng, load, full)
 	if err != nil {
-		return v, err
+		return v, nil, err
 	}
 	if pruneSessions(p, v) {
 		if v, err = derive(p, eng, load, full); err != nil {
-			return v, err
+			return v, nil, err
 		}
 	}
 	applyVerdict(p, v)
-	return v, nil
+	hv := decide(p, v, o, now)
+	if hv == nil {
+		return v, nil, nil
+	}
+	return v, &AuditEntry{ID: humanAuditID(*hv), Kind: AuditHumanVerdict, Actor: hv.ReviewerHash, Before: before,
+		After: decisionRecord(*p), Reason: "reviewer " + string(hv.Status) + " session " + hv.SessionID, At: now}, nil
 }
 
 // maxLoadRounds bounds the reads of one fold: each round reads, in one batch, every session the

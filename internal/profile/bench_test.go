@@ -24,8 +24,8 @@ func benchRecord(b *testing.B, eng Evaluator) {
 	b.ReportAllocs()
 	for b.Loop() {
 		p := newProfile(Event{UserID: "u"}, t0)
-		_, _ = record(&p, first, eng, t0, nil)
-		if a, _ := record(&p, second, eng, t0, nil); a == nil {
+		_, _ = recordT(&p, first, eng, t0, nil)
+		if a, _ := recordT(&p, second, eng, t0, nil); a == nil {
 			b.Fatal("no assessment")
 		}
 	}

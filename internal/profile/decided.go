@@ -67,6 +67,12 @@ type Cooldown struct {
 	Level policy.Level `firestore:"level" json:"level"` // the verdict level that started it
 	Since time.Time    `firestore:"since" json:"since"`
 	Until time.Time    `firestore:"until" json:"until"`
+	// SessionID is the session whose verdict started it: that session's own later verdicts (its
+	// step-ups, a reviewer) are refinements, never held back. Score and Action are that
+	// verdict's, applied while a lower one from another session is held back.
+	SessionID string        `firestore:"session_id" json:"session_id"`
+	Score     int           `firestore:"score" json:"score"`
+	Action    policy.Action `firestore:"action" json:"action"`
 }
 
 // Audit is risk_profiles/{id}/audit/{entry id}: one change a person made to a profile.

@@ -38,17 +38,9 @@ func fold(t *testing.T, eng Evaluator, evs ...Event) (Profile, []*Assessment) {
 		if cur, ok := p.Sessions[ev.SessionID]; ok && !moves(cur, ev) {
 			continue
 		}
-		as = append(as, must(record(&p, ev, eng, t0, nil)))
+		as = append(as, must(recordT(&p, ev, eng, t0, nil)))
 	}
 	return p, as
-}
-
-func ruleIDs(rs []Reason) []string {
-	out := make([]string, len(rs))
-	for i, r := range rs {
-		out[i] = r.Rule
-	}
-	return out
 }
 
 // TestUnverifiedUsers: a first webhook without a decision (Didit §2.3 statuses Not Started, In
@@ -254,10 +246,10 @@ func TestStepUpBoundToWhatWasCreated(t *testing.T) {
 
 	run := func(recorded string) Profile {
 		p := newProfile(Event{UserID: "u"}, t0)
-		record(&p, origin, eng, t0, nil)
+		recordT(&p, origin, eng, t0, nil)
 		require.Equal(t, "step_up", p.Action)
 		p.StepUps["nfc"] = StepUp{Kind: "nfc", Status: StepCreated, AssessmentID: "e1", OriginSessionID: "s1", DiditSessionID: recorded, CreatedAt: t0}
-		record(&p, nfc, eng, t0, nil)
+		recordT(&p, nfc, eng, t0, nil)
 		return p
 	}
 
@@ -283,7 +275,7 @@ func TestStepUpBoundToWhatWasCreated(t *testing.T) {
 	su := early.StepUps["nfc"]
 	su.DiditSessionID = "x1"
 	early.StepUps["nfc"] = su
-	record(&early, progress("e3", "other", "Not Started", t0.Add(2*time.Hour)), eng, t0, nil)
+	recordT(&early, progress("e3", "other", "Not Started", t0.Add(2*time.Hour)), eng, t0, nil)
 	assert.Equal(t, "nfc", early.Sessions["x1"].StepUpKind)
 	assert.Equal(t, "s1", early.LastSessionID)
 	assert.Contains(t, ruleIDs(early.Reasons), "stepup_nfc_approved")

@@ -97,8 +97,11 @@ func (s *Store) ApplyFaceSearch(ctx context.Context, ev FaceSearchEvent, eng Eva
 
 		// The facts change the session's verdict inputs: it is evaluated in full, its signals
 		// read from its assessment.
-		v, err := settle(&p, eng, s.loader(tx, pref, &res.AssessmentReads), func(Verdict) bool { return true })
+		v, first, err := settle(&p, eng, s.loader(tx, pref, &res.AssessmentReads), func(Verdict) bool { return true }, opts.decideOptions(), now)
 		if err != nil {
+			return err
+		}
+		if err := auditHuman(tx, pref, first, now); err != nil {
 			return err
 		}
 		var a *Assessment

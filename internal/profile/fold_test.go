@@ -55,12 +55,12 @@ func (m *memStore) apply(t *testing.T, ev Event, eng Evaluator) {
 		return out, nil
 	})
 	if cur, ok := p.Sessions[ev.SessionID]; ok && !moves(cur, ev) {
-		_, err := recordStale(&p, cur, ev, eng, load)
+		_, err := recordStaleT(&p, cur, ev, eng, load)
 		require.NoError(t, err)
 		m.p = p
 		return
 	}
-	a, err := record(&p, ev, eng, t0, load)
+	a, err := recordT(&p, ev, eng, t0, load)
 	require.NoError(t, err)
 	if a != nil {
 		m.as[a.ID] = a
@@ -134,7 +134,7 @@ func TestFoldFromAssessmentsMatchesFullFold(t *testing.T) {
 	inOrder := newMemStore()
 	withStep(&inOrder.p)
 	for _, ev := range evs {
-		_, err := record(&full, ev, eng, t0, nil)
+		_, err := recordT(&full, ev, eng, t0, nil)
 		require.NoError(t, err)
 		inOrder.apply(t, ev, eng)
 		if ev.Key != "e6" {
@@ -164,7 +164,7 @@ func TestFoldFromAssessmentsMatchesFullFold(t *testing.T) {
 
 	// Kyc Expired, in order, re-evaluates the approval it ends: one read.
 	ke := progress("e8", "s4", "Kyc Expired", t0.Add(40*time.Hour))
-	_, err := record(&full, ke, eng, t0, nil)
+	_, err := recordT(&full, ke, eng, t0, nil)
 	require.NoError(t, err)
 	inOrder.apply(t, ke, eng)
 	assert.Equal(t, 1, inOrder.reads)

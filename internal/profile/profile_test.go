@@ -121,10 +121,10 @@ func TestVerdictIndependentOfOrder(t *testing.T) {
 			}
 			seen[ev.Key] = true
 			if cur, ok := p.Sessions[ev.SessionID]; ok && !moves(cur, ev) {
-				recordStale(&p, cur, ev, eng, nil) // as Apply does for a stale event
+				recordStaleT(&p, cur, ev, eng, nil) // as Apply does for a stale event
 				continue
 			}
-			record(&p, ev, eng, t0, nil)
+			recordT(&p, ev, eng, t0, nil)
 		}
 		return p
 	}

@@ -97,8 +97,11 @@ func (s *Store) Rescore(ctx context.Context, profileID string, eng Evaluator, no
 			old.SchemaVersion = 2 // written whole, which drops the signals
 		}
 		var reads int
-		a, outcome, err := rescore(&p, before, profileID, eng, now, s.loader(tx, pref, &reads))
+		a, first, outcome, err := rescore(&p, before, profileID, eng, now, s.loader(tx, pref, &reads), opts.decideOptions())
 		if err != nil {
+			return err
+		}
+		if err := auditHuman(tx, pref, first, now); err != nil {
 			return err
 		}
 		res.Outcome, res.Profile = outcome, p
@@ -130,23 +133,23 @@ func (s *Store) Rescore(ctx context.Context, profileID string, eng Evaluator, no
 
 // rescore settles p (decoded from the same document as before) under eng and says what changed:
 // the assessment to record when the verdict did. Pure: no I/O, no clock but now.
-func rescore(p *Profile, before Profile, profileID string, eng Evaluator, now time.Time, load signalLoader) (*Assessment, RescoreOutcome, error) {
+func rescore(p *Profile, before Profile, profileID string, eng Evaluator, now time.Time, load signalLoader, o DecideOptions) (*Assessment, *AuditEntry, RescoreOutcome, error) {
 	// A new policy re-evaluates every session; the verdict session in full, its signals read
 	// from its assessment if need be.
-	v, err := settle(p, eng, load, func(Verdict) bool { return true })
+	v, first, err := settle(p, eng, load, func(Verdict) bool { return true }, o, now)
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, 0, err
 	}
 	// Signals read into memory are not stored: compare what would be written.
 	stored := *p
 	stored.Sessions = storedSessions(p.Sessions)
 	before.Sessions = storedSessions(before.Sessions)
 	if sameValue(reflect.ValueOf(before), reflect.ValueOf(stored)) {
-		return nil, RescoreUnchanged, nil
+		return nil, nil, RescoreUnchanged, nil
 	}
 	p.UpdatedAt, p.SchemaVersion = now, SchemaVersion
 	if v.State != VerdictAssessed || verdictID(before) == verdictID(*p) {
-		return nil, RescoreRestamped, nil
+		return nil, first, RescoreRestamped, nil
 	}
 	id := rescoreID(profileID, v.Assessment.PolicyVersion, before.LastAssessmentID)
 	p.LastAssessmentID = id
@@ -154,7 +157,8 @@ func rescore(p *Profile, before Profile, profileID string, eng Evaluator, now ti
 	st := p.Sessions[v.Session]
 	a := &Assessment{
 		ID: id, EventKey: id, Kind: AssessmentRescore, SessionID: v.Session, SessionStatus: st.Status, VerdictSession: v.Session,
-		Score: v.Assessment.Score, RawScore: v.Assessment.RawScore, Level: p.Level, Action: p.Action,
+		Score: p.Score, RawScore: v.Assessment.RawScore, Level: p.Level, Action: p.Action,
+		DecidedBy: p.DecidedBy, PolicyVerdict: clonePolicyVerdict(p.PolicyVerdict),
 		Reasons: reasons(v.Assessment.Reasons), Shadow: reasons(v.Assessment.ShadowHits), RequiredSteps: stepNames(v.Assessment.RequiredSteps),
 		PolicyVersion: v.Assessment.PolicyVersion, Signals: v.Assessment.Signals, History: v.History, RuleErrors: v.Assessment.RuleErrors,
 		Adjustments: v.Adjustments, Model: v.Assessment.Model,
@@ -167,7 +171,7 @@ func rescore(p *Profile, before Profile, profileID string, eng Evaluator, now ti
 		a.Replaces = &PolicyVerdict{Score: before.Score, Level: policy.Level(before.Level), Action: policy.Action(before.Action),
 			PolicyVersion: before.PolicyVersion}
 	}
-	return a, RescoreChanged, nil
+	return a, first, RescoreChanged, nil
 }
 
 // rescoreID names the rescore of a profile under a policy version from the assessment it

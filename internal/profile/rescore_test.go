@@ -60,7 +60,7 @@ func TestRescore(t *testing.T) {
 			built, _ := fold(t, tt.built, tt.events...)
 			before := roundTrip(t, built)
 			p := roundTrip(t, built)
-			a, outcome, err := rescore(&p, before, "u", tt.promoted, now, nil)
+			a, outcome, err := rescoreT(&p, before, "u", tt.promoted, now, nil)
 			require.NoError(t, err)
 			assert.Equal(t, tt.outcome, outcome)
 			switch outcome {
@@ -97,7 +97,7 @@ func TestRescore(t *testing.T) {
 			// Settled once, the same policy again changes nothing: a second run is a no-op.
 			again := roundTrip(t, p)
 			next := roundTrip(t, p)
-			a2, o2, err := rescore(&next, again, "u", tt.promoted, now.Add(time.Hour), nil)
+			a2, o2, err := rescoreT(&next, again, "u", tt.promoted, now.Add(time.Hour), nil)
 			require.NoError(t, err)
 			assert.Equal(t, RescoreUnchanged, o2)
 			assert.Nil(t, a2)

@@ -136,6 +136,10 @@ type SessionState struct {
 	// FaceSearch holds the derived facts of the Didit Face Searches run for the session, by
 	// search type (ApplyFaceSearch): laid over Signals each time the verdict is derived.
 	FaceSearch map[string]didit.FaceSearchFacts `firestore:"face_search,omitempty"`
+	// Review is the latest review by a person in Didit's console that set the session's status
+	// (Approved or Declined): status, keyed-hashed reviewer and time, never the email or comment.
+	// The decision layer turns it into the profile's human_verdict.
+	Review *ReviewFact `firestore:"review,omitempty"`
 }
 
 // Aggregates are per-user facts kept apart from the sessions, so that opening many new

@@ -87,9 +87,9 @@ func TestShadowPolicyIsNeverActedOn(t *testing.T) {
 					s.before(&p1)
 					s.before(&p2)
 				}
-				a1, _ := record(&p1, s.ev, plain, t0, nil)
+				a1, _ := recordT(&p1, s.ev, plain, t0, nil)
 				shadowCalls := len(shadow)
-				a2, _ := record(&p2, s.ev, shadowed, t0, nil)
+				a2, _ := recordT(&p2, s.ev, shadowed, t0, nil)
 
 				require.Equal(t, p1, p2, "step %d: the profile is the live policy's alone", i)
 				if a2 == nil {

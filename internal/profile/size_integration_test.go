@@ -144,7 +144,7 @@ func TestSchema2ProfileMigrates(t *testing.T) {
 	evs := []Event{decided("e1", "s1", "Declined", t0, "doc-a"), decided("e2", "s2", "Approved", t0.Add(time.Hour), "doc-b")}
 	want := newProfile(Event{UserID: "u"}, t0)
 	for _, ev := range evs {
-		_, err := record(&want, ev, eng, t0, nil)
+		_, err := recordT(&want, ev, eng, t0, nil)
 		require.NoError(t, err)
 	}
 	// Schema 2: the same profile with each session's signals on it, and no assessments.
@@ -167,7 +167,7 @@ func TestSchema2ProfileMigrates(t *testing.T) {
 		require.NoError(t, err)
 		assert.Zero(t, res.AssessmentReads, "schema 2 signals are read from the profile itself")
 	}
-	_, err = record(&want, next, eng, t0, nil)
+	_, err = recordT(&want, next, eng, t0, nil)
 	require.NoError(t, err)
 
 	data := read(t, pref)

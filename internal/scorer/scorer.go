@@ -16,6 +16,7 @@ package scorer
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -173,7 +174,35 @@ func (h *Handler) event(w *didit.Webhook, key string) profile.Event {
 			ev.DocumentKeys, ev.DeviceKeys = h.Aliases(w)
 		}
 	}
+	if w.Decision != nil {
+		ev.Review = reviewFact(w.Status, w.Decision.Reviews, h.Hash)
+	}
 	return ev
+}
+
+// reviewFact is the decision's latest review by a person (not this system's own API changes)
+// when it set the session's current status to Approved or Declined: a reviewer's verdict, with
+// the reviewer keyed-hashed. The comment is never read; nil when there is none.
+func reviewFact(status didit.Status, reviews []didit.Review, hash func(string) string) *profile.ReviewFact {
+	var latest *didit.Review
+	for i, r := range reviews {
+		if !r.ByPerson() {
+			continue
+		}
+		if latest == nil || !r.CreatedAt.Before(latest.CreatedAt.Time) {
+			latest = &reviews[i]
+		}
+	}
+	if latest == nil || latest.NewStatus != status || (status != didit.StatusApproved && status != didit.StatusDeclined) {
+		return nil
+	}
+	return &profile.ReviewFact{Status: status, ReviewerHash: reviewerHash(latest.User, hash), At: latest.CreatedAt.UTC()}
+}
+
+// reviewerHash is a reviewer's keyed hash: apart from documents' and devices' hashes, and the
+// same for one email however Didit cases it.
+func reviewerHash(user string, hash func(string) string) string {
+	return hash("reviewer:" + strings.ToLower(strings.TrimSpace(user)))
 }
 
 // verdictStatus is Didit's status of the session a result's verdict is about: the profile's
@@ -214,8 +243,17 @@ func Decision(profileID, userID string, a *profile.Assessment) message.Decision 
 		ProfileID: profileID, UserID: userID, AssessmentID: a.ID, SessionID: a.VerdictSession,
 		Score: a.Score, Level: a.Level, Action: a.Action, RequiredSteps: a.RequiredSteps,
 		PolicyVersion: a.PolicyVersion, Reasons: reasons, StepUpKind: a.StepUpKind,
-		DecidedAt: a.CreatedAt, DecisionTrusted: a.Trusted,
+		DecidedAt: a.CreatedAt, DecisionTrusted: a.Trusted, DecidedBy: string(decidedBy(a)),
 	}
+}
+
+// decidedBy is who set a's action; an assessment written before it was recorded was the
+// policy's.
+func decidedBy(a *profile.Assessment) profile.DecidedBy {
+	if a.DecidedBy == "" {
+		return profile.DecidedByPolicy
+	}
+	return a.DecidedBy
 }
 
 // log writes the message's one line, at the level failure.EventOutcome gives its error.

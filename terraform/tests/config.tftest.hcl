@@ -48,6 +48,8 @@ run "defaults" {
       FIRESTORE_DATABASE   = "(default)"
       DECISIONS_TOPIC      = "risk-decisions"
       ASSESSMENT_RETENTION = "9600h"
+      HUMAN_OVERRIDE_TTL   = "720h"
+      DOWNGRADE_COOLDOWN   = "24h"
     })
     error_message = "Scorer environment changed (POLICY_FILE only when policy_file is set)."
   }
@@ -244,6 +246,21 @@ run "assessment_retention" {
   assert {
     condition     = google_cloudfunctions2_function.fn["scorer"].service_config[0].environment_variables["ASSESSMENT_RETENTION"] == "720h"
     error_message = "ASSESSMENT_RETENTION must be assessment_retention_days as a Go duration in hours."
+  }
+}
+
+run "decision_layer_off" {
+  command = plan
+
+  variables {
+    human_override_ttl_hours = 0
+    downgrade_cooldown_hours = 0
+  }
+
+  assert {
+    condition = (google_cloudfunctions2_function.fn["scorer"].service_config[0].environment_variables["HUMAN_OVERRIDE_TTL"] == "0h" &&
+    google_cloudfunctions2_function.fn["scorer"].service_config[0].environment_variables["DOWNGRADE_COOLDOWN"] == "0h")
+    error_message = "0 hours reaches the scorer as 0h, which turns the expiry and the cooldown off."
   }
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/time/rate"
 
+	"github.com/riskwire/didit-risk/internal/config"
 	"github.com/riskwire/didit-risk/internal/message"
 	"github.com/riskwire/didit-risk/internal/policy"
 	"github.com/riskwire/didit-risk/internal/profile"
@@ -238,7 +239,8 @@ func TestParse(t *testing.T) {
 	}{
 		{"defaults from the scorer's environment", nil, env, func(t *testing.T, o options) {
 			assert.Equal(t, options{project: "p", database: "(default)", topic: "d", policyFile: "/live.yaml", cursor: "build/rescore.cursor",
-				rate: 50, page: 200, workers: 4, publishTimeout: 10 * time.Second}, o)
+				rate: 50, page: 200, workers: 4, publishTimeout: 10 * time.Second,
+				humanTTL: config.DefaultHumanOverrideTTL, cooldown: config.DefaultDowngradeCooldown}, o)
 		}, ""},
 		{"flags win", []string{"-project", "q", "-policy", "new.yaml", "-rate", "5", "-page", "10", "-pages", "2", "-resume", "build/x"}, env,
 			func(t *testing.T, o options) {

@@ -58,6 +58,7 @@ type options struct {
 	rate                     float64
 	page, pages, workers     int
 	retention                time.Duration
+	humanTTL, cooldown       time.Duration
 	publishTimeout           time.Duration
 }
 
@@ -75,6 +76,8 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (options
 	fs.IntVar(&o.page, "page", 200, "profiles per page read (and per cursor step)")
 	fs.IntVar(&o.pages, "pages", 0, "stop after this many pages, keeping the cursor (0: all)")
 	fs.IntVar(&o.workers, "workers", 4, "profiles settled at once")
+	fs.DurationVar(&o.humanTTL, "human-override-ttl", config.DefaultHumanOverrideTTL, "how long a reviewer's approval holds: the scorer's HUMAN_OVERRIDE_TTL (0: never expires)")
+	fs.DurationVar(&o.cooldown, "downgrade-cooldown", config.DefaultDowngradeCooldown, "the scorer's DOWNGRADE_COOLDOWN (0: off)")
 	fs.DurationVar(&o.retention, "retention", 0, "rescore assessments' expire_at after creation: the scorer's ASSESSMENT_RETENTION (0: its default, 400 days)")
 	fs.DurationVar(&o.publishTimeout, "publish-timeout", 10*time.Second, "bound on one decision publish")
 	if err := fs.Parse(args); err != nil {
@@ -128,7 +131,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 
 	now := func() time.Time { return time.Now().UTC() }
 	j := &job{
-		Store:     profile.NewStore(fsc, profile.Options{AssessmentRetention: o.retention}),
+		Store: profile.NewStore(fsc, profile.Options{AssessmentRetention: o.retention,
+			HumanVerdictTTL: offIfZero(o.humanTTL), DowngradeCooldown: offIfZero(o.cooldown)}),
 		Profiles:  firestorePager{fsc},
 		Decisions: decisions,
 		Engine:    profile.NewEvaluator(pol, scoring.WithModel(mdl)),
@@ -201,4 +205,12 @@ func countOf(v any) (int, error) {
 func isTerminal(f *os.File) bool {
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// offIfZero maps a flag's 0 (off) to the store's Off (its zero takes the default).
+func offIfZero(d time.Duration) time.Duration {
+	if d == 0 {
+		return profile.Off
+	}
+	return d
 }

@@ -1,0 +1,19 @@
+package scorer
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/riskwire/didit-risk/internal/config"
+	"github.com/riskwire/didit-risk/internal/profile"
+)
+
+// TestDecisionDefaultsAgree: the configuration's defaults are the profile store's, and the
+// configuration's 0 (off) reaches the store as Off.
+func TestDecisionDefaultsAgree(t *testing.T) {
+	assert.Equal(t, profile.DefaultHumanVerdictTTL, config.DefaultHumanOverrideTTL)
+	assert.Equal(t, profile.DefaultDowngradeCooldown, config.DefaultDowngradeCooldown)
+	assert.Equal(t, profile.Off, offIfZero(0))
+	assert.Equal(t, config.DefaultDowngradeCooldown, offIfZero(config.DefaultDowngradeCooldown))
+}
