@@ -29,7 +29,8 @@ FIRESTORE_EMULATOR_HOST / PUBSUB_EMULATOR_HOST are set, else application default
 Every command takes -project (default $GOOGLE_CLOUD_PROJECT) and -database (default
 $FIRESTORE_DATABASE or (default)); override takes -policy / -model (default $POLICY_FILE /
 $MODEL_FILE, else the embedded ones: the live policy, which a cleared override falls back to)
-and -topic (default $DECISIONS_TOPIC or risk-decisions).
+-topic (default $DECISIONS_TOPIC or risk-decisions), and -human-override-ttl / -downgrade-cooldown
+(the scorer's HUMAN_OVERRIDE_TTL / DOWNGRADE_COOLDOWN, as the rescore job takes them).
 `
 
 // Command is one parsed riskctl invocation.
@@ -40,6 +41,8 @@ type Command struct {
 	Topic      string // decisions topic
 	PolicyFile string
 	ModelFile  string
+	HumanTTL   time.Duration // the scorer's HUMAN_OVERRIDE_TTL: the decision layer re-applied after a change
+	Cooldown   time.Duration // the scorer's DOWNGRADE_COOLDOWN
 	Wait       time.Duration // bound on one dead-letter pull
 	Timeout    time.Duration // bound on one publish
 
@@ -90,6 +93,8 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (Command
 		fs.StringVar(&c.PolicyFile, "policy", getenv("POLICY_FILE"), "the live policy (default: the embedded one)")
 		fs.StringVar(&c.ModelFile, "model", getenv("MODEL_FILE"), "the scorer's model (default: the embedded one)")
 		fs.DurationVar(&c.Timeout, "publish-timeout", 10*time.Second, "bound on the decision's publish")
+		fs.DurationVar(&c.HumanTTL, "human-override-ttl", config.DefaultHumanOverrideTTL, "how long a reviewer's approval holds: the scorer's HUMAN_OVERRIDE_TTL (0: never expires)")
+		fs.DurationVar(&c.Cooldown, "downgrade-cooldown", config.DefaultDowngradeCooldown, "the scorer's DOWNGRADE_COOLDOWN (0: off)")
 		fs.StringVar(&actor, "actor", "", "the operator's handle (never an email)")
 		fs.StringVar(&reason, "reason", "", "why: a ticket or risk code, no personal data")
 		fs.BoolVar(&republish, "republish", false, "announce the latest change again when there is nothing to change (after a failed publish)")

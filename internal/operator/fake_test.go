@@ -72,7 +72,7 @@ func (s *fakeStore) SetOverride(_ context.Context, id string, o profile.Override
 	p.Override, p.Action, p.DecidedBy, p.UpdatedAt = &o, string(o.Action), profile.DecidedByOperator, now
 	s.profiles[id] = p
 	s.writes++
-	s.audit[id] = append(s.audit[id], profile.AuditEntry{ID: o.ID, Kind: KindOverrideSet, Actor: o.Actor, Before: before, After: record(p), Reason: o.Reason, At: now})
+	s.audit[id] = append(s.audit[id], profile.AuditEntry{ID: "set-" + o.ID, Kind: KindOverrideSet, Actor: o.Actor, Before: before, After: record(p), Reason: o.Reason, At: now})
 	return p, true, nil
 }
 

@@ -54,8 +54,8 @@ type Operator struct {
 
 // Audit entry kinds the operator writes (profile.AuditEntry.Kind).
 const (
-	KindOverrideSet     = "override_set"
-	KindOverrideCleared = "override_cleared"
+	KindOverrideSet     = profile.AuditOverrideSet
+	KindOverrideCleared = profile.AuditOverrideCleared
 )
 
 // ErrNotFound: no profile has the id, and none belongs to a user of that id.
@@ -363,7 +363,9 @@ func (op *Operator) trusted(ctx context.Context, pid string, p profile.Profile) 
 }
 
 // Decision is the decisions-topic message announcing a person's change to a profile: the
-// profile's applied verdict, with the change's audit entry id as its assessment id. It is the
+// profile's applied verdict, with the change's audit entry id as its assessment id and who
+// decides now (decided_by: operator while an override holds; after a clear, the policy or a
+// reviewer). It is the
 // same message the scorer publishes (message.Decision), so step-ups, reviews and product
 // consumers follow an override as they follow a webhook.
 func Decision(pid string, p profile.Profile, entryID string, trusted bool, now time.Time) message.Decision {
@@ -377,6 +379,7 @@ func Decision(pid string, p profile.Profile, entryID string, trusted bool, now t
 		PolicyVersion: p.PolicyVersion, Reasons: reasons,
 		SessionStatus: didit.Status(p.Sessions[p.LastSessionID].Status),
 		DecidedAt:     now, DecisionTrusted: trusted,
+		DecidedBy: string(orPolicy(p.DecidedBy)), // operator while an override holds
 	}
 }
 

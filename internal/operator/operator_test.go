@@ -124,6 +124,11 @@ func TestOverrideSequences(t *testing.T) {
 				assert.Equal(t, ch.Level, d.Level)
 				assert.Equal(t, string(message.TypeDecision), pub.sent[before].attrs[message.AttrMessageType])
 				assert.Equal(t, st.action, pub.sent[before].attrs[message.AttrAction])
+				if st.set != nil {
+					assert.Equal(t, "operator", d.DecidedBy, "step %d", i)
+				} else {
+					assert.Equal(t, "policy", d.DecidedBy, "step %d: the policy decides again", i)
+				}
 			}
 			// every decision published has its own assessment id: consumers never drop one as a duplicate
 			seen := map[string]bool{}
@@ -145,7 +150,8 @@ func TestOverrideDecisionCarriesTheVerdict(t *testing.T) {
 	d := pub.decisions()[0]
 	assert.Equal(t, message.Decision{ProfileID: "u1", UserID: "u1", AssessmentID: ch.Entry.ID, SessionID: "s1", Score: 55, Level: "medium",
 		Action: "step_up", PolicyVersion: "2026-12-01.4", Reasons: []message.Reason{{Rule: "dup_document", Points: 40}, {Rule: "vpn", Points: 15}},
-		SessionStatus: "In Review", DecidedAt: d.DecidedAt, DecisionTrusted: true}, d)
+		SessionStatus: "In Review", DecidedAt: d.DecidedAt, DecisionTrusted: true, DecidedBy: "operator"}, d)
+	assert.Equal(t, "operator", pub.sent[0].attrs[message.AttrDecidedBy])
 	assert.Equal(t, t0.Add(72*time.Hour+time.Second), s.profiles["u1"].Override.ExpiresAt)
 	assert.Equal(t, "ops", ch.Entry.Actor)
 	assert.Equal(t, profile.DecisionRecord{Level: "medium", Action: "review", DecidedBy: profile.DecidedByPolicy}, ch.Entry.Before)
@@ -178,7 +184,7 @@ func TestOverridePublishFailureThenRepublish(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, ch.Changed)
 	require.Len(t, pub.sent, 1)
-	assert.Equal(t, s.profiles["u1"].Override.ID, pub.decisions()[0].AssessmentID)
+	assert.Equal(t, "set-"+s.profiles["u1"].Override.ID, pub.decisions()[0].AssessmentID, "the stored change's audit entry")
 	assert.Equal(t, 1, s.writes, "one write in all")
 }
 

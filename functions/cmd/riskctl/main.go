@@ -65,7 +65,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return fmt.Errorf("firestore client: %w", err)
 		}
 		defer fsc.Close()
-		op = &operator.Operator{Store: store(profile.NewStore(fsc)), Now: func() time.Time { return time.Now().UTC() }}
+		st := profile.NewStore(fsc, profile.Options{HumanVerdictTTL: offIfZero(c.HumanTTL), DowngradeCooldown: offIfZero(c.Cooldown)})
+		op = &operator.Operator{Store: st, Now: func() time.Time { return time.Now().UTC() }}
 		if c.Name == "override set" || c.Name == "override clear" {
 			if op.Engine, err = engine(c.PolicyFile, c.ModelFile); err != nil {
 				return err
@@ -97,6 +98,15 @@ func engine(policyFile, modelFile string) (profile.Evaluator, error) {
 		return nil, fmt.Errorf("model: %w", err)
 	}
 	return profile.NewEvaluator(pol, scoring.WithModel(mdl)), nil
+}
+
+// offIfZero maps a flag's 0 (off) to the store's Off (its zero takes the default), as the
+// rescore job does.
+func offIfZero(d time.Duration) time.Duration {
+	if d == 0 {
+		return profile.Off
+	}
+	return d
 }
 
 // topics publishes to each topic through one latency-tuned publisher, made on first use.

@@ -20,7 +20,10 @@ import (
 
 	"github.com/riskwire/didit-risk/emulator"
 	"github.com/riskwire/didit-risk/emulator/emulatortest"
+	"github.com/riskwire/didit-risk/internal/config"
 	"github.com/riskwire/didit-risk/internal/didit"
+	"github.com/riskwire/didit-risk/internal/message"
+	"github.com/riskwire/didit-risk/internal/operator"
 	"github.com/riskwire/didit-risk/internal/policy"
 	"github.com/riskwire/didit-risk/internal/profile"
 	"github.com/riskwire/didit-risk/internal/scoring"
@@ -146,4 +149,93 @@ func TestShowSeededProfile(t *testing.T) {
 	_, err = riskctl(t, project, "show", "nobody")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "no such profile")
+}
+
+// TestOverrideThroughTheStore, on both emulators with the profile store's override API: set
+// writes the override and an audit entry and publishes one decision (assessment_id = the audit
+// entry, decided_by operator); the same command again changes and publishes nothing; a review
+// override puts the profile in the review queue; clear restores the policy's verdict, audited
+// and announced.
+func TestOverrideThroughTheStore(t *testing.T) {
+	project := emulatortest.Project(t)
+	st := profile.NewStore(emulatortest.Firestore(t, project))
+	ps := emulatortest.PubSub(t, project)
+	sub := emulatortest.Topic(t, ps, project, config.DefaultDecisionsTopic)
+	w, err := didit.DecodeWebhook(testdata.Read(t, "webhooks/approved_clean_v3.json"))
+	require.NoError(t, err)
+	sig := scoring.Extract(w, scoring.NewHasher([]byte("test-hash-key")))
+	now := time.Now().UTC()
+	_, err = st.Apply(context.Background(), profile.Event{Key: "e-1", ProfileID: "user-1", UserID: "user-1", SessionID: "s-1", Status: "Approved",
+		EventTime: now.Add(-time.Hour), HasDecision: true, Signals: sig, DocumentHash: sig.DocumentHash, Trusted: true}, profile.NewEvaluator(policy.Default()), now.Add(-time.Hour))
+	require.NoError(t, err)
+	p, _, err := st.Get(context.Background(), "user-1")
+	require.NoError(t, err)
+	require.Equal(t, "approve", p.Action)
+
+	type change struct {
+		Changed bool   `json:"changed"`
+		Action  string `json:"action"`
+		Entry   struct {
+			ID   string `json:"id"`
+			Kind string `json:"kind"`
+		} `json:"audit_entry"`
+	}
+	cmd := func(args ...string) change {
+		t.Helper()
+		out, err := riskctl(t, project, args...)
+		require.NoError(t, err)
+		var c change
+		require.NoError(t, json.Unmarshal([]byte(out), &c), out)
+		return c
+	}
+	decisions := func(want int) []message.Decision {
+		t.Helper()
+		var out []message.Decision
+		for _, m := range emulatortest.Pull(t, ps, sub, want+1, 4*time.Second) {
+			d, err := message.DecodeDecision(m.Data)
+			require.NoError(t, err)
+			assert.Equal(t, d.Attributes(), m.Attributes)
+			out = append(out, d)
+		}
+		require.Len(t, out, want)
+		return out
+	}
+
+	setArgs := []string{"override", "set", "user-1", "-action", "review", "-reason", "RISK-77 chargeback under review", "-expires", "72h", "-actor", "jdoe"}
+	c := cmd(setArgs...)
+	assert.True(t, c.Changed)
+	assert.Equal(t, "review", c.Action)
+	assert.Equal(t, profile.AuditOverrideSet, c.Entry.Kind)
+	d := decisions(1)[0]
+	assert.Equal(t, c.Entry.ID, d.AssessmentID)
+	assert.Equal(t, "review", d.Action)
+	assert.Equal(t, string(profile.DecidedByOperator), d.DecidedBy)
+	assert.True(t, d.DecisionTrusted, "the latest assessment was signature-covered")
+
+	assert.False(t, cmd(setArgs...).Changed, "the same command again")
+	decisions(0)
+
+	out, err := riskctl(t, project, "reviews")
+	require.NoError(t, err)
+	assert.Regexp(t, `(?m)^user-1\s+low\s+\d+\s+review\s`, out)
+
+	c = cmd("override", "clear", "user-1", "-actor", "jdoe", "-reason", "RISK-77 resolved")
+	assert.True(t, c.Changed)
+	assert.Equal(t, "approve", c.Action)
+	d = decisions(1)[0]
+	assert.Equal(t, c.Entry.ID, d.AssessmentID)
+	assert.Equal(t, string(profile.DecidedByPolicy), d.DecidedBy)
+	assert.False(t, cmd("override", "clear", "user-1", "-actor", "jdoe", "-reason", "RISK-77 resolved").Changed)
+	decisions(0)
+
+	trail, err := st.AuditTrail(context.Background(), "user-1")
+	require.NoError(t, err)
+	require.Len(t, trail, 2)
+	assert.Equal(t, []string{profile.AuditOverrideSet, profile.AuditOverrideCleared}, []string{trail[0].Kind, trail[1].Kind})
+	assert.Equal(t, "jdoe", trail[0].Actor)
+	assert.Equal(t, policy.Approve, trail[0].Before.Action)
+	assert.Equal(t, policy.Review, trail[0].After.Action)
+
+	_, err = riskctl(t, project, append(setArgs[:len(setArgs)-1], "jdoe@example.com")...)
+	require.ErrorIs(t, err, operator.ErrPersonalData)
 }
