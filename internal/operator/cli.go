@@ -106,7 +106,7 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (Command
 		fs.IntVar(&c.N, "limit", 50, "profiles listed at most")
 	case "dlq list", "dlq replay":
 		fs.StringVar(&c.Sub, "sub", "", "one dead-letter pull subscription (default: every one)")
-		fs.DurationVar(&c.Wait, "wait", 5*time.Second, "bound on one pull: a pull that finds nothing within it ends the listing")
+		fs.DurationVar(&c.Wait, "wait", 2*time.Second, "bound on one pull: a pull that finds nothing within it ends the listing")
 		if name == "dlq list" {
 			fs.IntVar(&c.N, "limit", 20, "messages shown per subscription at most")
 			fs.BoolVar(&c.WithData, "data", false, "print each message's data too (it may hold a webhook's personal data)")
