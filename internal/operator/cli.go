@@ -106,7 +106,7 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (Command
 		fs.IntVar(&c.N, "limit", 50, "profiles listed at most")
 	case "dlq list", "dlq replay":
 		fs.StringVar(&c.Sub, "sub", "", "one dead-letter pull subscription (default: every one)")
-		fs.DurationVar(&c.Wait, "wait", 2*time.Second, "bound on one pull: a pull that finds nothing within it ends the listing")
+		fs.DurationVar(&c.Wait, "wait", 2*time.Second, "bound on one pull: three pulls in a row that find nothing within it end the listing")
 		if name == "dlq list" {
 			fs.IntVar(&c.N, "limit", 20, "messages shown per subscription at most")
 			fs.BoolVar(&c.WithData, "data", false, "print each message's data too (it may hold a webhook's personal data)")
@@ -231,6 +231,9 @@ func Run(ctx context.Context, c Command, op *Operator, dl *DeadLetters, stdout i
 		return writeReviews(stdout, rs)
 	case "dlq list":
 		ms, err := dl.List(ctx, c.Sub, c.N, c.WithData)
+		if err != nil && len(ms) == 0 {
+			return err
+		}
 		if werr := writeDead(stdout, ms, c.WithData); werr != nil {
 			return werr
 		}

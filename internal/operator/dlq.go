@@ -100,7 +100,7 @@ func (d *DeadLetters) lease(ctx context.Context, sub string, limit int) (*hold, 
 	for empty := 0; len(h.msgs) < limit && empty < emptyPulls; {
 		got, err := d.Subs.Pull(ctx, sub, limit-len(h.msgs))
 		if err != nil {
-			return h, fmt.Errorf("pull %s: %w", sub, err)
+			return h, err
 		}
 		if len(got) == 0 {
 			empty++ // Pub/Sub may answer a pull with nothing while it holds messages
