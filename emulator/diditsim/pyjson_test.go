@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/riskwire/didit-risk/emulator/diditsim"
+	"github.com/riskwire/didit-risk/internal/policy"
 	"github.com/riskwire/didit-risk/internal/webhook"
 	"github.com/riskwire/didit-risk/testdata"
 )
@@ -65,11 +66,11 @@ func TestCanonicalV2AgainstPython3(t *testing.T) {
 	rc, rsrv := newReceiver(t)
 	sim, srv := newSim(t, diditsim.Options{WebhookURL: rsrv.URL})
 	bodies := map[string][]byte{}
-	for _, kind := range []string{"nfc", "phone", "biometric", "poa", "email", "kyc"} {
+	for _, kind := range []policy.StepKind{"nfc", "phone", "biometric", "poa", "email", "kyc"} {
 		created := createStepUp(t, srv, kind)
 		_, err := sim.Complete(context.Background(), created.SessionID, diditsim.Decline)
 		require.NoError(t, err)
-		bodies["complete "+kind] = (<-rc.ch).body
+		bodies["complete "+string(kind)] = (<-rc.ch).body
 	}
 	fixture := testdata.Read(t, "webhooks/full_v3.json")
 	bodies["fixture full_v3"] = bytes.TrimRight(fixture, "\n")

@@ -18,6 +18,7 @@ import (
 
 	"github.com/riskwire/didit-risk/emulator/diditsim"
 	"github.com/riskwire/didit-risk/internal/didit"
+	"github.com/riskwire/didit-risk/internal/policy"
 	"github.com/riskwire/didit-risk/internal/profile"
 	"github.com/riskwire/didit-risk/internal/webhook"
 	"github.com/riskwire/didit-risk/testdata"
@@ -178,11 +179,11 @@ func TestFaultsOverHTTP(t *testing.T) {
 }
 
 // createStepUp creates a session through the real client, as the step-up function does.
-func createStepUp(t *testing.T, srv *httptest.Server, kind string) didit.SessionCreated {
+func createStepUp(t *testing.T, srv *httptest.Server, kind policy.StepKind) didit.SessionCreated {
 	t.Helper()
 	c := didit.NewClient(srv.URL, key, nil)
 	s, err := c.CreateSession(context.Background(), didit.CreateSessionRequest{
-		WorkflowID: "wf-" + kind, VendorData: "user-42", Callback: "https://app.example/done",
+		WorkflowID: "wf-" + string(kind), VendorData: "user-42", Callback: "https://app.example/done",
 		Metadata: map[string]any{profile.StepUpMetadataKey: profile.StepUpLink{
 			ProfileID: "user-42", AssessmentID: "asm-1", OriginSessionID: "origin-9", Kind: kind,
 		}},
@@ -195,7 +196,7 @@ func createStepUp(t *testing.T, srv *httptest.Server, kind string) didit.Session
 // and the body carries the session's vendor_data, the metadata link and the kind's features.
 func TestCompleteSendsDiditWebhook(t *testing.T) {
 	tests := []struct {
-		kind       string
+		kind       policy.StepKind
 		outcome    diditsim.Outcome
 		wantStatus didit.Status
 		check      func(t *testing.T, d *didit.Decision)
@@ -229,7 +230,7 @@ func TestCompleteSendsDiditWebhook(t *testing.T) {
 			}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.kind+"/"+string(tt.wantStatus), func(t *testing.T) {
+		t.Run(string(tt.kind)+"/"+string(tt.wantStatus), func(t *testing.T) {
 			rc, rsrv := newReceiver(t)
 			sim, srv := newSim(t, diditsim.Options{WebhookURL: rsrv.URL})
 			created := createStepUp(t, srv, tt.kind)
@@ -282,7 +283,7 @@ func TestCompleteSendsDiditWebhook(t *testing.T) {
 			assert.Equal(t, tt.wantStatus, w.Status)
 			assert.Equal(t, "status.updated", w.WebhookType)
 			assert.Equal(t, "user-42", w.VendorData)
-			assert.Equal(t, "wf-"+tt.kind, w.WorkflowID)
+			assert.Equal(t, "wf-"+string(tt.kind), w.WorkflowID)
 			assert.Equal(t, got.header.Get(webhook.HeaderTimestamp), strconv.FormatInt(w.Timestamp, 10))
 			link, ok := profile.ParseStepUpLink(w.Metadata)
 			require.True(t, ok)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/riskwire/didit-risk/internal/policy"
 	"github.com/riskwire/didit-risk/internal/profile"
 	"github.com/riskwire/didit-risk/internal/webhook"
 )
@@ -207,7 +208,7 @@ func (s *Server) SendWebhook(ctx context.Context, body []byte) (Delivery, error)
 }
 
 // resolve settles the session status and the feature results.
-func resolve(o Outcome, kind string) (string, []FeatureResult) {
+func resolve(o Outcome, kind policy.StepKind) (string, []FeatureResult) {
 	features := o.Features
 	if len(features) == 0 {
 		for _, f := range kindFeatures(kind) {
@@ -231,17 +232,18 @@ func resolve(o Outcome, kind string) (string, []FeatureResult) {
 	return cmp.Or(o.Status, worst), out
 }
 
-func kindFeatures(kind string) []string {
+// kindFeatures are the features of a step-up session of kind (a full KYC otherwise).
+func kindFeatures(kind policy.StepKind) []string {
 	switch kind {
-	case "nfc":
+	case policy.StepNFC:
 		return []string{FeatureNFC}
-	case "phone":
+	case policy.StepPhone:
 		return []string{FeaturePhone}
-	case "biometric":
+	case policy.StepBiometric:
 		return []string{FeatureLiveness, FeatureFaceMatch}
-	case "poa":
+	case policy.StepPOA:
 		return []string{FeaturePoA}
-	case "email":
+	case policy.StepEmail:
 		return []string{FeatureEmail}
 	}
 	return []string{FeatureID, FeatureLiveness, FeatureFaceMatch}

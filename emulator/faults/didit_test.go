@@ -15,6 +15,7 @@ import (
 
 	"github.com/riskwire/didit-risk/emulator/diditsim"
 	"github.com/riskwire/didit-risk/emulator/scenario"
+	"github.com/riskwire/didit-risk/internal/policy"
 	"github.com/riskwire/didit-risk/internal/profile"
 	"github.com/riskwire/didit-risk/internal/stepup"
 )
@@ -55,7 +56,7 @@ func TestDiditAPIMisbehaves(t *testing.T) {
 	}
 
 	const users = 5
-	kinds := []string{"nfc", "phone"} // what the default policy asks of this kind of user
+	kinds := []policy.StepKind{policy.StepNFC, policy.StepPhone} // what the default policy asks of this kind of user
 	var hooks []hook
 	for u := range users {
 		id := fmt.Sprintf("didit-%d", u)
@@ -73,7 +74,7 @@ func TestDiditAPIMisbehaves(t *testing.T) {
 				return false, err
 			}
 			for _, k := range kinds {
-				if st := pr.StepUps[k].Status; st != profile.StepCreated && st != profile.StepFailed {
+				if st := pr.StepUps[k].Status; st != policy.StepCreated && st != policy.StepFailed {
 					return false, fmt.Errorf("%s %s is %q", h.User, k, st)
 				}
 			}
@@ -87,7 +88,7 @@ func TestDiditAPIMisbehaves(t *testing.T) {
 	for _, s := range p.sim.Sessions() {
 		l, ok := profile.ParseStepUpLink(s.Metadata)
 		require.True(t, ok, "session %s has no step-up link", s.ID)
-		sessions[l.AssessmentID+"/"+l.Kind] = append(sessions[l.AssessmentID+"/"+l.Kind], s)
+		sessions[l.AssessmentID+"/"+string(l.Kind)] = append(sessions[l.AssessmentID+"/"+string(l.Kind)], s)
 	}
 	failed := 0
 	claims := stepup.NewClaimStore(p.fs)
@@ -96,19 +97,19 @@ func TestDiditAPIMisbehaves(t *testing.T) {
 		for _, k := range kinds {
 			su := pr.StepUps[k]
 			require.Equal(t, h.EventID, su.AssessmentID, "%s %s: step of another assessment", h.User, k)
-			got := sessions[su.AssessmentID+"/"+k]
-			c, found, err := claims.Get(ctx, stepup.ClaimID(su.OriginSessionID, k))
+			got := sessions[su.AssessmentID+"/"+string(k)]
+			c, found, err := claims.Get(ctx, stepup.ClaimID(su.OriginSessionID, stepup.StepUpClaim(k)))
 			require.NoError(t, err)
 			require.True(t, found)
 			assert.Equal(t, su.Status, c.State, "%s %s: claim and profile disagree", h.User, k)
 			switch su.Status {
-			case profile.StepCreated:
+			case policy.StepCreated:
 				if assert.Len(t, got, 1, "%s %s: Didit sessions for one step", h.User, k) {
 					assert.Equal(t, got[0].ID, su.DiditSessionID, "%s %s: the profile points at another session", h.User, k)
 					assert.Equal(t, got[0].ID, c.DiditSessionID)
 					assert.Equal(t, got[0].URL, su.URL)
 				}
-			case profile.StepFailed:
+			case policy.StepFailed:
 				failed++
 				assert.Empty(t, got, "%s %s: failed, yet Didit has a session", h.User, k)
 				assert.Contains(t, su.Reason, "didit 400")

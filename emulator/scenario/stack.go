@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/riskwire/didit-risk/internal/policy"
 	"github.com/riskwire/didit-risk/internal/profile"
 )
 
@@ -106,18 +107,18 @@ func (s *Stack) StepUpFlow(ctx context.Context, user, session string, nfcStatus 
 		return profile.Profile{}, err
 	}
 	p, err := s.WaitProfile(ctx, user, func(p profile.Profile) bool {
-		return p.StepUps["nfc"].Status == profile.StepCreated && p.StepUps["phone"].Status == profile.StepCreated
+		return p.StepUps[policy.StepNFC].Status == policy.StepCreated && p.StepUps[policy.StepPhone].Status == policy.StepCreated
 	})
 	if err != nil {
 		return p, err
 	}
-	for _, k := range []string{"nfc", "phone"} {
+	for _, k := range []policy.StepKind{policy.StepNFC, policy.StepPhone} {
 		fmt.Fprintf(out, "  %-6s step-up: Didit session %s, send the user to %s\n", k, p.StepUps[k].DiditSessionID, p.StepUps[k].URL)
 	}
-	if err := s.Complete(ctx, p.StepUps["nfc"].DiditSessionID, nfcStatus); err != nil {
+	if err := s.Complete(ctx, p.StepUps[policy.StepNFC].DiditSessionID, nfcStatus); err != nil {
 		return p, err
 	}
-	return s.WaitProfile(ctx, user, func(p profile.Profile) bool { return p.StepUps["nfc"].Status == profile.StepCompleted })
+	return s.WaitProfile(ctx, user, func(p profile.Profile) bool { return p.StepUps[policy.StepNFC].Status == policy.StepCompleted })
 }
 
 // Demo sends one user of each kind and walks one through a step-up, then prints the profiles.
@@ -153,7 +154,7 @@ func (s *Stack) Demo(ctx context.Context, run string, out io.Writer) ([]profile.
 	fmt.Fprintln(tw, "USER\tSCORE\tLEVEL\tACTION\tSTEP-UPS\tWHY")
 	for _, id := range []string{users[0].id, users[1].id, users[2].id, stepper} {
 		p, err := s.WaitProfile(ctx, id, func(p profile.Profile) bool {
-			return p.Level != "" && (id != stepper || p.Action == "approve")
+			return p.Level != "" && (id != stepper || p.Action == policy.Approve)
 		})
 		if err != nil {
 			return nil, err
@@ -168,9 +169,9 @@ func (s *Stack) Demo(ctx context.Context, run string, out io.Writer) ([]profile.
 func StepUps(p profile.Profile) string {
 	var parts []string
 	for k, s := range p.StepUps {
-		part := k + ":" + s.Status
+		part := string(k) + ":" + string(s.Status)
 		if s.Outcome != "" {
-			part += "(" + s.Outcome + ")"
+			part += "(" + string(s.Outcome) + ")"
 		}
 		parts = append(parts, part)
 	}

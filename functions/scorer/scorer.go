@@ -64,11 +64,7 @@ func New(ctx context.Context, getenv func(string) string, stdout io.Writer) (fun
 		shadow = profile.NewEvaluator(sp, scoring.WithModel(mdl))
 		shadowAttr = []any{"shadow_policy_version", sp.Version}
 	}
-	keys := make([]scoring.HashKey, len(cfg.HashKeys))
-	for i, k := range cfg.HashKeys {
-		keys[i] = scoring.HashKey{ID: k.ID, Secret: []byte(k.Secret)}
-	}
-	hasher, err := scoring.NewKeyedHasher(keys)
+	hasher, err := scoring.NewKeyedHasher(cfg.HashKeys)
 	if err != nil {
 		return nil, nil, err
 	}

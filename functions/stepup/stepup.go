@@ -48,11 +48,7 @@ func New(ctx context.Context, getenv func(string) string, stdout io.Writer) (fun
 		return nil, nil, err
 	}
 	// A kind the policy never asks for is a typo: refuse to start rather than fail steps later.
-	var kinds []string
-	for _, k := range policy.StepKinds() {
-		kinds = append(kinds, string(k))
-	}
-	if err := cfg.CheckStepKinds(kinds); err != nil {
+	if err := cfg.CheckStepKinds(); err != nil {
 		return nil, nil, err
 	}
 	log := logging.New(stdout, cfg.LogFormat, cfg.LogLevel)

@@ -27,10 +27,21 @@ type Verdict struct {
 	Shadow []string // fired shadow rules
 }
 
-// Stored is the verdict an assessment recorded: what the live policy decided and acted on.
+// Stored is the verdict an assessment recorded: what the live policy decided. When something
+// else set the action (a reviewer, an operator's override, a downgrade cooldown), that is the
+// policy's own verdict (policy_verdict), so a candidate policy is compared with a policy.
 func Stored(a *profile.Assessment) Verdict {
-	return Verdict{Score: a.Score, Level: policy.Level(a.Level), Action: policy.Action(a.Action),
-		Rules: ruleIDs(a.Reasons), Shadow: ruleIDs(a.Shadow)}
+	score, level, action := livePolicy(a)
+	return Verdict{Score: score, Level: level, Action: action, Rules: ruleIDs(a.Reasons), Shadow: ruleIDs(a.Shadow)}
+}
+
+// livePolicy is the live policy's own verdict on an assessment: policy_verdict when a person
+// or the cooldown set the applied one, else the applied one.
+func livePolicy(a *profile.Assessment) (int, policy.Level, policy.Action) {
+	if pv := a.PolicyVerdict; pv != nil {
+		return pv.Score, pv.Level, pv.Action
+	}
+	return a.Score, policy.Level(a.Level), policy.Action(a.Action)
 }
 
 // ShadowOf is the stored shadow policy's verdict (SHADOW_POLICY_FILE); false when there is none.
@@ -127,10 +138,11 @@ func Mismatch(stored *profile.Assessment, got scoring.Assessment) string {
 			diffs = append(diffs, fmt.Sprintf("%s: stored %v, replayed %v", field, want, have))
 		}
 	}
-	check("score", stored.Score, got.Score)
+	score, level, action := livePolicy(stored)
+	check("score", score, got.Score)
 	check("raw_score", stored.RawScore, got.RawScore)
-	check("level", stored.Level, got.Level)
-	check("action", stored.Action, got.Action)
+	check("level", level, got.Level)
+	check("action", action, got.Action)
 	check("reasons", reasonKeys(stored.Reasons), scoringKeys(got.Reasons))
 	check("shadow_rules", reasonKeys(stored.Shadow), scoringKeys(got.ShadowHits))
 	steps := make([]string, len(got.RequiredSteps))

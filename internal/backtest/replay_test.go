@@ -104,3 +104,27 @@ func withModelRule(t testing.TB) *policy.Policy {
 	require.False(t, p.Rule("model_high_risk").Shadow)
 	return p
 }
+
+// TestAPersonsDecisionIsNotThePolicys: where a reviewer, an override or the cooldown set the
+// applied action, the live side of a comparison (and of a replay check) is the policy's own
+// verdict, policy_verdict.
+func TestAPersonsDecisionIsNotThePolicys(t *testing.T) {
+	recs := seeded(t, 2, 20)
+	a := *recs[0].Assessment
+	replayed := NewReplayer(policy.Default()).Replay(&a)
+	require.Empty(t, Mismatch(&a, replayed))
+	own := Stored(&a)
+
+	decided := a
+	decided.DecidedBy = profile.DecidedByOperator
+	decided.PolicyVerdict = &profile.PolicyVerdict{Score: a.Score, Level: a.Level, Action: a.Action, PolicyVersion: a.PolicyVersion}
+	decided.Action, decided.Level = policy.Block, policy.Critical
+	if a.Action == policy.Block {
+		decided.Action = policy.Approve
+	}
+	assert.Equal(t, own, Stored(&decided), "the policy's verdict, not the operator's")
+	assert.Empty(t, Mismatch(&decided, replayed), "the replay reproduces the policy's verdict")
+
+	decided.PolicyVerdict = nil
+	assert.NotEqual(t, own, Stored(&decided), "without policy_verdict the applied verdict is the policy's")
+}

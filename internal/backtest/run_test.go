@@ -21,7 +21,7 @@ var day0 = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 
 func stored(id string, hours int, action policy.Action) *profile.Assessment {
 	at := day0.Add(time.Duration(hours) * time.Hour)
-	return &profile.Assessment{ID: id, Score: 10, Level: string(policy.Low), Action: string(action), PolicyVersion: "v1",
+	return &profile.Assessment{ID: id, Score: 10, Level: policy.Low, Action: action, PolicyVersion: "v1",
 		EventTime: at, CreatedAt: at.Add(time.Second)}
 }
 

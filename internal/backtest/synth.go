@@ -53,12 +53,12 @@ func (s Synthetic) Each(ctx context.Context, _ Window, _ bool, fn func(string, *
 			}
 			// Half the users asked for a step-up go through it: the step-up function records
 			// the Didit session, whose webhook comes back bound to it.
-			if a.Action != string(policy.StepUp) || len(a.RequiredSteps) == 0 || r.Float64() < 0.5 {
+			if a.Action != policy.StepUp || len(a.RequiredSteps) == 0 || r.Float64() < 0.5 {
 				continue
 			}
 			kind := a.RequiredSteps[0]
-			suID := ev.SessionID + "-" + kind
-			p.StepUps[kind] = profile.StepUp{Kind: kind, Status: profile.StepCreated, AssessmentID: a.ID,
+			suID := ev.SessionID + "-" + string(kind)
+			p.StepUps[kind] = profile.StepUp{Kind: kind, Status: policy.StepCreated, AssessmentID: a.ID,
 				OriginSessionID: ev.SessionID, DiditSessionID: suID, CreatedAt: at, UpdatedAt: at}
 			at = at.Add(time.Duration(1+r.IntN(30)) * time.Minute)
 			status := didit.StatusApproved
@@ -67,7 +67,7 @@ func (s Synthetic) Each(ctx context.Context, _ Window, _ bool, fn func(string, *
 			} else if x < 0.25 {
 				status = didit.StatusInReview
 			}
-			sev := profile.Event{Key: suID + "-e", ProfileID: g.id, UserID: g.id, SessionID: suID, Status: string(status),
+			sev := profile.Event{Key: suID + "-e", ProfileID: g.id, UserID: g.id, SessionID: suID, Status: status,
 				EventTime: at, HasDecision: true, Signals: g.stepUpSignals(kind, status), Trusted: true,
 				StepUp: &profile.StepUpLink{ProfileID: g.id, AssessmentID: a.ID, OriginSessionID: ev.SessionID, Kind: kind}}
 			if sa := profile.Fold(&p, sev, s.Eval, at); sa != nil {
@@ -173,15 +173,15 @@ func (g *userGen) event(session string, at time.Time) profile.Event {
 	// Opaque stand-ins for keyed hashes: no document behind them.
 	sig.DocumentHash = fmt.Sprintf("synthetic:%s-doc%d", g.id, g.docs)
 	sig.DeviceHashes = []string{fmt.Sprintf("synthetic:%s-dev%d", g.id, g.r.IntN(2))}
-	return profile.Event{Key: session + "-e", ProfileID: g.id, UserID: g.id, SessionID: session, Status: string(status),
+	return profile.Event{Key: session + "-e", ProfileID: g.id, UserID: g.id, SessionID: session, Status: status,
 		EventTime: at, HasDecision: true, Signals: sig, DocumentHash: sig.DocumentHash, DeviceHashes: sig.DeviceHashes, Trusted: true}
 }
 
 // stepUpSignals are a step-up session's own signals: the check it asked for.
-func (g *userGen) stepUpSignals(kind string, status didit.Status) scoring.Signals {
+func (g *userGen) stepUpSignals(kind policy.StepKind, status didit.Status) scoring.Signals {
 	sig := scoring.Signals{DiditStatus: string(status), WebhookType: "status.updated", Age: -1, LivenessScore: -1,
 		AgeEstimate: -1, FaceQuality: -1, AgeGap: -1, FaceMatchScore: -1, AMLMaxScore: -1}
-	switch policy.StepKind(kind) {
+	switch kind {
 	case policy.StepNFC:
 		sig.FeaturesPresent = []string{policy.FeatureNFC}
 		sig.NFCVerified = status == didit.StatusApproved

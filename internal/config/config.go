@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/riskwire/didit-risk/internal/policy"
+	"github.com/riskwire/didit-risk/internal/scoring"
 )
 
 // Common is what every function needs.
@@ -56,7 +58,7 @@ type Scorer struct {
 	// ("id:secret,id:secret"), or HASH_KEY alone as the one key with the empty id (unprefixed
 	// hashes, as before key ids existed). A rotation adds a key in front, e.g.
 	// HASH_KEYS="k2:<new>,:<old HASH_KEY>": new hashes are "k2:<hex>", and stored ones still match.
-	HashKeys []HashKey
+	HashKeys []scoring.HashKey
 	// DecisionPublishTimeout bounds one decision publish, retries included: past it the
 	// message is retried rather than held until the function's own deadline.
 	DecisionPublishTimeout time.Duration // DECISION_PUBLISH_TIMEOUT
@@ -84,12 +86,6 @@ const (
 	DefaultDowngradeCooldown = 24 * time.Hour
 )
 
-// HashKey is one key of HASH_KEYS.
-type HashKey struct {
-	ID     string // stored beside each hash ("id:hex"); "" for the original unprefixed key
-	Secret string
-}
-
 // StepUp configures the step-up function.
 type StepUp struct {
 	Common
@@ -100,12 +96,12 @@ type StepUp struct {
 	// from Didit may point at for it to be shown to product code. Default: verify.didit.me, or,
 	// when DIDIT_API_URL is on a loopback host (a local Didit simulator), that host and port.
 	VerifyHosts      []string
-	CallbackURL      string            // DIDIT_CALLBACK_URL
-	Workflows        map[string]string // STEP_UP_WORKFLOWS: kind=workflow_id,...
-	BlocklistOnBlock bool              // DIDIT_BLOCKLIST_ON_BLOCK
-	ReviewRequests   bool              // DIDIT_REVIEW_REQUESTS: ask Didit's console to review review decisions (on by default)
-	DeclineOnBlock   bool              // DIDIT_DECLINE_ON_BLOCK: decline blocked sessions in Didit
-	RequestTimeout   time.Duration     // DIDIT_REQUEST_TIMEOUT: per attempt
+	CallbackURL      string                     // DIDIT_CALLBACK_URL
+	Workflows        map[policy.StepKind]string // STEP_UP_WORKFLOWS: kind=workflow_id,...
+	BlocklistOnBlock bool                       // DIDIT_BLOCKLIST_ON_BLOCK
+	ReviewRequests   bool                       // DIDIT_REVIEW_REQUESTS: ask Didit's console to review review decisions (on by default)
+	DeclineOnBlock   bool                       // DIDIT_DECLINE_ON_BLOCK: decline blocked sessions in Didit
+	RequestTimeout   time.Duration              // DIDIT_REQUEST_TIMEOUT: per attempt
 	// WebhooksTopic (WEBHOOKS_TOPIC) is where decisions read from Didit's API for webhooks
 	// the signature did not cover are republished for scoring.
 	WebhooksTopic  string
@@ -186,7 +182,7 @@ func LoadStepUp(getenv func(string) string) (StepUp, error) {
 		DiditAPIURL:       strings.TrimRight(r.str("DIDIT_API_URL", DefaultDiditAPIURL), "/"),
 		DiditAPIKey:       r.required("DIDIT_API_KEY"),
 		CallbackURL:       r.str("DIDIT_CALLBACK_URL", ""),
-		Workflows:         r.pairs("STEP_UP_WORKFLOWS"),
+		Workflows:         stepWorkflows(r.pairs("STEP_UP_WORKFLOWS")),
 		BlocklistOnBlock:  r.bool("DIDIT_BLOCKLIST_ON_BLOCK", false),
 		ReviewRequests:    r.bool("DIDIT_REVIEW_REQUESTS", true),
 		DeclineOnBlock:    r.bool("DIDIT_DECLINE_ON_BLOCK", false),
@@ -222,17 +218,28 @@ const (
 	FaceSearchMostSimilar           = "most_similar"
 )
 
-// CheckStepKinds refuses a STEP_UP_WORKFLOWS kind that is not in known (the policy's step
-// kinds): a typo would otherwise surface only as failed step-ups at run time.
-func (c StepUp) CheckStepKinds(known []string) error {
-	var unknown []string
+func stepWorkflows(pairs map[string]string) map[policy.StepKind]string {
+	out := make(map[policy.StepKind]string, len(pairs))
+	for k, v := range pairs {
+		out[policy.StepKind(k)] = v
+	}
+	return out
+}
+
+// CheckStepKinds refuses a STEP_UP_WORKFLOWS kind that is not one of the policy's step kinds:
+// a typo would otherwise surface only as failed step-ups at run time.
+func (c StepUp) CheckStepKinds() error {
+	var unknown, known []string
 	for k := range c.Workflows {
-		if !slices.Contains(known, k) {
-			unknown = append(unknown, k)
+		if !k.Valid() {
+			unknown = append(unknown, string(k))
 		}
 	}
 	if len(unknown) == 0 {
 		return nil
+	}
+	for _, k := range policy.StepKinds() {
+		known = append(known, string(k))
 	}
 	sort.Strings(unknown)
 	return fmt.Errorf("step-up configuration: invalid STEP_UP_WORKFLOWS (unknown step-up kind %s; known: %s)",
@@ -249,7 +256,7 @@ func quoteAll(ss []string) []string {
 
 // hashKeys reads HASH_KEYS, or HASH_KEY alone; exactly one of them must be set, so that a
 // deploy cannot hash under a key it did not mean to.
-func (r *reader) hashKeys() []HashKey {
+func (r *reader) hashKeys() []scoring.HashKey {
 	list, single := strings.TrimSpace(r.getenv("HASH_KEYS")), strings.TrimSpace(r.getenv("HASH_KEY"))
 	switch {
 	case list == "" && single == "":
@@ -259,9 +266,9 @@ func (r *reader) hashKeys() []HashKey {
 		r.bad = append(r.bad, "HASH_KEYS (set HASH_KEYS or HASH_KEY, not both: put the old key in HASH_KEYS as \":<secret>\")")
 		return nil
 	case list == "":
-		return []HashKey{{Secret: single}}
+		return []scoring.HashKey{{Secret: []byte(single)}}
 	}
-	var out []HashKey
+	var out []scoring.HashKey
 	for _, e := range strings.Split(list, ",") {
 		id, secret, ok := strings.Cut(strings.TrimSpace(e), ":")
 		id, secret = strings.TrimSpace(id), strings.TrimSpace(secret)
@@ -270,11 +277,11 @@ func (r *reader) hashKeys() []HashKey {
 			dup = dup || k.ID == id
 		}
 		// Nothing of the entry is echoed (without its ':' it is all secret): its position only.
-		if !ok || secret == "" || dup || !validKeyID(id) {
-			r.bad = append(r.bad, fmt.Sprintf("HASH_KEYS (entry %d: want id:secret with a distinct id of 0-16 of A-Z a-z 0-9 _ -)", len(out)+1))
+		if !ok || secret == "" || dup || !scoring.ValidKeyID(id) {
+			r.bad = append(r.bad, fmt.Sprintf("HASH_KEYS (entry %d: want id:secret with a distinct id: %s)", len(out)+1, scoring.KeyIDRule))
 			return nil
 		}
-		out = append(out, HashKey{ID: id, Secret: secret})
+		out = append(out, scoring.HashKey{ID: id, Secret: []byte(secret)})
 	}
 	return out
 }
@@ -307,18 +314,6 @@ func IsLoopback(host string) bool {
 	}
 	ip := net.ParseIP(h)
 	return ip != nil && ip.IsLoopback()
-}
-
-func validKeyID(id string) bool {
-	if len(id) > 16 {
-		return false
-	}
-	for _, c := range []byte(id) {
-		if (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (c < '0' || c > '9') && c != '_' && c != '-' {
-			return false
-		}
-	}
-	return true
 }
 
 // reader accumulates problems while reading variables.

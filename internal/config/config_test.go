@@ -6,6 +6,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/riskwire/didit-risk/internal/policy"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -74,6 +76,6 @@ func TestLoadStepUp(t *testing.T) {
 	}))
 	require.NoError(t, err)
 	assert.Equal(t, "http://127.0.0.1:9", c.DiditAPIURL)
-	assert.Equal(t, map[string]string{"nfc": "wf-nfc", "phone": "wf-phone"}, c.Workflows)
+	assert.Equal(t, map[policy.StepKind]string{"nfc": "wf-nfc", "phone": "wf-phone"}, c.Workflows)
 	assert.Equal(t, DefaultDatabase, c.FirestoreDatabase)
 }

@@ -5,16 +5,18 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/riskwire/didit-risk/internal/scoring"
 )
 
 func TestScorerHashKeys(t *testing.T) {
 	c, err := LoadScorer(env(map[string]string{"GOOGLE_CLOUD_PROJECT": "p", "HASH_KEY": "legacy"}))
 	require.NoError(t, err)
-	assert.Equal(t, []HashKey{{ID: "", Secret: "legacy"}}, c.HashKeys, "HASH_KEY alone: the unprefixed key")
+	assert.Equal(t, []scoring.HashKey{{ID: "", Secret: []byte("legacy")}}, c.HashKeys, "HASH_KEY alone: the unprefixed key")
 
 	c, err = LoadScorer(env(map[string]string{"GOOGLE_CLOUD_PROJECT": "p", "HASH_KEYS": " k2:new-secret , :legacy "}))
 	require.NoError(t, err)
-	assert.Equal(t, []HashKey{{ID: "k2", Secret: "new-secret"}, {ID: "", Secret: "legacy"}}, c.HashKeys)
+	assert.Equal(t, []scoring.HashKey{{ID: "k2", Secret: []byte("new-secret")}, {ID: "", Secret: []byte("legacy")}}, c.HashKeys)
 
 	for name, e := range map[string]map[string]string{
 		"both":         {"HASH_KEYS": "k2:a", "HASH_KEY": "b"},

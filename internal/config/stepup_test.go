@@ -5,6 +5,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/riskwire/didit-risk/internal/policy"
 )
 
 func TestStepUpAPIURLMustBeHTTPSOrLoopback(t *testing.T) {
@@ -53,15 +55,14 @@ func TestStepUpVerifyHostsConfigured(t *testing.T) {
 }
 
 func TestCheckStepKinds(t *testing.T) {
-	known := []string{"aml", "biometric", "email", "nfc", "phone", "poa"}
 	c, err := LoadStepUp(env(map[string]string{"GOOGLE_CLOUD_PROJECT": "p", "DIDIT_API_KEY": "k",
 		"STEP_UP_WORKFLOWS": "nfc=wf-nfc,phnoe=wf-phone,retina=wf-r"}))
 	require.NoError(t, err)
-	err = c.CheckStepKinds(known)
+	err = c.CheckStepKinds()
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `unknown step-up kind "phnoe", "retina"`)
 	assert.Contains(t, err.Error(), "STEP_UP_WORKFLOWS")
 
-	c.Workflows = map[string]string{"nfc": "wf-nfc", "phone": "wf-phone"}
-	assert.NoError(t, c.CheckStepKinds(known))
+	c.Workflows = map[policy.StepKind]string{"nfc": "wf-nfc", "phone": "wf-phone"}
+	assert.NoError(t, c.CheckStepKinds())
 }

@@ -7,22 +7,23 @@ import (
 
 	"github.com/riskwire/didit-risk/internal/didit"
 	"github.com/riskwire/didit-risk/internal/failure"
+	"github.com/riskwire/didit-risk/internal/policy"
 )
 
 // Decision is the message published to the decisions topic after each assessment, for the
 // step-up function and for product consumers. It carries no personal data.
 type Decision struct {
-	ProfileID     string   `json:"profile_id"`
-	UserID        string   `json:"user_id,omitempty"` // vendor_data
-	AssessmentID  string   `json:"assessment_id"`
-	SessionID     string   `json:"session_id"`
-	Score         int      `json:"score"`
-	Level         string   `json:"level"`
-	Action        string   `json:"action"`
-	RequiredSteps []string `json:"required_steps,omitempty"`
-	PolicyVersion string   `json:"policy_version"`
-	Reasons       []Reason `json:"reasons,omitempty"`
-	StepUpKind    string   `json:"step_up_kind,omitempty"` // when the assessed session was itself a step-up
+	ProfileID     string            `json:"profile_id"`
+	UserID        string            `json:"user_id,omitempty"` // vendor_data
+	AssessmentID  string            `json:"assessment_id"`
+	SessionID     string            `json:"session_id"`
+	Score         int               `json:"score"`
+	Level         policy.Level      `json:"level"`
+	Action        policy.Action     `json:"action"`
+	RequiredSteps []policy.StepKind `json:"required_steps,omitempty"`
+	PolicyVersion string            `json:"policy_version"`
+	Reasons       []Reason          `json:"reasons,omitempty"`
+	StepUpKind    policy.StepKind   `json:"step_up_kind,omitempty"` // when the assessed session was itself a step-up
 	// DecidedBy says who set Action (and Level): "policy", "reviewer" (a person's verdict in
 	// Didit's console) or "operator" (an override); the JSON field and attribute share
 	// AttrDecidedBy's name. Empty on decisions of older publishers: read it as policy.
@@ -49,8 +50,8 @@ type Reason struct {
 func (d Decision) Attributes() map[string]string {
 	a := map[string]string{
 		AttrMessageType:           string(TypeDecision),
-		AttrAction:                d.Action,
-		AttrLevel:                 d.Level,
+		AttrAction:                string(d.Action),
+		AttrLevel:                 string(d.Level),
 		AttrProfile:               d.ProfileID,
 		AttrAssessmentID:          d.AssessmentID,
 		AttrDecisionAuthenticated: strconv.FormatBool(d.DecisionTrusted),
@@ -59,7 +60,7 @@ func (d Decision) Attributes() map[string]string {
 		a[AttrUser] = d.UserID
 	}
 	if d.StepUpKind != "" {
-		a[AttrStepUpKind] = d.StepUpKind
+		a[AttrStepUpKind] = string(d.StepUpKind)
 	}
 	if d.DecidedBy != "" {
 		a[AttrDecidedBy] = d.DecidedBy

@@ -62,7 +62,7 @@ func TestParseWebhookAttrsFailsClosed(t *testing.T) {
 func TestDecisionRoundTrip(t *testing.T) {
 	d := message.Decision{
 		ProfileID: "p", UserID: "u", AssessmentID: "a", SessionID: "s", Score: 40, Level: "medium",
-		Action: string(policy.StepUp), RequiredSteps: []string{"nfc"}, PolicyVersion: "v1",
+		Action: policy.StepUp, RequiredSteps: []policy.StepKind{policy.StepNFC}, PolicyVersion: "v1",
 		Reasons: []message.Reason{{Rule: "r", Points: 40, Description: "why"}}, DecidedAt: time.Unix(1767225607, 0).UTC(),
 		DecisionTrusted: true, SessionStatus: didit.StatusInReview, DecidedBy: "reviewer",
 	}

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+
+	"github.com/riskwire/didit-risk/internal/policy"
 )
 
 // Leading columns of the training CSV, before the features (FeatureNames, in order).
@@ -123,8 +125,8 @@ func StepUpOutcomes(profile map[string]any) map[string][]string {
 		if id == "" {
 			continue
 		}
-		outcome := "pending"
-		if st, _ := su["status"].(string); st == "completed" {
+		outcome := string(policy.StepPending)
+		if st, _ := su["status"].(string); st == string(policy.StepCompleted) {
 			if o, _ := su["outcome"].(string); o != "" {
 				outcome = o
 			}

@@ -72,9 +72,9 @@ type Event struct {
 	ProfileID    string
 	UserID       string
 	SessionID    string
-	Status       string    // Didit session status
-	EventTime    time.Time // the webhook's timestamp
-	HasDecision  bool      // the status carries a decision to score
+	Status       didit.Status // Didit session status
+	EventTime    time.Time    // the webhook's timestamp
+	HasDecision  bool         // the status carries a decision to score
 	Signals      scoring.Signals
 	DocumentHash string   // under the current hash key
 	DeviceHashes []string // under the current hash key
@@ -116,18 +116,18 @@ type Result struct {
 // Assessment is risk_profiles/{id}/assessments/{assessment id}: the profile's verdict after one
 // event, with everything needed to explain and replay it.
 type Assessment struct {
-	ID            string `firestore:"id"`
-	EventKey      string `firestore:"event_key"`
-	SessionID     string `firestore:"session_id"`
-	SessionStatus string `firestore:"session_status"`
+	ID            string       `firestore:"id"`
+	EventKey      string       `firestore:"event_key"`
+	SessionID     string       `firestore:"session_id"`
+	SessionStatus didit.Status `firestore:"session_status"`
 	// VerdictSession is the session the verdict is about: the user's latest decided primary
 	// session (a step-up session's verdict is about the session it answers).
-	VerdictSession string `firestore:"verdict_session_id"`
-	StepUpKind     string `firestore:"step_up_kind,omitempty"`
-	Score          int    `firestore:"score"`
-	RawScore       int    `firestore:"raw_score"` // sum of points before clamping to 0–100
-	Level          string `firestore:"level"`
-	Action         string `firestore:"action"`
+	VerdictSession string          `firestore:"verdict_session_id"`
+	StepUpKind     policy.StepKind `firestore:"step_up_kind,omitempty"`
+	Score          int             `firestore:"score"`
+	RawScore       int             `firestore:"raw_score"` // sum of points before clamping to 0–100
+	Level          policy.Level    `firestore:"level"`
+	Action         policy.Action   `firestore:"action"`
 	// DecidedBy says who set Level and Action (policy, reviewer, operator); PolicyVerdict is the
 	// policy's own verdict when it is not the one applied. Score and Reasons are the policy's
 	// (a verdict a cooldown held keeps its own score).
@@ -137,10 +137,10 @@ type Assessment struct {
 	Shadow        []Reason       `firestore:"shadow_rules"` // fired shadow rules: recorded, never counted
 	// ShadowPolicy is the verdict of the shadow policy (SHADOW_POLICY_FILE) on the same signals
 	// and history: stored, never acted on.
-	ShadowPolicy  *ShadowVerdict  `firestore:"shadow_policy,omitempty"`
-	RequiredSteps []string        `firestore:"required_steps"`
-	PolicyVersion string          `firestore:"policy_version"`
-	Signals       scoring.Signals `firestore:"signals"` // the verdict session's, merged with its step-ups'
+	ShadowPolicy  *ShadowVerdict    `firestore:"shadow_policy,omitempty"`
+	RequiredSteps []policy.StepKind `firestore:"required_steps"`
+	PolicyVersion string            `firestore:"policy_version"`
+	Signals       scoring.Signals   `firestore:"signals"` // the verdict session's, merged with its step-ups'
 	// SessionSignals are the event's own signals when they differ from Signals (the verdict is
 	// about another session, or step-up results were merged in): a fold re-evaluating the
 	// session reads them here. Absent: they are Signals.
@@ -175,19 +175,19 @@ type ShadowVerdict struct {
 
 // HistoryRecord is the history an assessment was computed with.
 type HistoryRecord struct {
-	Sessions24h       int    `firestore:"sessions_24h"`
-	Sessions30d       int    `firestore:"sessions_30d"`
-	DeclinedSessions  int    `firestore:"declined_sessions"`
-	DistinctDocuments int    `firestore:"distinct_documents"`
-	DistinctDevices   int    `firestore:"distinct_devices"`
-	PreviousLevel     string `firestore:"previous_level"`
-	PreviousAction    string `firestore:"previous_action"`
+	Sessions24h       int           `firestore:"sessions_24h"`
+	Sessions30d       int           `firestore:"sessions_30d"`
+	DeclinedSessions  int           `firestore:"declined_sessions"`
+	DistinctDocuments int           `firestore:"distinct_documents"`
+	DistinctDevices   int           `firestore:"distinct_devices"`
+	PreviousLevel     policy.Level  `firestore:"previous_level"`
+	PreviousAction    policy.Action `firestore:"previous_action"`
 	// StepUps, IsStepUp and StepUpKind are the step-up part of the history: the latest step-up
 	// of each kind for the verdict's session, and whether a step-up session of ours refined it.
 	// With the rest they let a backtest replay the verdict exactly (HistoryRecord.Scoring).
-	StepUps    map[string]StepUpRecord `firestore:"step_ups"`
-	IsStepUp   bool                    `firestore:"is_step_up"`
-	StepUpKind string                  `firestore:"step_up_kind,omitempty"`
+	StepUps    map[policy.StepKind]StepUpRecord `firestore:"step_ups"`
+	IsStepUp   bool                             `firestore:"is_step_up"`
+	StepUpKind policy.StepKind                  `firestore:"step_up_kind,omitempty"`
 }
 
 // StepUpRecord is one step-up as the policy saw it: its status and, once completed, its outcome.
@@ -407,8 +407,11 @@ func setProfile(tx *firestore.Transaction, ref *firestore.DocumentRef, old *Prof
 		return tx.Set(ref, p)
 	}
 	var paths []firestore.FieldPath
-	for _, f := range profileFields {
-		if !slices.Contains(verdictFields, f) {
+	pv := reflect.ValueOf(p)
+	for i, f := range profileFields {
+		// A merge writes every path it names, an empty omitempty field as null: leave those out.
+		empty := strings.Contains(pv.Type().Field(i).Tag.Get("firestore"), ",omitempty") && pv.Field(i).IsZero()
+		if !slices.Contains(verdictFields, f) && !empty {
 			paths = append(paths, firestore.FieldPath{f})
 		}
 	}
@@ -453,16 +456,16 @@ func profileUpdates(old, p Profile) []firestore.Update {
 }
 
 // mapUpdates are the entries of a map field that changed, were added or removed.
-func mapUpdates[V any](field string, old, cur map[string]V) []firestore.Update {
+func mapUpdates[K ~string, V any](field string, old, cur map[K]V) []firestore.Update {
 	var ups []firestore.Update
 	for _, k := range slices.Sorted(maps.Keys(cur)) {
 		if o, ok := old[k]; !ok || !reflect.DeepEqual(o, cur[k]) {
-			ups = append(ups, firestore.Update{FieldPath: firestore.FieldPath{field, k}, Value: cur[k]})
+			ups = append(ups, firestore.Update{FieldPath: firestore.FieldPath{field, string(k)}, Value: cur[k]})
 		}
 	}
 	for _, k := range slices.Sorted(maps.Keys(old)) {
 		if _, ok := cur[k]; !ok {
-			ups = append(ups, firestore.Update{FieldPath: firestore.FieldPath{field, k}, Value: firestore.Delete})
+			ups = append(ups, firestore.Update{FieldPath: firestore.FieldPath{field, string(k)}, Value: firestore.Delete})
 		}
 	}
 	return ups
@@ -481,7 +484,7 @@ func storedSessions(ss map[string]SessionState) map[string]SessionState {
 func newProfile(ev Event, now time.Time) Profile {
 	return Profile{
 		SchemaVersion: SchemaVersion, UserID: ev.UserID, ReviewState: ReviewNone, VerdictState: VerdictUnverified,
-		Sessions: map[string]SessionState{}, StepUps: map[string]StepUp{}, CreatedAt: now,
+		Sessions: map[string]SessionState{}, StepUps: map[policy.StepKind]StepUp{}, CreatedAt: now,
 	}
 }
 
@@ -495,7 +498,7 @@ var statusOrder = []didit.Status{
 	didit.StatusDeclined, didit.StatusKycExpired,
 }
 
-func statusRank(s string) int { return slices.Index(statusOrder, didit.Status(s)) }
+func statusRank(s didit.Status) int { return slices.Index(statusOrder, s) }
 
 // moves reports whether ev may change the session's state: sessions only move forward. An
 // older event never does; one with the same timestamp only when its status ranks higher, so a
@@ -514,7 +517,7 @@ func record(p *Profile, ev Event, eng Evaluator, now time.Time, load signalLoade
 		p.Sessions = map[string]SessionState{}
 	}
 	if p.StepUps == nil {
-		p.StepUps = map[string]StepUp{}
+		p.StepUps = map[policy.StepKind]StepUp{}
 	}
 	if p.UserID == "" {
 		p.UserID = ev.UserID
@@ -581,7 +584,7 @@ func newAssessment(p *Profile, v Verdict, ev Event, own *scoring.Signals, now ti
 		ID: ev.Key, EventKey: ev.Key, SessionID: ev.SessionID, SessionStatus: ev.Status, VerdictSession: v.Session,
 		StepUpKind: p.Sessions[ev.SessionID].StepUpKind, Score: p.Score, RawScore: v.Assessment.RawScore,
 		Level: p.Level, Action: p.Action, DecidedBy: p.DecidedBy, PolicyVerdict: clonePolicyVerdict(p.PolicyVerdict), Reasons: reasons(v.Assessment.Reasons), Shadow: reasons(v.Assessment.ShadowHits),
-		RequiredSteps: stepNames(v.Assessment.RequiredSteps), PolicyVersion: v.Assessment.PolicyVersion, Signals: v.Assessment.Signals,
+		RequiredSteps: slices.Clone(v.Assessment.RequiredSteps), PolicyVersion: v.Assessment.PolicyVersion, Signals: v.Assessment.Signals,
 		SessionSignals: own, History: v.History, RuleErrors: v.Assessment.RuleErrors, Adjustments: v.Adjustments, Model: v.Assessment.Model, Trusted: ev.Trusted,
 		EventTime: ev.EventTime, CreatedAt: now,
 	}
@@ -664,11 +667,11 @@ func applyVerdict(p *Profile, v Verdict) {
 		return
 	}
 	a := v.Assessment
-	p.Score, p.Level, p.Action = a.Score, string(a.Level), string(a.Action)
+	p.Score, p.Level, p.Action = a.Score, a.Level, a.Action
 	if !kept {
 		// kept: the verdict session's stored verdict stands on the same inputs, and so do the
 		// reasons and steps already on the profile.
-		p.Reasons, p.RequiredSteps, p.PolicyVersion = reasons(a.Reasons), stepNames(a.RequiredSteps), a.PolicyVersion
+		p.Reasons, p.RequiredSteps, p.PolicyVersion = reasons(a.Reasons), slices.Clone(a.RequiredSteps), a.PolicyVersion
 	}
 	p.LastSessionID = v.Session
 	p.Blocked = a.Action == policy.Block
@@ -692,10 +695,10 @@ func bindStepUps(p *Profile) {
 // aggregates.
 func completeStepUp(p *Profile, ev Event, link StepUpLink, now time.Time) {
 	su := p.StepUps[link.Kind]
-	su.Status, su.Outcome, su.UpdatedAt = StepCompleted, string(scoring.StepUpOutcome(didit.Status(ev.Status))), now
+	su.Status, su.Outcome, su.UpdatedAt = policy.StepCompleted, scoring.StepUpOutcome(ev.Status), now
 	p.StepUps[link.Kind] = su
 	if p.Aggregates.StepUpOutcomes == nil {
-		p.Aggregates.StepUpOutcomes = map[string]StepUpOutcome{}
+		p.Aggregates.StepUpOutcomes = map[policy.StepKind]StepUpOutcome{}
 	}
 	if cur, ok := p.Aggregates.StepUpOutcomes[link.Kind]; !ok || ev.EventTime.After(cur.At) ||
 		(ev.EventTime.Equal(cur.At) && ev.SessionID >= cur.SessionID) {
@@ -869,8 +872,8 @@ func pruneSessions(p *Profile, v Verdict) bool {
 			if !sv.At.Before(ar.Until) {
 				ar.Until, ar.LastLevel, ar.LastAction = sv.At, sv.Level, sv.Action
 			}
-			ar.HighestLevel = string(policy.MaxLevel(policy.Level(ar.HighestLevel), policy.Level(sv.Level)))
-			ar.EverBlocked = ar.EverBlocked || sv.Action == string(policy.Block)
+			ar.HighestLevel = policy.MaxLevel(ar.HighestLevel, sv.Level)
+			ar.EverBlocked = ar.EverBlocked || sv.Action == policy.Block
 		}
 		ar.FirstSeen = append(ar.FirstSeen, p.Sessions[e.id].FirstSeen)
 		delete(p.Sessions, e.id)

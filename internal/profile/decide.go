@@ -110,7 +110,7 @@ func decide(p *Profile, v Verdict, o DecideOptions, now time.Time) (first *Human
 		applied.Action, by = p.Override.Action, DecidedByOperator
 	}
 
-	p.Score, p.Level, p.Action, p.DecidedBy = applied.Score, string(applied.Level), string(applied.Action), by
+	p.Score, p.Level, p.Action, p.DecidedBy = applied.Score, applied.Level, applied.Action, by
 	p.PolicyVerdict = nil
 	if applied != pol {
 		p.PolicyVerdict = &pol

@@ -96,7 +96,7 @@ func TestDecide(t *testing.T) {
 			for _, r := range tt.pol.rules {
 				rs = append(rs, Reason{Rule: r, Points: 10})
 			}
-			p := Profile{VerdictState: VerdictAssessed, Score: tt.pol.score, Level: string(tt.pol.level), Action: string(tt.pol.action),
+			p := Profile{VerdictState: VerdictAssessed, Score: tt.pol.score, Level: tt.pol.level, Action: tt.pol.action,
 				Reasons: rs, PolicyVersion: "p1", HumanVerdict: tt.human, Cooldown: tt.cooldown, Override: tt.override,
 				Sessions: map[string]SessionState{"s0": {Decided: true, EventTime: t0.Add(-time.Hour)},
 					"s1": {Decided: true, EventTime: t0, Review: tt.review}}}
@@ -108,8 +108,8 @@ func TestDecide(t *testing.T) {
 			first := decide(&p, v, o, tt.now)
 
 			assert.Equal(t, tt.by, p.DecidedBy)
-			assert.Equal(t, string(tt.action), p.Action)
-			assert.Equal(t, string(tt.level), p.Level)
+			assert.Equal(t, tt.action, p.Action)
+			assert.Equal(t, tt.level, p.Level)
 			assert.Equal(t, tt.blocked, p.Blocked)
 			assert.Equal(t, tt.open, p.ReviewState == ReviewOpen)
 			assert.Equal(t, tt.cools, p.Cooldown != nil, "cooldown %+v", p.Cooldown)

@@ -3,6 +3,8 @@ package profile
 import (
 	"encoding/json"
 	"fmt"
+
+	"github.com/riskwire/didit-risk/internal/policy"
 )
 
 // StepUpMetadataKey is the key under which a step-up session's Didit metadata links it back to
@@ -11,10 +13,10 @@ const StepUpMetadataKey = "risk_step_up"
 
 // StepUpLink is the value stored under StepUpMetadataKey.
 type StepUpLink struct {
-	ProfileID       string `json:"profile_id"`
-	AssessmentID    string `json:"assessment_id"`
-	OriginSessionID string `json:"origin_session_id"`
-	Kind            string `json:"kind"`
+	ProfileID       string          `json:"profile_id"`
+	AssessmentID    string          `json:"assessment_id"`
+	OriginSessionID string          `json:"origin_session_id"`
+	Kind            policy.StepKind `json:"kind"`
 }
 
 // ParseStepUpLink reads the link from a webhook's metadata object, if any.

@@ -30,7 +30,7 @@ func evaluatorVersion(eng Evaluator) string {
 
 // Verdict is what Derive concludes from a profile's facts.
 type Verdict struct {
-	State string // VerdictUnverified or VerdictAssessed
+	State VerdictState
 	// The rest is set only when State is VerdictAssessed.
 	Assessment  scoring.Assessment // the policy's verdict on Session
 	Session     string             // the latest decided primary session
@@ -48,7 +48,7 @@ type Verdict struct {
 	// derives again. Their stored verdict stood in for them meanwhile.
 	Missing []string
 	// HighestLevel and EverBlocked summarise every verdict of the fold and the archive.
-	HighestLevel string
+	HighestLevel policy.Level
 	EverBlocked  bool
 	// Input is the history Assessment was computed with, in full (step-ups included): a shadow
 	// policy is evaluated on Assessment.Signals and Input, the live verdict's own inputs,
@@ -59,8 +59,8 @@ type Verdict struct {
 // SessionVerdict is one session's verdict in the fold.
 type SessionVerdict struct {
 	Score  int
-	Level  string
-	Action string
+	Level  policy.Level
+	Action policy.Action
 	Key    string // the inputs it was computed from (see SessionState.VerdictKey)
 	At     time.Time
 }
@@ -96,7 +96,7 @@ func Derive(p Profile, eng Evaluator) Verdict {
 	version := evaluatorVersion(eng)
 	v := Verdict{State: VerdictUnverified, Sessions: map[string]SessionVerdict{},
 		HighestLevel: ag.Archive.HighestLevel, EverBlocked: ag.Archive.EverBlocked}
-	prevLevel, prevAction := policy.Level(ag.Archive.LastLevel), policy.Action(ag.Archive.LastAction)
+	prevLevel, prevAction := ag.Archive.LastLevel, ag.Archive.LastAction
 
 	for i, e := range all {
 		if !e.st.Decided || stepUpOf(p, e.id, e.st) != nil {
@@ -135,7 +135,7 @@ func Derive(p Profile, eng Evaluator) Verdict {
 			if link == nil || link.OriginSessionID != e.id {
 				continue
 			}
-			kind := policy.StepKind(link.Kind)
+			kind := link.Kind
 			su := scoring.StepUp{Status: policy.StepCreated}
 			if o.st.Decided {
 				inputs = append(inputs, stepUpInput{o.id, o.st.AssessmentID, o.st.Status})
@@ -152,13 +152,13 @@ func Derive(p Profile, eng Evaluator) Verdict {
 		}
 		for k, su := range p.StepUps {
 			if _, ok := h.StepUps[policy.StepKind(k)]; !ok && su.OriginSessionID == e.id {
-				h.StepUps[policy.StepKind(k)] = scoring.StepUp{Status: policy.StepStatus(su.Status), Outcome: policy.StepOutcome(su.Outcome)}
+				h.StepUps[k] = scoring.StepUp{Status: su.Status, Outcome: su.Outcome}
 			}
 		}
 		for k, o := range ag.StepUpOutcomes {
 			// A completed step-up whose session was pruned still counts for its origin.
 			if _, ok := h.StepUps[policy.StepKind(k)]; !ok && o.OriginSessionID == e.id {
-				h.StepUps[policy.StepKind(k)] = scoring.StepUp{Status: policy.StepCompleted, Outcome: policy.StepOutcome(o.Outcome)}
+				h.StepUps[k] = scoring.StepUp{Status: policy.StepCompleted, Outcome: o.Outcome}
 			}
 		}
 		key := verdictKey(version, e.st, h, inputs)
@@ -183,15 +183,15 @@ func Derive(p Profile, eng Evaluator) Verdict {
 			}
 			// Didit's Kyc Expired ends an earlier approval: the session keeps the signals of its
 			// decision, but the policy must see that the approval no longer holds.
-			if didit.Status(e.st.Status) == didit.StatusKycExpired {
+			if e.st.Status == didit.StatusKycExpired {
 				sig.KycExpired = true
 			}
 			a = eng.Evaluate(sig, h)
-			sv = SessionVerdict{Score: a.Score, Level: string(a.Level), Action: string(a.Action), Key: key, At: at}
+			sv = SessionVerdict{Score: a.Score, Level: a.Level, Action: a.Action, Key: key, At: at}
 		case e.st.Level != "":
 			// Not evaluated: the verdict stored on the session stands (the same inputs, or its
 			// signals are gone, or they are being read).
-			a = scoring.Assessment{Score: e.st.Score, Level: policy.Level(e.st.Level), Action: policy.Action(e.st.Action),
+			a = scoring.Assessment{Score: e.st.Score, Level: e.st.Level, Action: e.st.Action,
 				PolicyVersion: p.PolicyVersion}
 			sv = SessionVerdict{Score: e.st.Score, Level: e.st.Level, Action: e.st.Action, Key: e.st.VerdictKey, At: at}
 			reused = true
@@ -200,7 +200,7 @@ func Derive(p Profile, eng Evaluator) Verdict {
 		}
 		prevLevel, prevAction = a.Level, a.Action
 		v.Sessions[e.id] = sv
-		v.HighestLevel = string(policy.MaxLevel(policy.Level(v.HighestLevel), a.Level))
+		v.HighestLevel = policy.MaxLevel(v.HighestLevel, a.Level)
 		v.EverBlocked = v.EverBlocked || a.Action == policy.Block
 		v.State, v.Assessment, v.Session, v.Reused, v.Input = VerdictAssessed, a, e.id, reused, h
 		v.History = historyRecord(h)
@@ -213,7 +213,8 @@ func Derive(p Profile, eng Evaluator) Verdict {
 
 // stepUpInput is what a decided step-up session brings to its origin's verdict.
 type stepUpInput struct {
-	Session, Assessment, Status string
+	Session, Assessment string
+	Status              didit.Status
 }
 
 // verdictKey names the inputs of one session's verdict: the evaluator's version, the decision
@@ -221,10 +222,11 @@ type stepUpInput struct {
 // merged. A short hash: equal keys, equal verdicts.
 func verdictKey(version string, st SessionState, h scoring.History, steps []stepUpInput) string {
 	b, _ := json.Marshal(struct {
-		V, A, S string
-		H       scoring.History
-		U       []stepUpInput
-		F       []didit.FaceSearchFacts `json:",omitempty"`
+		V, A string
+		S    didit.Status
+		H    scoring.History
+		U    []stepUpInput
+		F    []didit.FaceSearchFacts `json:",omitempty"`
 	}{version, st.AssessmentID, st.Status, h, steps, st.faceSearchFacts()})
 	sum := sha256.Sum256(b)
 	return base64.RawURLEncoding.EncodeToString(sum[:12])
@@ -259,7 +261,7 @@ func declinedUntil(p Profile, at time.Time) int {
 		}
 	}
 	for id, st := range p.Sessions {
-		if didit.Status(st.Status) == didit.StatusDeclined && !st.EventTime.After(at) {
+		if st.Status == didit.StatusDeclined && !st.EventTime.After(at) {
 			seen[id] = true
 		}
 	}
@@ -282,13 +284,13 @@ func historyRecord(h scoring.History) HistoryRecord {
 	r := HistoryRecord{
 		Sessions24h: h.Sessions24h, Sessions30d: h.Sessions30d, DeclinedSessions: h.DeclinedSessions,
 		DistinctDocuments: h.DistinctDocuments, DistinctDevices: h.DistinctDevices,
-		PreviousLevel: string(h.PreviousLevel), PreviousAction: string(h.PreviousAction),
-		IsStepUp: h.IsStepUp, StepUpKind: string(h.StepUpKind),
+		PreviousLevel: h.PreviousLevel, PreviousAction: h.PreviousAction,
+		IsStepUp: h.IsStepUp, StepUpKind: h.StepUpKind,
 	}
 	if len(h.StepUps) > 0 {
-		r.StepUps = make(map[string]StepUpRecord, len(h.StepUps))
+		r.StepUps = make(map[policy.StepKind]StepUpRecord, len(h.StepUps))
 		for k, su := range h.StepUps {
-			r.StepUps[string(k)] = StepUpRecord{Status: su.Status, Outcome: su.Outcome}
+			r.StepUps[k] = StepUpRecord{Status: su.Status, Outcome: su.Outcome}
 		}
 	}
 	return r
@@ -300,15 +302,15 @@ func (r HistoryRecord) Scoring() scoring.History {
 	h := scoring.History{
 		Sessions24h: r.Sessions24h, Sessions30d: r.Sessions30d, DeclinedSessions: r.DeclinedSessions,
 		DistinctDocuments: r.DistinctDocuments, DistinctDevices: r.DistinctDevices,
-		PreviousLevel: policy.Level(r.PreviousLevel), PreviousAction: policy.Action(r.PreviousAction),
-		IsStepUp: r.IsStepUp, StepUpKind: policy.StepKind(r.StepUpKind),
+		PreviousLevel: r.PreviousLevel, PreviousAction: r.PreviousAction,
+		IsStepUp: r.IsStepUp, StepUpKind: r.StepUpKind,
 	}
 	if len(r.StepUps) == 0 {
 		return h // no map: the engine reads a missing kind the same from nil
 	}
 	h.StepUps = make(map[policy.StepKind]scoring.StepUp, len(r.StepUps))
 	for k, su := range r.StepUps {
-		h.StepUps[policy.StepKind(k)] = scoring.StepUp{Status: su.Status, Outcome: su.Outcome}
+		h.StepUps[k] = scoring.StepUp{Status: su.Status, Outcome: su.Outcome}
 	}
 	return h
 }

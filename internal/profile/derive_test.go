@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/riskwire/didit-risk/internal/didit"
 	"github.com/riskwire/didit-risk/internal/policy"
 	"github.com/riskwire/didit-risk/internal/scoring"
 )
@@ -22,10 +23,10 @@ func decided(key, session, status string, at time.Time, doc string, codes ...str
 	for _, c := range codes {
 		sig.Warnings = append(sig.Warnings, scoring.WarningSignal{Feature: policy.FeatureLiveness, Risk: c, LogType: "error"})
 	}
-	return Event{Key: key, SessionID: session, Status: status, EventTime: at, HasDecision: true, Signals: sig, DocumentHash: doc, Trusted: true}
+	return Event{Key: key, SessionID: session, Status: didit.Status(status), EventTime: at, HasDecision: true, Signals: sig, DocumentHash: doc, Trusted: true}
 }
 
-func progress(key, session, status string, at time.Time) Event {
+func progress(key, session string, status didit.Status, at time.Time) Event {
 	return Event{Key: key, SessionID: session, Status: status, EventTime: at}
 }
 
@@ -48,8 +49,8 @@ func fold(t *testing.T, eng Evaluator, evs ...Event) (Profile, []*Assessment) {
 // action, and no assessment.
 func TestUnverifiedUsers(t *testing.T) {
 	eng := NewEvaluator(policy.Default())
-	for _, status := range []string{"Not Started", "In Progress", "Expired", "Resubmitted", "Kyc Expired", "Awaiting User"} {
-		t.Run(status, func(t *testing.T) {
+	for _, status := range []didit.Status{"Not Started", "In Progress", "Expired", "Resubmitted", "Kyc Expired", "Awaiting User"} {
+		t.Run(string(status), func(t *testing.T) {
 			p, as := fold(t, eng, progress("e1", "s1", status, t0))
 			assert.Equal(t, VerdictUnverified, p.VerdictState)
 			assert.Zero(t, p.Score)
@@ -69,23 +70,23 @@ func TestUnverifiedUsers(t *testing.T) {
 func TestKycExpiredIsNotACurrentApproval(t *testing.T) {
 	eng := NewEvaluator(policy.Default())
 	p, as := fold(t, eng, decided("e1", "s1", "Approved", t0, "doc-a"))
-	require.Equal(t, "approve", p.Action)
+	require.Equal(t, policy.Approve, p.Action)
 	require.NotNil(t, as[0])
 
 	p2, as2 := fold(t, eng, decided("e1", "s1", "Approved", t0, "doc-a"), progress("e2", "s1", "Kyc Expired", t0.Add(time.Hour)))
 	assert.Equal(t, VerdictAssessed, p2.VerdictState)
-	assert.Equal(t, "review", p2.Action)
+	assert.Equal(t, policy.Review, p2.Action)
 	assert.Equal(t, ReviewOpen, p2.ReviewState)
 	assert.Contains(t, ruleIDs(p2.Reasons), "didit_kyc_expired")
 	require.NotNil(t, as2[1], "the verdict changed: it is recorded and announced")
-	assert.Equal(t, "Kyc Expired", as2[1].SessionStatus)
+	assert.Equal(t, didit.StatusKycExpired, as2[1].SessionStatus)
 	assert.True(t, as2[1].Signals.KycExpired)
 	assert.Contains(t, as2[1].Adjustments, Adjustment{Kind: AdjustAction, Rule: "didit_kyc_expired", Value: "review"})
 
 	// The same second: Kyc Expired ranks after Approved whatever the delivery order.
 	a, _ := fold(t, eng, decided("e1", "s1", "Approved", t0, "doc-a"), progress("e2", "s1", "Kyc Expired", t0))
 	b, _ := fold(t, eng, progress("e2", "s1", "Kyc Expired", t0), decided("e1", "s1", "Approved", t0, "doc-a"))
-	assert.Equal(t, "review", a.Action)
+	assert.Equal(t, policy.Review, a.Action)
 	assert.Equal(t, a.Sessions["s1"].Status, b.Sessions["s1"].Status)
 }
 
@@ -97,9 +98,9 @@ func TestDeclinedWinsAtTheSameSecond(t *testing.T) {
 	a, _ := fold(t, eng, ap, de)
 	b, _ := fold(t, eng, de, ap)
 	for _, p := range []Profile{a, b} {
-		assert.Equal(t, "Declined", p.Sessions["s1"].Status)
+		assert.Equal(t, didit.StatusDeclined, p.Sessions["s1"].Status)
 		assert.Contains(t, ruleIDs(p.Reasons), "didit_declined")
-		assert.NotEqual(t, "approve", p.Action)
+		assert.NotEqual(t, policy.Approve, p.Action)
 	}
 	assert.Equal(t, a.Score, b.Score)
 	assert.Equal(t, a.Action, b.Action)
@@ -122,11 +123,11 @@ func TestHistoryCannotBeLaundered(t *testing.T) {
 	eng := NewEvaluator(policy.Default())
 	base, _ := fold(t, eng, historyUser()...)
 	require.Equal(t, 65, base.Score)
-	require.Equal(t, "review", base.Action)
+	require.Equal(t, policy.Review, base.Action)
 	require.ElementsMatch(t, []string{"history_declined_sessions", "history_several_documents", "history_previous_high",
 		"history_previously_blocked"}, ruleIDs(base.Reasons))
 	assert.True(t, base.Aggregates.EverBlocked)
-	assert.Equal(t, "critical", base.Aggregates.HighestLevel)
+	assert.Equal(t, policy.Critical, base.Aggregates.HighestLevel)
 
 	evs := historyUser()
 	for i := range 50 {
@@ -158,7 +159,7 @@ func TestHistoryCannotBeLaundered(t *testing.T) {
 	assert.Contains(t, ruleIDs(p.Reasons), "history_declined_sessions")
 	assert.Contains(t, ruleIDs(p.Reasons), "history_several_documents")
 	assert.True(t, p.Aggregates.EverBlocked)
-	assert.Equal(t, "critical", p.Aggregates.HighestLevel)
+	assert.Equal(t, policy.Critical, p.Aggregates.HighestLevel)
 	assert.Positive(t, p.Aggregates.Archive.Sessions)
 	assert.True(t, p.Aggregates.Archive.EverBlocked)
 }
@@ -174,13 +175,13 @@ func TestDerive(t *testing.T) {
 	tests := []struct {
 		name      string
 		p         Profile
-		state     string
+		state     VerdictState
 		session   string
-		action    string
+		action    policy.Action
 		rules     []string
 		declined  int
 		documents int
-		prevLevel string
+		prevLevel policy.Level
 	}{
 		{name: "no sessions", p: Profile{}, state: VerdictUnverified},
 		{name: "only progress", p: Profile{Sessions: map[string]SessionState{
@@ -223,7 +224,7 @@ func TestDerive(t *testing.T) {
 				return
 			}
 			assert.Equal(t, tt.session, v.Session)
-			assert.Equal(t, tt.action, string(v.Assessment.Action))
+			assert.Equal(t, tt.action, v.Assessment.Action)
 			assert.Equal(t, tt.rules, ruleIDs(reasons(v.Assessment.Reasons)))
 			assert.Equal(t, tt.declined, v.History.DeclinedSessions)
 			assert.Equal(t, tt.documents, v.History.DistinctDocuments)
@@ -247,8 +248,8 @@ func TestStepUpBoundToWhatWasCreated(t *testing.T) {
 	run := func(recorded string) Profile {
 		p := newProfile(Event{UserID: "u"}, t0)
 		recordT(&p, origin, eng, t0, nil)
-		require.Equal(t, "step_up", p.Action)
-		p.StepUps["nfc"] = StepUp{Kind: "nfc", Status: StepCreated, AssessmentID: "e1", OriginSessionID: "s1", DiditSessionID: recorded, CreatedAt: t0}
+		require.Equal(t, policy.StepUp, p.Action)
+		p.StepUps["nfc"] = StepUp{Kind: "nfc", Status: policy.StepCreated, AssessmentID: "e1", OriginSessionID: "s1", DiditSessionID: recorded, CreatedAt: t0}
 		recordT(&p, nfc, eng, t0, nil)
 		return p
 	}
@@ -256,17 +257,17 @@ func TestStepUpBoundToWhatWasCreated(t *testing.T) {
 	bound := run("x1")
 	assert.Contains(t, ruleIDs(bound.Reasons), "stepup_nfc_approved")
 	assert.Equal(t, "s1", bound.LastSessionID, "the verdict is about the session the step-up answers")
-	assert.Equal(t, "nfc", bound.Sessions["x1"].StepUpKind)
-	assert.Equal(t, StepCompleted, bound.StepUps["nfc"].Status)
-	assert.Equal(t, "approved", bound.StepUps["nfc"].Outcome)
-	assert.Equal(t, "approved", bound.Aggregates.StepUpOutcomes["nfc"].Outcome)
+	assert.Equal(t, policy.StepNFC, bound.Sessions["x1"].StepUpKind)
+	assert.Equal(t, policy.StepCompleted, bound.StepUps["nfc"].Status)
+	assert.Equal(t, policy.OutcomeApproved, bound.StepUps["nfc"].Outcome)
+	assert.Equal(t, policy.OutcomeApproved, bound.Aggregates.StepUpOutcomes["nfc"].Outcome)
 
 	forged := run("another-session")
 	assert.NotContains(t, ruleIDs(forged.Reasons), "stepup_nfc_approved")
 	assert.Equal(t, "x1", forged.LastSessionID, "an unbound session is an ordinary session")
 	assert.Empty(t, forged.Sessions["x1"].StepUpKind)
 	require.NotNil(t, forged.Sessions["x1"].StepUpClaim)
-	assert.Equal(t, StepCreated, forged.StepUps["nfc"].Status, "the step is not completed by a session it did not create")
+	assert.Equal(t, policy.StepCreated, forged.StepUps["nfc"].Status, "the step is not completed by a session it did not create")
 	assert.Empty(t, forged.Aggregates.StepUpOutcomes)
 
 	// The step-up's webhook came before the step was recorded: it binds as soon as it is.
@@ -276,7 +277,7 @@ func TestStepUpBoundToWhatWasCreated(t *testing.T) {
 	su.DiditSessionID = "x1"
 	early.StepUps["nfc"] = su
 	recordT(&early, progress("e3", "other", "Not Started", t0.Add(2*time.Hour)), eng, t0, nil)
-	assert.Equal(t, "nfc", early.Sessions["x1"].StepUpKind)
+	assert.Equal(t, policy.StepNFC, early.Sessions["x1"].StepUpKind)
 	assert.Equal(t, "s1", early.LastSessionID)
 	assert.Contains(t, ruleIDs(early.Reasons), "stepup_nfc_approved")
 }
@@ -287,7 +288,7 @@ func TestAdjustmentsExplainTheVerdict(t *testing.T) {
 	eng := NewEvaluator(policy.Default())
 	_, as := fold(t, eng, decided("e1", "s1", "Approved", t0, "doc-a", "FACE_IN_BLOCKLIST", "POSSIBLE_FACE_IN_BLOCKLIST"))
 	require.NotNil(t, as[0])
-	assert.Equal(t, "block", as[0].Action)
+	assert.Equal(t, policy.Block, as[0].Action)
 	// 150 points clamp to 100 (critical → block already): nothing raised the verdict.
 	assert.Empty(t, as[0].Adjustments)
 	assert.Equal(t, 150, as[0].RawScore)

@@ -9,13 +9,18 @@ import (
 
 	"github.com/riskwire/didit-risk/internal/docstore"
 	"github.com/riskwire/didit-risk/internal/failure"
+	"github.com/riskwire/didit-risk/internal/policy"
 )
 
-// Kinds of didit_requests: what the step-up function asked Didit to do about a session.
+// RequestKind is a kind of didit_requests: what the step-up function asked Didit to do about a
+// session.
+type RequestKind string
+
+// Request kinds.
 const (
-	RequestReview    = "review"    // POST /v3/sessions/{id}/reviews/ with In Review: a person looks in Didit's console
-	RequestDecline   = "decline"   // PATCH /v3/session/{id}/update-status/ to Declined (DIDIT_DECLINE_ON_BLOCK)
-	RequestBlocklist = "blocklist" // POST /v3/blocklist/add/ with the face and document (DIDIT_BLOCKLIST_ON_BLOCK)
+	RequestReview    RequestKind = "review"    // POST /v3/sessions/{id}/reviews/ with In Review: a person looks in Didit's console
+	RequestDecline   RequestKind = "decline"   // PATCH /v3/session/{id}/update-status/ to Declined (DIDIT_DECLINE_ON_BLOCK)
+	RequestBlocklist RequestKind = "blocklist" // POST /v3/blocklist/add/ with the face and document (DIDIT_BLOCKLIST_ON_BLOCK)
 )
 
 // DiditRequest is didit_requests.{kind}: the latest request of a kind, for operators. Status
@@ -23,14 +28,14 @@ const (
 // it) or failed (Didit refused it for good: reason). At most one request of a kind is ever
 // made per session.
 type DiditRequest struct {
-	Kind         string    `firestore:"kind"`
-	Status       string    `firestore:"status"` // StepPending, StepCompleted or StepFailed
-	SessionID    string    `firestore:"session_id"`
-	AssessmentID string    `firestore:"assessment_id"` // the first assessment that asked
-	Reason       string    `firestore:"reason,omitempty"`
-	RetryAt      time.Time `firestore:"retry_at,omitempty"`
-	CreatedAt    time.Time `firestore:"created_at"`
-	UpdatedAt    time.Time `firestore:"updated_at"`
+	Kind         RequestKind       `firestore:"kind"`
+	Status       policy.StepStatus `firestore:"status"` // pending, completed or failed
+	SessionID    string            `firestore:"session_id"`
+	AssessmentID string            `firestore:"assessment_id"` // the first assessment that asked
+	Reason       string            `firestore:"reason,omitempty"`
+	RetryAt      time.Time         `firestore:"retry_at,omitempty"`
+	CreatedAt    time.Time         `firestore:"created_at"`
+	UpdatedAt    time.Time         `firestore:"updated_at"`
 }
 
 // RecordDiditRequest shows a request's state on the profile, in didit_requests.{kind}, with
@@ -46,12 +51,12 @@ func (s *Store) RecordDiditRequest(ctx context.Context, profileID string, r Didi
 			r.CreatedAt = cur.CreatedAt
 		}
 		if p.DiditRequests == nil {
-			p.DiditRequests = map[string]DiditRequest{}
+			p.DiditRequests = map[RequestKind]DiditRequest{}
 		}
 		p.DiditRequests[r.Kind] = r
 		p.UpdatedAt, p.SchemaVersion = r.UpdatedAt, SchemaVersion
 		return true, nil
-	}, firestore.Merge([]string{"didit_requests", r.Kind}, []string{"updated_at"}, []string{"schema_version"}))
+	}, firestore.Merge([]string{"didit_requests", string(r.Kind)}, []string{"updated_at"}, []string{"schema_version"}))
 	if err != nil {
 		return failure.New(failure.Transient, fmt.Errorf("record didit %s request for %s: %w", r.Kind, r.AssessmentID, err))
 	}

@@ -117,7 +117,7 @@ func foldEvents() []Event {
 // withStep records the nfc step-up the policy asked for on s3, as the stepup function does.
 func withStep(p *Profile) {
 	if _, ok := p.StepUps["nfc"]; !ok {
-		p.StepUps["nfc"] = StepUp{Kind: "nfc", Status: StepCreated, AssessmentID: "e5", OriginSessionID: "s3", DiditSessionID: "x1", CreatedAt: t0}
+		p.StepUps["nfc"] = StepUp{Kind: "nfc", Status: policy.StepCreated, AssessmentID: "e5", OriginSessionID: "s3", DiditSessionID: "x1", CreatedAt: t0}
 	}
 }
 

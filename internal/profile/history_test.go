@@ -25,18 +25,18 @@ func TestAssessmentStoresTheStepUpHistory(t *testing.T) {
 	require.NotNil(t, first)
 	assert.False(t, first.History.IsStepUp)
 	assert.Empty(t, first.History.StepUps)
-	p.StepUps["nfc"] = StepUp{Kind: "nfc", Status: StepCreated, AssessmentID: "e1", OriginSessionID: "s1", DiditSessionID: "x1", CreatedAt: t0}
+	p.StepUps["nfc"] = StepUp{Kind: "nfc", Status: policy.StepCreated, AssessmentID: "e1", OriginSessionID: "s1", DiditSessionID: "x1", CreatedAt: t0}
 	a := Fold(&p, nfc, eng, t0)
 	require.NotNil(t, a)
 
 	assert.True(t, a.History.IsStepUp)
-	assert.Equal(t, "nfc", a.History.StepUpKind)
-	assert.Equal(t, map[string]StepUpRecord{"nfc": {Status: policy.StepCompleted, Outcome: policy.OutcomeApproved}}, a.History.StepUps)
+	assert.Equal(t, policy.StepNFC, a.History.StepUpKind)
+	assert.Equal(t, map[policy.StepKind]StepUpRecord{"nfc": {Status: policy.StepCompleted, Outcome: policy.OutcomeApproved}}, a.History.StepUps)
 
 	for _, stored := range []*Assessment{first, a} {
 		got := eng.Evaluate(stored.Signals, stored.History.Scoring())
 		assert.Equal(t, stored.Score, got.Score)
-		assert.Equal(t, stored.Action, string(got.Action))
+		assert.Equal(t, stored.Action, got.Action)
 		assert.Equal(t, ruleIDs(stored.Reasons), ruleIDs(reasons(got.Reasons)))
 	}
 	// Without its step-up part the same history gives another verdict: the part is needed.

@@ -29,7 +29,7 @@ func webhookEvent(t *testing.T, fixture, key, session, status string, at time.Ti
 	w, err := didit.DecodeWebhook(body)
 	require.NoError(t, err)
 	w.Status = didit.Status(status)
-	ev := Event{Key: key, ProfileID: "user-4242", UserID: "user-4242", SessionID: session, Status: status, EventTime: at, Trusted: true}
+	ev := Event{Key: key, ProfileID: "user-4242", UserID: "user-4242", SessionID: session, Status: w.Status, EventTime: at, Trusted: true}
 	if w.Status.HasDecision() && w.Decision != nil {
 		ev.HasDecision = true
 		ev.Signals = scoring.Extract(w, h.Hash)
@@ -108,17 +108,38 @@ func TestStoredDocumentsMatchTheContract(t *testing.T) {
 		require.Contains(t, am, "shadow_policy", "assessment %s", ev.Key)
 		assert.Equal(t, mdl.Version(), am["model"].(map[string]any)["version"])
 		if ev.Key == "e2" {
-			assert.Equal(t, "approve", res.Profile.Action)
+			assert.Equal(t, policy.Approve, res.Profile.Action)
 		}
 		if ev.Key == "e3" {
-			assert.Equal(t, "review", res.Profile.Action, "an expired approval is not a current one: %v", res.Profile.Reasons)
+			assert.Equal(t, policy.Review, res.Profile.Action, "an expired approval is not a current one: %v", res.Profile.Reasons)
 			assert.Contains(t, ruleIDs(res.Profile.Reasons), "didit_kyc_expired")
 		}
 	}
+	// 5. A reviewer approves the declined session in Didit's console; 6. an operator's override.
+	rev := webhookEvent(t, "declined_v3.json", "e5", "s2", "Approved", at.Add(402*24*time.Hour), h)
+	rev.Review = &ReviewFact{Status: didit.StatusApproved, ReviewerHash: h.Hash("reviewer:r@example.com"), At: rev.EventTime}
+	res, err := st.Apply(ctx, rev, eng, now)
+	require.NoError(t, err)
+	require.Equal(t, DecidedByReviewer, res.Profile.DecidedBy)
+	m, doc = stored(t, pref)
+	require.NoError(t, profSchema.Validate(doc), "profile after a reviewer's verdict")
+	for _, f := range []string{"decided_by", "policy_verdict", "human_verdict"} {
+		assert.Contains(t, m, f)
+	}
+	_, adoc := stored(t, pref.Collection(Assessments).Doc("e5"))
+	require.NoError(t, assessSchema.Validate(adoc), "assessment of a reviewer's verdict")
+	_, changed, err := st.SetOverride(ctx, "user-4242", Override{ID: "o1", Action: policy.Block, Reason: "r", Actor: "ops",
+		ExpiresAt: now.Add(time.Hour)}, eng, now)
+	require.NoError(t, err)
+	require.True(t, changed)
+	m, doc = stored(t, pref)
+	require.NoError(t, profSchema.Validate(doc), "profile under an override")
+	assert.Equal(t, string(DecidedByOperator), m["decided_by"])
+
 	p, found, err := st.Get(ctx, "user-4242")
 	require.NoError(t, err)
 	require.True(t, found)
-	assert.Len(t, p.Aggregates.DeclinedSessions, 1)
+	assert.Len(t, p.Aggregates.DeclinedSessions, 0, "the reviewer's approval is a newer status of s2")
 	require.NotEmpty(t, p.Aggregates.Documents)
 	assert.Len(t, p.Aggregates.Documents[0].Hashes, 2, "the document under both keys")
 

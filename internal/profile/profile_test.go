@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/riskwire/didit-risk/internal/didit"
 	"github.com/riskwire/didit-risk/internal/policy"
 	"github.com/riskwire/didit-risk/internal/scoring"
 )
@@ -32,7 +33,7 @@ func TestSessionsOnlyMoveForward(t *testing.T) {
 	cur := SessionState{Status: "Approved", EventTime: t0}
 	tests := []struct {
 		name   string
-		status string
+		status didit.Status
 		at     time.Time
 		want   bool
 	}{
@@ -59,9 +60,9 @@ func TestSessionsOnlyMoveForward(t *testing.T) {
 // TestStatusOrderIsTotal: every Didit session status has its own rank, so same-second webhooks
 // of one session end in the same state whatever order they arrive in.
 func TestStatusOrderIsTotal(t *testing.T) {
-	all := []string{"Not Started", "In Progress", "Awaiting User", "In Review", "Approved", "Declined",
+	all := []didit.Status{"Not Started", "In Progress", "Awaiting User", "In Review", "Approved", "Declined",
 		"Resubmitted", "Expired", "Abandoned", "Kyc Expired"}
-	ranks := map[int]string{}
+	ranks := map[int]didit.Status{}
 	for _, s := range all {
 		r := statusRank(s)
 		require.GreaterOrEqual(t, r, 0, s)
@@ -71,7 +72,7 @@ func TestStatusOrderIsTotal(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	for _, a := range all {
 		for _, b := range all {
-			end := func(first, second string) string {
+			end := func(first, second didit.Status) didit.Status {
 				cur := SessionState{Status: first, EventTime: t0}
 				if moves(cur, Event{Status: second, EventTime: t0}) {
 					return second
@@ -85,11 +86,11 @@ func TestStatusOrderIsTotal(t *testing.T) {
 
 func TestStepUpNeverMovesBackwards(t *testing.T) {
 	t0 := time.Unix(1000, 0)
-	created := StepUp{AssessmentID: "a1", Status: StepCreated, CreatedAt: t0}
-	assert.False(t, supersedes(StepUp{AssessmentID: "a1", Status: StepPending, CreatedAt: t0}, created))
-	assert.True(t, supersedes(StepUp{AssessmentID: "a1", Status: StepCompleted, CreatedAt: t0}, created))
-	assert.True(t, supersedes(StepUp{AssessmentID: "a2", Status: StepPending, CreatedAt: t0.Add(time.Minute)}, created))
-	assert.False(t, supersedes(StepUp{AssessmentID: "a0", Status: StepCreated, CreatedAt: t0.Add(-time.Minute)}, created))
+	created := StepUp{AssessmentID: "a1", Status: policy.StepCreated, CreatedAt: t0}
+	assert.False(t, supersedes(StepUp{AssessmentID: "a1", Status: policy.StepPending, CreatedAt: t0}, created))
+	assert.True(t, supersedes(StepUp{AssessmentID: "a1", Status: policy.StepCompleted, CreatedAt: t0}, created))
+	assert.True(t, supersedes(StepUp{AssessmentID: "a2", Status: policy.StepPending, CreatedAt: t0.Add(time.Minute)}, created))
+	assert.False(t, supersedes(StepUp{AssessmentID: "a0", Status: policy.StepCreated, CreatedAt: t0.Add(-time.Minute)}, created))
 }
 
 // TestVerdictIndependentOfOrder folds the same webhooks into a profile in many orders, with

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -159,7 +160,7 @@ func rescore(p *Profile, before Profile, profileID string, eng Evaluator, now ti
 		ID: id, EventKey: id, Kind: AssessmentRescore, SessionID: v.Session, SessionStatus: st.Status, VerdictSession: v.Session,
 		Score: p.Score, RawScore: v.Assessment.RawScore, Level: p.Level, Action: p.Action,
 		DecidedBy: p.DecidedBy, PolicyVerdict: clonePolicyVerdict(p.PolicyVerdict),
-		Reasons: reasons(v.Assessment.Reasons), Shadow: reasons(v.Assessment.ShadowHits), RequiredSteps: stepNames(v.Assessment.RequiredSteps),
+		Reasons: reasons(v.Assessment.Reasons), Shadow: reasons(v.Assessment.ShadowHits), RequiredSteps: slices.Clone(v.Assessment.RequiredSteps),
 		PolicyVersion: v.Assessment.PolicyVersion, Signals: v.Assessment.Signals, History: v.History, RuleErrors: v.Assessment.RuleErrors,
 		Adjustments: v.Adjustments, Model: v.Assessment.Model,
 		// Only authenticated decisions are ever folded into a profile (the scorer acks the rest

@@ -37,7 +37,7 @@ func TestRescoreOnFirestore(t *testing.T) {
 		return p
 	}
 	before := get()
-	require.Equal(t, "step_up", before.Action, "minimal-1 does not block a decline")
+	require.Equal(t, policy.StepUp, before.Action, "minimal-1 does not block a decline")
 
 	strict := evaluatorOf(t, "minimal_strict.yaml")
 	res, err := st.Rescore(ctx, "user-4242", strict, now.Add(time.Hour))
@@ -46,7 +46,7 @@ func TestRescoreOnFirestore(t *testing.T) {
 	a := res.Assessment
 	require.NotNil(t, a)
 	p := get()
-	assert.Equal(t, "block", p.Action)
+	assert.Equal(t, policy.Block, p.Action)
 	assert.True(t, p.Blocked)
 	assert.Equal(t, "minimal-2", p.PolicyVersion)
 	assert.Equal(t, a.ID, p.LastAssessmentID)

@@ -26,31 +26,28 @@ const (
 	Processed   = "processed_events" // risk_profiles/{id}/processed_events/{event key}: dedupe markers, TTL on expire_at
 )
 
-// Step-up statuses as stored in step_ups.{kind}.status and in the step-up claims. Their one
-// declaration is policy.StepStatus (rules read the same values); these are its stored form.
-const (
-	StepPending   = string(policy.StepPending)   // claimed, Didit not yet called (or the call is being retried)
-	StepCreated   = string(policy.StepCreated)   // the Didit session exists; send the user to URL
-	StepCompleted = string(policy.StepCompleted) // the step-up session's webhook came back with a decision
-	StepFailed    = string(policy.StepFailed)    // Didit refused permanently (reason says why)
-)
+// VerdictState says whether anybody (Didit, then the policy) has decided on the user yet.
+type VerdictState string
 
-// Verdict states: whether anybody (Didit, then the policy) has decided on the user yet.
+// Verdict states.
 const (
 	// VerdictUnverified: no session of the user carries a decision (only Not Started, In
 	// Progress, Expired, Resubmitted or a first Kyc Expired webhook). The profile then has no
 	// score, level, action, reasons or required_steps fields at all: product code must treat the
 	// user as not verified, never as low risk.
-	VerdictUnverified = "unverified"
+	VerdictUnverified VerdictState = "unverified"
 	// VerdictAssessed: score, level and action are the policy's verdict on the latest decided
 	// session.
-	VerdictAssessed = "assessed"
+	VerdictAssessed VerdictState = "assessed"
 )
+
+// ReviewState is the profile's place in the operators' review queue.
+type ReviewState string
 
 // Review states.
 const (
-	ReviewNone = "none"
-	ReviewOpen = "open"
+	ReviewNone ReviewState = "none"
+	ReviewOpen ReviewState = "open"
 )
 
 // Profile is risk_profiles/{id}.
@@ -60,29 +57,29 @@ type Profile struct {
 	// VerdictState is unverified or assessed. While unverified the verdict fields below (score,
 	// level, action, reasons, required_steps, policy_version) are absent from the document; Go
 	// readers see their zero values and must look at VerdictState first.
-	VerdictState     string   `firestore:"verdict_state"`
-	Score            int      `firestore:"score"`  // 0–100
-	Level            string   `firestore:"level"`  // low, medium, high, critical
-	Action           string   `firestore:"action"` // approve, step_up, review, block
-	Reasons          []Reason `firestore:"reasons"`
-	RequiredSteps    []string `firestore:"required_steps"`
-	PolicyVersion    string   `firestore:"policy_version"`
-	LastSessionID    string   `firestore:"last_session_id"`
-	LastAssessmentID string   `firestore:"last_assessment_id"`
-	ReviewState      string   `firestore:"review_state"` // none, open: the operators' queue
-	Blocked          bool     `firestore:"blocked"`
+	VerdictState     VerdictState      `firestore:"verdict_state"`
+	Score            int               `firestore:"score"` // 0–100
+	Level            policy.Level      `firestore:"level"`
+	Action           policy.Action     `firestore:"action"`
+	Reasons          []Reason          `firestore:"reasons"`
+	RequiredSteps    []policy.StepKind `firestore:"required_steps"`
+	PolicyVersion    string            `firestore:"policy_version"`
+	LastSessionID    string            `firestore:"last_session_id"`
+	LastAssessmentID string            `firestore:"last_assessment_id"`
+	ReviewState      ReviewState       `firestore:"review_state"` // the operators' queue
+	Blocked          bool              `firestore:"blocked"`
 	// DecidedBy says who set Action (policy, reviewer, operator); PolicyVerdict is the policy's
 	// own verdict when it is not the one applied (a person decided, or a cooldown held it back).
-	DecidedBy     DecidedBy               `firestore:"decided_by,omitempty"`
-	PolicyVerdict *PolicyVerdict          `firestore:"policy_verdict,omitempty"`
-	HumanVerdict  *HumanVerdict           `firestore:"human_verdict,omitempty"` // the latest reviewer's decision
-	Override      *Override               `firestore:"override,omitempty"`      // an operator's, until it expires or is cleared
-	Cooldown      *Cooldown               `firestore:"cooldown,omitempty"`      // downgrades held back until cooldown.until
-	Sessions      map[string]SessionState `firestore:"sessions"`                // by Didit session id; pruned (undecided first)
-	StepUps       map[string]StepUp       `firestore:"step_ups"`                // by kind: nfc, phone, biometric, poa, ...
+	DecidedBy     DecidedBy                  `firestore:"decided_by,omitempty"`
+	PolicyVerdict *PolicyVerdict             `firestore:"policy_verdict,omitempty"`
+	HumanVerdict  *HumanVerdict              `firestore:"human_verdict,omitempty"` // the latest reviewer's decision
+	Override      *Override                  `firestore:"override,omitempty"`      // an operator's, until it expires or is cleared
+	Cooldown      *Cooldown                  `firestore:"cooldown,omitempty"`      // downgrades held back until cooldown.until
+	Sessions      map[string]SessionState    `firestore:"sessions"`                // by Didit session id; pruned (undecided first)
+	StepUps       map[policy.StepKind]StepUp `firestore:"step_ups"`                // by kind: nfc, phone, biometric, poa, ...
 	// DiditRequests are the step-up function's latest requests to Didit about the user's
 	// sessions, by kind: review, decline, blocklist (see DiditRequest).
-	DiditRequests map[string]DiditRequest `firestore:"didit_requests"`
+	DiditRequests map[RequestKind]DiditRequest `firestore:"didit_requests"`
 	// Aggregates are the per-user facts risk needs that pruning sessions never removes.
 	Aggregates Aggregates `firestore:"aggregates"`
 	// DocumentHashes and DeviceHashes list the distinct documents and devices of Aggregates, each
@@ -106,10 +103,10 @@ type Reason struct {
 // verdict the fold gave it, and where its signals are (its assessment). The signals themselves
 // are not stored on the profile (schema 3), so that each webhook writes little.
 type SessionState struct {
-	Status    string    `firestore:"status"`     // Didit's status, e.g. "Approved"
-	EventTime time.Time `firestore:"event_time"` // the webhook's timestamp: sessions only move forward
-	FirstSeen time.Time `firestore:"first_seen"`
-	UpdatedAt time.Time `firestore:"updated_at"`
+	Status    didit.Status `firestore:"status"`
+	EventTime time.Time    `firestore:"event_time"` // the webhook's timestamp: sessions only move forward
+	FirstSeen time.Time    `firestore:"first_seen"`
+	UpdatedAt time.Time    `firestore:"updated_at"`
 	// AssessmentID is the assessment of the session's latest decision: its signals are there
 	// (assessments/{id}.session_signals, or .signals when that is absent).
 	AssessmentID string `firestore:"assessment_id,omitempty"`
@@ -117,17 +114,17 @@ type SessionState struct {
 	// Score, Level and Action are the verdict the fold gave this decided primary session;
 	// VerdictKey names the inputs it was computed from (evaluator version, decision, history,
 	// step-ups), so that a later fold re-evaluates the session only when they changed.
-	Score      int    `firestore:"score,omitempty"`
-	Level      string `firestore:"level,omitempty"`
-	Action     string `firestore:"action,omitempty"`
-	VerdictKey string `firestore:"verdict_key,omitempty"`
+	Score      int           `firestore:"score,omitempty"`
+	Level      policy.Level  `firestore:"level,omitempty"`
+	Action     policy.Action `firestore:"action,omitempty"`
+	VerdictKey string        `firestore:"verdict_key,omitempty"`
 	// SignalsExpired: the session's assessment is gone (the retention TTL deleted it), so its
 	// stored verdict stands whatever changes later.
 	SignalsExpired bool `firestore:"signals_expired,omitempty"`
 	// Signals are the session's own derived signals while they are at hand: from the event that
 	// decided it, or read from its assessment when a fold must re-evaluate it. Never stored.
 	Signals         *scoring.Signals `firestore:"-"`
-	StepUpKind      string           `firestore:"step_up_kind,omitempty"`      // set once this is known to be a step-up session we created
+	StepUpKind      policy.StepKind  `firestore:"step_up_kind,omitempty"`      // set once this is known to be a step-up session we created
 	OriginSessionID string           `firestore:"origin_session_id,omitempty"` // the session the step-up answers
 	// StepUpClaim is the step-up link the session's metadata carries while the session is not
 	// (yet) the Didit session recorded for that step (step_ups.{kind}.didit_session_id): until it
@@ -153,11 +150,11 @@ type Aggregates struct {
 	Documents []HashClass `firestore:"documents"`
 	Devices   []HashClass `firestore:"devices"`
 	// StepUpOutcomes is the latest completed step-up of each kind: kind -> outcome.
-	StepUpOutcomes map[string]StepUpOutcome `firestore:"step_up_outcomes"`
+	StepUpOutcomes map[policy.StepKind]StepUpOutcome `firestore:"step_up_outcomes"`
 	// HighestLevel and EverBlocked summarise every verdict on the user's decided sessions,
 	// including those no longer in Sessions.
-	HighestLevel string `firestore:"highest_level"`
-	EverBlocked  bool   `firestore:"ever_blocked"`
+	HighestLevel policy.Level `firestore:"highest_level"`
+	EverBlocked  bool         `firestore:"ever_blocked"`
 	// Archive is what the sessions pruned from Sessions contributed to the verdict fold.
 	Archive Archive `firestore:"archive"`
 }
@@ -176,20 +173,20 @@ type HashClass struct {
 
 // StepUpOutcome is a completed step-up's outcome.
 type StepUpOutcome struct {
-	Outcome         string    `firestore:"outcome"` // approved, declined, review
-	SessionID       string    `firestore:"session_id"`
-	OriginSessionID string    `firestore:"origin_session_id"`
-	At              time.Time `firestore:"at"`
+	Outcome         policy.StepOutcome `firestore:"outcome"`
+	SessionID       string             `firestore:"session_id"`
+	OriginSessionID string             `firestore:"origin_session_id"`
+	At              time.Time          `firestore:"at"`
 }
 
 // Archive summarises the decided sessions pruned from Sessions: the verdict fold starts from it.
 type Archive struct {
-	Sessions     int       `firestore:"sessions"`      // decided sessions pruned
-	Until        time.Time `firestore:"until"`         // event time of the newest of them
-	LastLevel    string    `firestore:"last_level"`    // the verdict on the newest of them
-	LastAction   string    `firestore:"last_action"`   //
-	HighestLevel string    `firestore:"highest_level"` // highest level among them
-	EverBlocked  bool      `firestore:"ever_blocked"`  // any of them was blocked
+	Sessions     int           `firestore:"sessions"`      // decided sessions pruned
+	Until        time.Time     `firestore:"until"`         // event time of the newest of them
+	LastLevel    policy.Level  `firestore:"last_level"`    // the verdict on the newest of them
+	LastAction   policy.Action `firestore:"last_action"`   //
+	HighestLevel policy.Level  `firestore:"highest_level"` // highest level among them
+	EverBlocked  bool          `firestore:"ever_blocked"`  // any of them was blocked
 	// FirstSeen are the first_seen times of the pruned sessions (decided or not), newest
 	// maxSessions kept: the history windows (sessions_24h, sessions_30d) still count them.
 	FirstSeen []time.Time `firestore:"first_seen"`
@@ -197,17 +194,17 @@ type Archive struct {
 
 // StepUp is the state of the latest step-up of one kind, as product code sees it.
 type StepUp struct {
-	Kind            string    `firestore:"kind"`
-	Status          string    `firestore:"status"` // a policy.StepStatus: pending, created, completed, failed
-	AssessmentID    string    `firestore:"assessment_id"`
-	OriginSessionID string    `firestore:"origin_session_id"`
-	DiditSessionID  string    `firestore:"didit_session_id,omitempty"`
-	URL             string    `firestore:"url,omitempty"`     // where product code sends the user
-	Outcome         string    `firestore:"outcome,omitempty"` // once completed: approved, declined, or review (In Review, Abandoned); see scoring.StepUpOutcome
-	Reason          string    `firestore:"reason,omitempty"`  // why it failed
-	CreatedAt       time.Time `firestore:"created_at"`
-	UpdatedAt       time.Time `firestore:"updated_at"`
-	RetryAt         time.Time `firestore:"retry_at,omitempty"` // a pending step waiting for Didit (reason says why) is not tried before
+	Kind            policy.StepKind    `firestore:"kind"`
+	Status          policy.StepStatus  `firestore:"status"`
+	AssessmentID    string             `firestore:"assessment_id"`
+	OriginSessionID string             `firestore:"origin_session_id"`
+	DiditSessionID  string             `firestore:"didit_session_id,omitempty"`
+	URL             string             `firestore:"url,omitempty"`     // where product code sends the user
+	Outcome         policy.StepOutcome `firestore:"outcome,omitempty"` // once completed: scoring.StepUpOutcome of the Didit status
+	Reason          string             `firestore:"reason,omitempty"`  // why it failed
+	CreatedAt       time.Time          `firestore:"created_at"`
+	UpdatedAt       time.Time          `firestore:"updated_at"`
+	RetryAt         time.Time          `firestore:"retry_at,omitempty"` // a pending step waiting for Didit (reason says why) is not tried before
 }
 
 // DocID is the profile document id for a user: vendor_data itself when Firestore allows it (so

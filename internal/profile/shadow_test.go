@@ -53,26 +53,26 @@ func TestShadowPolicyIsNeverActedOn(t *testing.T) {
 	nfc.Signals.FeaturesPresent, nfc.Signals.Warnings, nfc.Signals.RiskCodes = []string{policy.FeatureNFC}, nil, nil
 	nfc.StepUp = &StepUpLink{ProfileID: "u", AssessmentID: "e1", OriginSessionID: "s1", Kind: "nfc"}
 	recordNFC := func(p *Profile) {
-		p.StepUps["nfc"] = StepUp{Kind: "nfc", Status: StepCreated, AssessmentID: "e1", OriginSessionID: "s1", DiditSessionID: "x1", CreatedAt: t0}
+		p.StepUps["nfc"] = StepUp{Kind: "nfc", Status: policy.StepCreated, AssessmentID: "e1", OriginSessionID: "s1", DiditSessionID: "x1", CreatedAt: t0}
 	}
 	tests := []struct {
 		name  string
 		steps []step
-		live  []string // the live action after each step ("" when no assessment)
+		live  []policy.Action // the live action after each step ("" when no assessment)
 	}{
-		{"one clean approval", []step{{ev: decided("e1", "s1", "Approved", t0, "doc-a")}}, []string{"approve"}},
+		{"one clean approval", []step{{ev: decided("e1", "s1", "Approved", t0, "doc-a")}}, []policy.Action{"approve"}},
 		{"progress, then a decline", []step{
 			{ev: progress("e1", "s1", "In Progress", t0)},
 			{ev: decided("e2", "s1", "Declined", t0.Add(time.Minute), "doc-a")},
-		}, []string{"", "review"}},
+		}, []policy.Action{"", "review"}},
 		{"a decline, then an approval with history", []step{
 			{ev: decided("e1", "s1", "Declined", t0, "doc-a")},
 			{ev: decided("e2", "s2", "Approved", t0.Add(30*time.Hour), "doc-b")},
-		}, []string{"review", "step_up"}},
+		}, []policy.Action{"review", "step_up"}},
 		{"an NFC step-up answers its session", []step{
 			{ev: decided("e1", "s1", "Approved", t0, "doc-a", "POSSIBLE_DUPLICATED_USER")},
 			{ev: nfc, before: recordNFC},
-		}, []string{"step_up", "approve"}},
+		}, []policy.Action{"step_up", "approve"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

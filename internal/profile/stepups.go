@@ -8,6 +8,7 @@ import (
 
 	"github.com/riskwire/didit-risk/internal/docstore"
 	"github.com/riskwire/didit-risk/internal/failure"
+	"github.com/riskwire/didit-risk/internal/policy"
 )
 
 // Store reads and writes risk profiles.
@@ -29,7 +30,7 @@ func (s *Store) profileRef(id string) *firestore.DocumentRef {
 	return s.fs.Collection(Profiles).Doc(id)
 }
 
-var stepRank = map[string]int{StepPending: 0, StepCreated: 1, StepFailed: 2, StepCompleted: 3}
+var stepRank = map[policy.StepStatus]int{policy.StepPending: 0, policy.StepCreated: 1, policy.StepFailed: 2, policy.StepCompleted: 3}
 
 // RecordStepUp shows a step-up's state on the profile, in step_ups.{kind}. A write never moves
 // a step backwards (a late "created" after "completed") and never replaces the step of a newer
@@ -45,12 +46,12 @@ func (s *Store) RecordStepUp(ctx context.Context, profileID string, st StepUp) e
 			st.CreatedAt = cur.CreatedAt
 		}
 		if p.StepUps == nil {
-			p.StepUps = map[string]StepUp{}
+			p.StepUps = map[policy.StepKind]StepUp{}
 		}
 		p.StepUps[st.Kind] = st
 		p.UpdatedAt, p.SchemaVersion = st.UpdatedAt, SchemaVersion
 		return true, nil
-	}, firestore.Merge([]string{"step_ups", st.Kind}, []string{"updated_at"}, []string{"schema_version"}))
+	}, firestore.Merge([]string{"step_ups", string(st.Kind)}, []string{"updated_at"}, []string{"schema_version"}))
 	if err != nil {
 		return failure.New(failure.Transient, fmt.Errorf("record step-up %s for %s: %w", st.Kind, st.AssessmentID, err))
 	}

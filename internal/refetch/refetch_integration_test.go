@@ -111,7 +111,7 @@ func TestSimpleWebhookIsScoredFromDiditsDecision(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, found, "scored on Didit's vendor_data")
 	assert.Equal(t, 1, p.AssessmentsTotal)
-	assert.NotEqual(t, "approve", p.Action, "the fixture's real decision is risky; the forged clean one was never read")
+	assert.NotEqual(t, policy.Approve, p.Action, "the fixture's real decision is risky; the forged clean one was never read")
 	_, forged, err := profile.NewStore(fs).Get(context.Background(), "forged-user")
 	require.NoError(t, err)
 	assert.False(t, forged)

@@ -156,7 +156,7 @@ func (h *Handler) event(w *didit.Webhook, key string) profile.Event {
 		key = didit.KeyOf(w)
 	}
 	ev := profile.Event{
-		Key: key, UserID: w.VendorData, SessionID: w.SessionID, Status: string(w.Status), EventTime: ts,
+		Key: key, UserID: w.VendorData, SessionID: w.SessionID, Status: w.Status, EventTime: ts,
 		ProfileID: profile.DocID(w.VendorData, w.SessionID),
 		Trusted:   true, // only authenticated decisions get this far
 	}
@@ -274,9 +274,9 @@ func (h *Handler) log(ctx context.Context, e event.Event, out handled, err error
 	}
 	if ev := out.ev; ev.SessionID != "" {
 		attrs = append(attrs, slog.String("session_id", ev.SessionID), slog.String("profile_id", ev.ProfileID),
-			slog.String("webhook_type", out.webhookType), slog.String("didit_status", ev.Status))
+			slog.String("webhook_type", out.webhookType), slog.String("didit_status", string(ev.Status)))
 		if ev.StepUp != nil {
-			attrs = append(attrs, slog.String("step_up_kind", ev.StepUp.Kind))
+			attrs = append(attrs, slog.String("step_up_kind", string(ev.StepUp.Kind)))
 		}
 	}
 	if err == nil && out.skip == skipNone {
@@ -286,8 +286,8 @@ func (h *Handler) log(ctx context.Context, e event.Event, out handled, err error
 			for i, r := range a.Reasons {
 				rules[i] = r.Rule
 			}
-			attrs = append(attrs, slog.String("assessment_id", a.ID), slog.Int("score", a.Score), slog.String("level", a.Level),
-				slog.String("action", a.Action), slog.Any("rules", rules), slog.Any("required_steps", a.RequiredSteps))
+			attrs = append(attrs, slog.String("assessment_id", a.ID), slog.Int("score", a.Score), slog.String("level", string(a.Level)),
+				slog.String("action", string(a.Action)), slog.Any("rules", rules), slog.Any("required_steps", a.RequiredSteps))
 			if sv := a.ShadowPolicy; sv != nil {
 				// The shadow's verdict beside the live one, never acted on: enough to compare in logs.
 				attrs = append(attrs, slog.Group("shadow", slog.String("policy_version", sv.PolicyVersion), slog.Int("score", sv.Score),

@@ -22,6 +22,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/riskwire/didit-risk/emulator/emulatortest"
+	"github.com/riskwire/didit-risk/internal/didit"
 	"github.com/riskwire/didit-risk/internal/logging"
 	"github.com/riskwire/didit-risk/internal/message"
 	"github.com/riskwire/didit-risk/internal/policy"
@@ -41,7 +42,7 @@ func (d *decisions) Publish(_ context.Context, data []byte, attrs map[string]str
 	if err := json.Unmarshal(data, &dec); err != nil {
 		return "", err
 	}
-	if attrs[message.AttrAction] != dec.Action {
+	if attrs[message.AttrAction] != string(dec.Action) {
 		return "", fmt.Errorf("attribute action %q != %q", attrs[message.AttrAction], dec.Action)
 	}
 	d.mu.Lock()
@@ -134,7 +135,7 @@ func TestOlderEventNeverOverwritesNewer(t *testing.T) {
 	// older event's time, which history windows count from.
 	require.Len(t, after.Sessions, 1)
 	for id, s := range after.Sessions {
-		assert.Equal(t, "Approved", s.Status)
+		assert.Equal(t, didit.StatusApproved, s.Status)
 		assert.Equal(t, before.Sessions[id].EventTime, s.EventTime)
 		assert.True(t, s.FirstSeen.Before(before.Sessions[id].FirstSeen), "first_seen moved back to the older event")
 		assert.Equal(t, before.Sessions[id].AssessmentID, s.AssessmentID, "the decision (and so its signals, in its assessment) stays")
@@ -146,7 +147,7 @@ func TestOlderEventNeverOverwritesNewer(t *testing.T) {
 	assert.Equal(t, before.LastAssessmentID, after.LastAssessmentID)
 	assert.Equal(t, before.EventsApplied, after.EventsApplied, "a stale event is not applied")
 	assert.Equal(t, 1, count(t, fs, "user-1001", profile.Assessments))
-	assert.Equal(t, "approve", after.Action)
+	assert.Equal(t, policy.Approve, after.Action)
 }
 
 func TestConcurrentEventsForOneUser(t *testing.T) {

@@ -16,6 +16,7 @@ import (
 	"github.com/riskwire/didit-risk/internal/failure"
 	"github.com/riskwire/didit-risk/internal/logging"
 	"github.com/riskwire/didit-risk/internal/message"
+	"github.com/riskwire/didit-risk/internal/policy"
 	"github.com/riskwire/didit-risk/internal/profile"
 	"github.com/riskwire/didit-risk/internal/queue"
 	"github.com/riskwire/didit-risk/internal/scoring"
@@ -112,8 +113,8 @@ func push(t testing.TB, body []byte, attrs map[string]string) event.Event {
 	return e
 }
 
-func assessment(id, action string) *profile.Assessment {
-	return &profile.Assessment{ID: id, Score: 40, Level: "medium", Action: action, RequiredSteps: []string{"nfc"},
+func assessment(id string, action policy.Action) *profile.Assessment {
+	return &profile.Assessment{ID: id, Score: 40, Level: policy.Medium, Action: action, RequiredSteps: []policy.StepKind{policy.StepNFC},
 		PolicyVersion: "v1", VerdictSession: "sess", Trusted: true, CreatedAt: time.Unix(1767225607, 0).UTC()}
 }
 
@@ -263,8 +264,8 @@ func TestDecisionPublishedAfterApply(t *testing.T) {
 	require.Len(t, ds, 1)
 	d := ds[0]
 	assert.Equal(t, "a1", d.AssessmentID)
-	assert.Equal(t, "step_up", d.Action)
-	assert.Equal(t, []string{"nfc"}, d.RequiredSteps)
+	assert.Equal(t, policy.StepUp, d.Action)
+	assert.Equal(t, []policy.StepKind{policy.StepNFC}, d.RequiredSteps)
 	assert.Equal(t, "user-4242", d.ProfileID)
 	assert.Equal(t, "user-4242", d.UserID)
 	assert.True(t, d.DecisionTrusted)

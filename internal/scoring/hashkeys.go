@@ -10,7 +10,7 @@ import (
 
 // HashKey is one HMAC key of a rotation, with the id stored beside every hash made with it.
 type HashKey struct {
-	ID     string // [A-Za-z0-9_-]{1,16}, or "" for the original unprefixed key (HASH_KEY)
+	ID     string // KeyIDRule; "" for the original unprefixed key (HASH_KEY)
 	Secret []byte
 }
 
@@ -34,8 +34,8 @@ func NewKeyedHasher(keys []HashKey) (*Hasher, error) {
 		if len(k.Secret) == 0 {
 			return nil, fmt.Errorf("hash keys: key %q has an empty secret", k.ID)
 		}
-		if !validKeyID(k.ID) {
-			return nil, fmt.Errorf("hash keys: id %q is not 1-16 of A-Z a-z 0-9 _ -", k.ID)
+		if !ValidKeyID(k.ID) {
+			return nil, fmt.Errorf("hash keys: id %q is not %s", k.ID, KeyIDRule)
 		}
 		if slices.Contains(h.ids, k.ID) {
 			return nil, fmt.Errorf("hash keys: id %q given twice", k.ID)
@@ -46,7 +46,13 @@ func NewKeyedHasher(keys []HashKey) (*Hasher, error) {
 	return h, nil
 }
 
-func validKeyID(id string) bool {
+// KeyIDRule is what a hash key id may be: it is stored before every hash made with the key
+// ("id:hex"), so it must never contain the separator.
+const KeyIDRule = "0-16 of A-Z a-z 0-9 _ - (empty: the unprefixed HASH_KEY)"
+
+// ValidKeyID reports whether id follows KeyIDRule. The one check: configuration and the hasher
+// both use it.
+func ValidKeyID(id string) bool {
 	if len(id) > 16 {
 		return false
 	}

@@ -51,3 +51,13 @@ func TestNewKeyedHasherRefuses(t *testing.T) {
 		})
 	}
 }
+
+// ValidKeyID is the one rule for a key id, which configuration (HASH_KEYS) applies too.
+func TestValidKeyID(t *testing.T) {
+	for id, want := range map[string]bool{
+		"": true, "k2": true, "2026-12_a": true, "abcdefghijklmnop": true,
+		"abcdefghijklmnopq": false, "k:2": false, "k 2": false, "k/2": false, "é": false,
+	} {
+		assert.Equal(t, want, ValidKeyID(id), id)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/riskwire/didit-risk/internal/didit"
 	"github.com/riskwire/didit-risk/internal/docstore"
 	"github.com/riskwire/didit-risk/internal/failure"
+	"github.com/riskwire/didit-risk/internal/policy"
 	"github.com/riskwire/didit-risk/internal/profile"
 )
 
@@ -20,10 +21,20 @@ import (
 // step_up_claims/{session id}:{kind}. Its expire_at field is meant for a Firestore TTL policy.
 const ClaimsCollection = "step_up_claims"
 
+// ClaimKind is what a claim is for: a step-up (a policy.StepKind), a request to Didit about the
+// verified session (a profile.RequestKind), or a Face Search (KindFaceSearch).
+type ClaimKind string
+
+// StepUpClaim is the claim kind of a step-up of kind k.
+func StepUpClaim(k policy.StepKind) ClaimKind { return ClaimKind(k) }
+
+// RequestClaim is the claim kind of a request of kind k.
+func RequestClaim(k profile.RequestKind) ClaimKind { return ClaimKind(k) }
+
 // ClaimID is the claim document id of a step about one verified session (the decision's
 // session, which a step-up answers). A '/' in an id is escaped: Firestore ids cannot hold one.
-func ClaimID(sessionID, kind string) string {
-	return url.PathEscape(sessionID) + ":" + url.PathEscape(kind)
+func ClaimID(sessionID string, kind ClaimKind) string {
+	return url.PathEscape(sessionID) + ":" + url.PathEscape(string(kind))
 }
 
 // Claim is the record that makes a step happen once per verified session and kind, whatever
@@ -31,21 +42,21 @@ func ClaimID(sessionID, kind string) string {
 // failed (a blocklisting goes pending → completed), and never back. While pending, Owner holds
 // it until LeaseUntil, and RetryAt, when set, says Didit asked not to be called before then.
 type Claim struct {
-	ID              string    `firestore:"-"`
-	State           string    `firestore:"state"`
-	Owner           string    `firestore:"owner"`
-	LeaseUntil      time.Time `firestore:"lease_until"`
-	Attempts        int       `firestore:"attempts"` // how many owners have held it
-	Kind            string    `firestore:"kind"`
-	ProfileID       string    `firestore:"profile_id"`
-	AssessmentID    string    `firestore:"assessment_id"` // the first assessment that asked
-	OriginSessionID string    `firestore:"origin_session_id"`
-	WorkflowID      string    `firestore:"workflow_id,omitempty"`
-	DiditSessionID  string    `firestore:"didit_session_id,omitempty"`
-	URL             string    `firestore:"url,omitempty"`
-	Reason          string    `firestore:"reason,omitempty"`
+	ID              string            `firestore:"-"`
+	State           policy.StepStatus `firestore:"state"`
+	Owner           string            `firestore:"owner"`
+	LeaseUntil      time.Time         `firestore:"lease_until"`
+	Attempts        int               `firestore:"attempts"` // how many owners have held it
+	Kind            ClaimKind         `firestore:"kind"`
+	ProfileID       string            `firestore:"profile_id"`
+	AssessmentID    string            `firestore:"assessment_id"` // the first assessment that asked
+	OriginSessionID string            `firestore:"origin_session_id"`
+	WorkflowID      string            `firestore:"workflow_id,omitempty"`
+	DiditSessionID  string            `firestore:"didit_session_id,omitempty"`
+	URL             string            `firestore:"url,omitempty"`
+	Reason          string            `firestore:"reason,omitempty"`
 	// DiditStatus is the step-up session's Didit status when it completed (e.g. "Approved").
-	DiditStatus string `firestore:"didit_status,omitempty"`
+	DiditStatus didit.Status `firestore:"didit_status,omitempty"`
 	// CreateStartedAt is when an owner was first granted the claim: no create for this claim
 	// can have reached Didit before it, so recovering a lost answer looks only at sessions
 	// created since.
@@ -103,7 +114,7 @@ type Claims interface {
 	Created(ctx context.Context, profileID string) ([]Claim, error)
 	// Complete moves a created claim whose Didit session is diditSessionID to completed.
 	// completed is false when the claim was not in that state (already completed, say).
-	Complete(ctx context.Context, id, diditSessionID, diditStatus string, now time.Time) (stored Claim, completed bool, err error)
+	Complete(ctx context.Context, id, diditSessionID string, diditStatus didit.Status, now time.Time) (stored Claim, completed bool, err error)
 	// Get reads a claim; found is false when there is none.
 	Get(ctx context.Context, id string) (c Claim, found bool, err error)
 }
@@ -153,7 +164,7 @@ func decideAcquire(cur *Claim, exists bool, want Claim, now time.Time) (Grant, b
 		*cur = want
 		cur.Attempts, cur.CreateStartedAt = 1, now
 		return GrantNew, true
-	case cur.State != profile.StepPending:
+	case cur.State != policy.StepPending:
 		return GrantDone, false
 	case cur.RetryAt.After(now):
 		return GrantDeferred, false
@@ -193,7 +204,7 @@ func (s *ClaimStore) Settle(ctx context.Context, id, owner string, result Claim)
 
 // applySettle is Settle's rule.
 func applySettle(cur *Claim, result Claim) bool {
-	if cur.State != profile.StepPending {
+	if cur.State != policy.StepPending {
 		return false
 	}
 	cur.State, cur.DiditSessionID, cur.URL, cur.Reason = result.State, result.DiditSessionID, result.URL, result.Reason
@@ -216,7 +227,7 @@ func (s *ClaimStore) Release(ctx context.Context, id, owner string, now time.Tim
 
 // applyRelease is Release's rule.
 func applyRelease(cur *Claim, owner string, now time.Time, d Deferral) bool {
-	if cur.State != profile.StepPending || cur.Owner != owner {
+	if cur.State != policy.StepPending || cur.Owner != owner {
 		return false
 	}
 	cur.LeaseUntil, cur.UpdatedAt = now, now
@@ -227,7 +238,7 @@ func applyRelease(cur *Claim, owner string, now time.Time, d Deferral) bool {
 // Created implements Claims: equality filters only, which Firestore serves from its automatic
 // single-field indexes (no composite index to deploy).
 func (s *ClaimStore) Created(ctx context.Context, profileID string) ([]Claim, error) {
-	it := s.fs.Collection(s.coll).Where("profile_id", "==", profileID).Where("state", "==", profile.StepCreated).
+	it := s.fs.Collection(s.coll).Where("profile_id", "==", profileID).Where("state", "==", policy.StepCreated).
 		Limit(maxCreatedClaims).Documents(ctx)
 	defer it.Stop()
 	var out []Claim
@@ -253,7 +264,7 @@ func (s *ClaimStore) Created(ctx context.Context, profileID string) ([]Claim, er
 const maxCreatedClaims = 50
 
 // Complete implements Claims.
-func (s *ClaimStore) Complete(ctx context.Context, id, diditSessionID, diditStatus string, now time.Time) (Claim, bool, error) {
+func (s *ClaimStore) Complete(ctx context.Context, id, diditSessionID string, diditStatus didit.Status, now time.Time) (Claim, bool, error) {
 	var done bool
 	out, err := docstore.Update(ctx, s.fs, s.ref(id), func(cur *Claim, exists bool) (bool, error) {
 		done = exists && applyComplete(cur, diditSessionID, diditStatus, now)
@@ -267,10 +278,10 @@ func (s *ClaimStore) Complete(ctx context.Context, id, diditSessionID, diditStat
 }
 
 // applyComplete is Complete's rule.
-func applyComplete(cur *Claim, diditSessionID, diditStatus string, now time.Time) bool {
-	if cur.State != profile.StepCreated || cur.DiditSessionID != diditSessionID {
+func applyComplete(cur *Claim, diditSessionID string, diditStatus didit.Status, now time.Time) bool {
+	if cur.State != policy.StepCreated || cur.DiditSessionID != diditSessionID {
 		return false
 	}
-	cur.State, cur.DiditStatus, cur.UpdatedAt = profile.StepCompleted, diditStatus, now
+	cur.State, cur.DiditStatus, cur.UpdatedAt = policy.StepCompleted, diditStatus, now
 	return true
 }

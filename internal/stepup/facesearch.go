@@ -11,7 +11,6 @@ import (
 	"github.com/riskwire/didit-risk/internal/failure"
 	"github.com/riskwire/didit-risk/internal/message"
 	"github.com/riskwire/didit-risk/internal/policy"
-	"github.com/riskwire/didit-risk/internal/profile"
 	"github.com/riskwire/didit-risk/internal/queue"
 )
 
@@ -30,9 +29,11 @@ import (
 const kindFaceSearchPrefix = "face_search:"
 
 // KindFaceSearch is the claim kind of a Face Search of searchType; it is not a step-up kind.
-func KindFaceSearch(searchType string) string { return kindFaceSearchPrefix + searchType }
+func KindFaceSearch(searchType string) ClaimKind { return ClaimKind(kindFaceSearchPrefix + searchType) }
 
-func isFaceSearchKind(kind string) bool { return strings.HasPrefix(kind, kindFaceSearchPrefix) }
+func isFaceSearchKind(kind ClaimKind) bool {
+	return strings.HasPrefix(string(kind), kindFaceSearchPrefix)
+}
 
 // ReasonNoFace is what a Face Search claim records when the session's decision has no face.
 const ReasonNoFace = "no face image in the session's decision"
@@ -77,7 +78,7 @@ func (s *Service) searchFace(ctx context.Context, d message.Decision) error {
 		r = s.claimed(ctx, d, kind, "", func(ctx context.Context, _ Claim, _ Grant) (Claim, string, error) {
 			img, err := fs.Didit.SessionFace(ctx, d.SessionID, fs.MediaHosts)
 			if errors.Is(err, didit.ErrNoFace) {
-				return Claim{State: profile.StepCompleted, Reason: ReasonNoFace}, "no_face", nil
+				return Claim{State: policy.StepCompleted, Reason: ReasonNoFace}, "no_face", nil
 			}
 			if err != nil {
 				return Claim{}, "", fmt.Errorf("face of session %s: %w", d.SessionID, err)
@@ -88,7 +89,7 @@ func (s *Service) searchFace(ctx context.Context, d message.Decision) error {
 				return Claim{}, "", err
 			}
 			facts := ans.Facts(fs.Type, d.UserID, d.SessionID)
-			return Claim{State: profile.StepCreated, FaceSearch: &facts}, "searched", nil
+			return Claim{State: policy.StepCreated, FaceSearch: &facts}, "searched", nil
 		})
 	}
 	r.kind, r.duration = kind, time.Since(start)
@@ -105,7 +106,7 @@ func (s *Service) searchFace(ctx context.Context, d message.Decision) error {
 // publishFaceSearch publishes a searched claim's facts for the scorer, then completes the
 // claim; a claim in any other state has nothing to publish.
 func (s *Service) publishFaceSearch(ctx context.Context, c Claim) error {
-	if c.State != profile.StepCreated || c.FaceSearch == nil || s.FaceSearch == nil {
+	if c.State != policy.StepCreated || c.FaceSearch == nil || s.FaceSearch == nil {
 		return nil
 	}
 	m := message.FaceSearch{ProfileID: c.ProfileID, SessionID: c.OriginSessionID, AssessmentID: c.AssessmentID,

@@ -155,7 +155,7 @@ func TestFaceSearchFindsAFraudRing(t *testing.T) {
 	img := diditsim.FaceImage("ring")
 	ring := w.sim.SeedFraudRing(img, "ring-a", "ring-b", "ring-c")
 	ss, d := w.decide(userID, img)
-	require.Equal(t, string(policy.High), d.Level)
+	require.Equal(t, policy.High, d.Level)
 	before := d.Score
 
 	svc := w.searcher(didit.SearchMostSimilar)
@@ -167,7 +167,7 @@ func TestFaceSearchFindsAFraudRing(t *testing.T) {
 	assert.False(t, call.SaveAPIRequest)
 	assert.Equal(t, didit.SearchMostSimilar, call.SearchType)
 	c := w.claim(ss.ID, stepup.KindFaceSearch(didit.SearchMostSimilar))
-	assert.Equal(t, profile.StepCompleted, c.State, "searched and published")
+	assert.Equal(t, policy.StepCompleted, c.State, "searched and published")
 	require.NotNil(t, c.FaceSearch)
 	assert.Equal(t, int64(3), c.FaceSearch.OtherUsers, "the user's own session is not counted")
 
@@ -208,18 +208,18 @@ func TestFaceSearchBlocklistedFaceBlocks(t *testing.T) {
 	img := diditsim.FaceImage("blocked")
 	w.sim.SeedFace(img, diditsim.FaceRecord{Blocklisted: true})
 	ss, d := w.decide(userID, img)
-	require.NotEqual(t, string(policy.Block), d.Action)
+	require.NotEqual(t, policy.Block, d.Action)
 
 	svc := w.searcher(didit.SearchBlocklistedOrApproved)
 	require.NoError(t, svc.HandleEvent(context.Background(), pubsubEvent(t, d)))
 	require.Len(t, w.sim.FaceSearches(), 1)
 	ds := w.deliverFaceSearches()
 	require.NotEmpty(t, ds)
-	assert.Equal(t, string(policy.Block), ds[0].Action)
+	assert.Equal(t, policy.Block, ds[0].Action)
 
 	p, _, err := w.store.Get(context.Background(), userID)
 	require.NoError(t, err)
-	assert.Equal(t, string(policy.Block), p.Action)
+	assert.Equal(t, policy.Block, p.Action)
 	assert.True(t, p.Blocked)
 	assert.Contains(t, reasonRules(p.Reasons), "face_search_in_blocklist", "the reason is stored")
 	assert.Equal(t, []string{didit.RiskFaceInBlocklist}, p.Sessions[ss.ID].FaceSearch[didit.SearchBlocklistedOrApproved].Codes)
@@ -235,10 +235,10 @@ func TestFaceSearchOnlyAtTheLevel(t *testing.T) {
 	w := newFaceWorld(t)
 	svc := w.searcher(didit.SearchMostSimilar)
 	d := decision("asm-low")
-	d.Level, d.Action = string(policy.Medium), string(policy.Review)
+	d.Level, d.Action = policy.Medium, policy.Review
 	require.NoError(t, svc.HandleEvent(context.Background(), pubsubEvent(t, d)))
 	d = decision("asm-untrusted")
-	d.Level, d.Action, d.DecisionTrusted = string(policy.Critical), string(policy.Review), false
+	d.Level, d.Action, d.DecisionTrusted = policy.Critical, policy.Review, false
 	require.NoError(t, svc.HandleEvent(context.Background(), pubsubEvent(t, d)))
 	assert.Empty(t, w.sim.FaceSearches())
 	assert.Empty(t, w.webhooks.take())

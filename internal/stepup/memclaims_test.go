@@ -5,8 +5,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/riskwire/didit-risk/internal/didit"
 	"github.com/riskwire/didit-risk/internal/failure"
-	"github.com/riskwire/didit-risk/internal/profile"
+	"github.com/riskwire/didit-risk/internal/policy"
 )
 
 // MemClaims keeps claims in memory with ClaimStore's rules (the same decide/apply functions),
@@ -64,7 +65,7 @@ func (c *MemClaims) Created(_ context.Context, profileID string) ([]Claim, error
 	defer c.mu.Unlock()
 	var out []Claim
 	for id, cl := range c.m {
-		if cl.ProfileID == profileID && cl.State == profile.StepCreated {
+		if cl.ProfileID == profileID && cl.State == policy.StepCreated {
 			cl.ID = id
 			out = append(out, cl)
 		}
@@ -73,7 +74,7 @@ func (c *MemClaims) Created(_ context.Context, profileID string) ([]Claim, error
 }
 
 // Complete implements Claims.
-func (c *MemClaims) Complete(_ context.Context, id, diditSessionID, diditStatus string, now time.Time) (Claim, bool, error) {
+func (c *MemClaims) Complete(_ context.Context, id, diditSessionID string, diditStatus didit.Status, now time.Time) (Claim, bool, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	cur, ok := c.m[id]

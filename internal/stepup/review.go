@@ -10,6 +10,7 @@ import (
 	"github.com/riskwire/didit-risk/internal/didit"
 	"github.com/riskwire/didit-risk/internal/failure"
 	"github.com/riskwire/didit-risk/internal/message"
+	"github.com/riskwire/didit-risk/internal/policy"
 	"github.com/riskwire/didit-risk/internal/profile"
 )
 
@@ -29,9 +30,9 @@ import (
 // lock an innocent user out of Didit) and never on a session awaiting a person's review: the
 // profile already says block, so product code keeps the user out, and the reviewer decides.
 const (
-	KindReview    = profile.RequestReview
-	KindDecline   = profile.RequestDecline
-	KindBlocklist = profile.RequestBlocklist
+	KindReview    = ClaimKind(profile.RequestReview)
+	KindDecline   = ClaimKind(profile.RequestDecline)
+	KindBlocklist = ClaimKind(profile.RequestBlocklist)
 )
 
 // Reasons a request was not made.
@@ -43,7 +44,7 @@ const (
 
 // isRequest reports whether a claim kind is a request about the verified session rather than
 // a step-up.
-func isRequest(kind string) bool {
+func isRequest(kind ClaimKind) bool {
 	return kind == KindReview || kind == KindDecline || kind == KindBlocklist
 }
 
@@ -69,7 +70,7 @@ func DeclineComment(d message.Decision) string {
 func comment(what string, d message.Decision) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: %s (policy %s, action %s, score %d, level %s, assessment %s).", commentPrefix, what,
-		orNone(d.PolicyVersion), orNone(d.Action), d.Score, orNone(d.Level), orNone(d.AssessmentID))
+		orNone(d.PolicyVersion), orNone(string(d.Action)), d.Score, orNone(string(d.Level)), orNone(d.AssessmentID))
 	if len(d.Reasons) == 0 {
 		b.WriteString(" No rule fired.")
 		return b.String()
@@ -100,7 +101,7 @@ func awaitingReview(status didit.Status, review *Claim, humanDecided bool) bool 
 	if status == didit.StatusInReview {
 		return true
 	}
-	asked := review != nil && (review.State == profile.StepPending || review.State == profile.StepCompleted)
+	asked := review != nil && (review.State == policy.StepPending || review.State == policy.StepCompleted)
 	return asked && !humanDecided
 }
 
@@ -159,7 +160,7 @@ func (s *Service) review(ctx context.Context, d message.Decision) error {
 			if err := s.Didit.CreateReview(ctx, d.SessionID, didit.StatusInReview, ReviewComment(d)); err != nil {
 				return Claim{}, "", err
 			}
-			return Claim{State: profile.StepCompleted, DiditSessionID: d.SessionID}, "review_requested", nil
+			return Claim{State: policy.StepCompleted, DiditSessionID: d.SessionID}, "review_requested", nil
 		})
 	}
 	r.kind, r.duration = KindReview, time.Since(start)
@@ -170,7 +171,7 @@ func (s *Service) review(ctx context.Context, d message.Decision) error {
 // block declines d's session in Didit and puts it on Didit's blocklist, each when enabled and
 // once, unless the decision is not signature-covered or the session awaits a person's review.
 func (s *Service) block(ctx context.Context, d message.Decision) error {
-	var kinds []string
+	var kinds []ClaimKind
 	if s.DeclineOnBlock {
 		kinds = append(kinds, KindDecline)
 	}
@@ -238,7 +239,7 @@ func (s *Service) block(ctx context.Context, d message.Decision) error {
 }
 
 // blockAction is the Didit call of a block request.
-func (s *Service) blockAction(d message.Decision, kind string) action {
+func (s *Service) blockAction(d message.Decision, kind ClaimKind) action {
 	return func(ctx context.Context, _ Claim, _ Grant) (Claim, string, error) {
 		switch kind {
 		case KindDecline:
@@ -246,13 +247,13 @@ func (s *Service) blockAction(d message.Decision, kind string) action {
 			if err := s.Didit.UpdateStatus(ctx, d.SessionID, didit.StatusDeclined, DeclineComment(d)); err != nil {
 				return Claim{}, "", err
 			}
-			return Claim{State: profile.StepCompleted, DiditSessionID: d.SessionID}, "declined", nil
+			return Claim{State: policy.StepCompleted, DiditSessionID: d.SessionID}, "declined", nil
 		default:
 			// Didit keeps one blocklist entry per face or document, so a takeover simply calls again.
 			if err := s.Didit.AddToBlocklist(ctx, d.SessionID, true, true); err != nil {
 				return Claim{}, "", err
 			}
-			return Claim{State: profile.StepCompleted, DiditSessionID: d.SessionID}, "blocklisted", nil
+			return Claim{State: policy.StepCompleted, DiditSessionID: d.SessionID}, "blocklisted", nil
 		}
 	}
 }

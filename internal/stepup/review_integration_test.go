@@ -106,7 +106,7 @@ func (p *pipeline) reviewWebhook(session, eventID string, at time.Time) []byte {
 	return body
 }
 
-func (e *env) diditRequest(kind string) profile.DiditRequest {
+func (e *env) diditRequest(kind profile.RequestKind) profile.DiditRequest {
 	e.t.Helper()
 	p, found, err := e.store.Get(context.Background(), userID)
 	require.NoError(e.t, err)
@@ -137,7 +137,7 @@ func TestReviewRequestedOnce(t *testing.T) {
 			require.Len(t, first, 1)
 			require.Len(t, second, 1)
 			for _, d := range append(first, second...) {
-				require.Equal(t, string(policy.Review), d.Action, "the default policy sends this user to review")
+				require.Equal(t, policy.Review, d.Action, "the default policy sends this user to review")
 				require.Equal(t, session, d.SessionID)
 				require.Equal(t, didit.StatusApproved, d.SessionStatus, "the decision carries Didit's status")
 			}
@@ -185,10 +185,10 @@ func TestReviewRequestedOnce(t *testing.T) {
 			}
 
 			c := e.claim(session, stepup.KindReview)
-			assert.Equal(t, profile.StepCompleted, c.State)
+			assert.Equal(t, policy.StepCompleted, c.State)
 			assert.Equal(t, 1, c.Attempts)
-			r := e.diditRequest(stepup.KindReview)
-			assert.Equal(t, profile.StepCompleted, r.Status)
+			r := e.diditRequest(profile.RequestReview)
+			assert.Equal(t, policy.StepCompleted, r.Status)
 			assert.Equal(t, session, r.SessionID)
 			assert.Contains(t, []string{first[0].AssessmentID, second[0].AssessmentID}, r.AssessmentID)
 
@@ -210,7 +210,7 @@ func TestReviewRequestedOnce(t *testing.T) {
 				assert.Equal(t, didit.StatusInReview, d.SessionStatus)
 				// Asking for a person's review is no new fact: the verdict stays review (Didit's
 				// own In Review would add didit_in_review and make it block).
-				assert.Equal(t, string(policy.Review), d.Action)
+				assert.Equal(t, policy.Review, d.Action)
 				assert.Equal(t, first[0].Score, d.Score)
 				for _, r := range d.Reasons {
 					assert.NotEqual(t, "didit_in_review", r.Rule)
@@ -243,7 +243,7 @@ func TestReviewNotRequested(t *testing.T) {
 			e := newEnv(t, diditsim.Options{})
 			s := e.sim.AddSession(diditsim.Session{VendorData: userID, WorkflowID: "wf-kyc", Status: tt.status})
 			d := decision("asm-r1")
-			d.Action, d.Level, d.SessionID, d.SessionStatus = string(policy.Review), "high", s.ID, didit.Status(tt.status)
+			d.Action, d.Level, d.SessionID, d.SessionStatus = policy.Review, "high", s.ID, didit.Status(tt.status)
 
 			for range 3 {
 				require.NoError(t, e.service(func(sv *stepup.Service) { sv.ReviewRequests = tt.enabled }).HandleEvent(context.Background(), pubsubEvent(t, d)))
@@ -270,20 +270,20 @@ func TestReviewRequestFailures(t *testing.T) {
 		fault      *diditsim.Fault
 		unknown    bool // a session Didit does not know
 		firstErr   bool // the first delivery is handed back
-		wantState  string
+		wantState  policy.StepStatus
 		wantReason string
 		requests   int // after the first delivery
 	}{
 		{"429 waited out", "", &diditsim.Fault{Route: diditsim.RouteCreateReview, Status: http.StatusTooManyRequests, RetryAfter: "2"}, false, false,
-			profile.StepCompleted, "", 2},
+			policy.StepCompleted, "", 2},
 		{"503 retried in the call", "", &diditsim.Fault{Route: diditsim.RouteCreateReview, Status: http.StatusServiceUnavailable, Times: 2}, false, false,
-			profile.StepCompleted, "", 3},
+			policy.StepCompleted, "", 3},
 		{"500 persisting: handed back", "", &diditsim.Fault{Route: diditsim.RouteCreateReview, Status: http.StatusInternalServerError, Times: 1000}, false, true,
-			profile.StepPending, "", didit.DefaultRetryPolicy().MaxAttempts},
+			policy.StepPending, "", didit.DefaultRetryPolicy().MaxAttempts},
 		{"long rate limit: deferred", "", &diditsim.Fault{Route: diditsim.RouteCreateReview, Status: http.StatusTooManyRequests, RetryAfter: "3600"}, false, true,
-			profile.StepPending, stepup.ReasonRateLimit, 1},
-		{"404 recorded failed", "", nil, true, false, profile.StepFailed, "didit 404: Not found.", 1},
-		{"403 recorded failed", "the-real-key", nil, false, false, profile.StepFailed, "didit 403: You do not have permission to perform this action.", 1},
+			policy.StepPending, stepup.ReasonRateLimit, 1},
+		{"404 recorded failed", "", nil, true, false, policy.StepFailed, "didit 404: Not found.", 1},
+		{"403 recorded failed", "the-real-key", nil, false, false, policy.StepFailed, "didit 403: You do not have permission to perform this action.", 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -297,7 +297,7 @@ func TestReviewRequestFailures(t *testing.T) {
 				e.sim.InjectFault(*tt.fault)
 			}
 			d := decision("asm-rf")
-			d.Action, d.Level, d.SessionID, d.SessionStatus = string(policy.Review), "high", sessionID, didit.StatusApproved
+			d.Action, d.Level, d.SessionID, d.SessionStatus = policy.Review, "high", sessionID, didit.StatusApproved
 			d.Reasons = []message.Reason{{Rule: "aml_pep_hit", Points: 20, Description: "a description"}}
 			svc := func() *stepup.Service { return e.service(func(sv *stepup.Service) { sv.ReviewRequests = true }) }
 
@@ -310,23 +310,23 @@ func TestReviewRequestFailures(t *testing.T) {
 			}
 			assert.Equal(t, tt.requests, e.sim.Requests(diditsim.RouteCreateReview))
 			assert.Equal(t, tt.wantState, e.claim(sessionID, stepup.KindReview).State)
-			r := e.diditRequest(stepup.KindReview)
+			r := e.diditRequest(profile.RequestReview)
 			assert.Equal(t, tt.wantState, r.Status)
 			assert.Equal(t, tt.wantReason, r.Reason)
 			assert.Equal(t, sessionID, r.SessionID)
 			assert.NotContains(t, e.logs.String(), apiKey)
 
 			switch tt.wantState {
-			case profile.StepFailed:
+			case policy.StepFailed:
 				require.NoError(t, svc().HandleEvent(context.Background(), pubsubEvent(t, d)))
 				assert.Equal(t, tt.requests, e.sim.Requests(diditsim.RouteCreateReview), "a refusal is not retried")
-			case profile.StepPending:
+			case policy.StepPending:
 				// Didit recovers; Pub/Sub redelivers (after the wait Didit gave, if any).
 				e.sim.ClearFaults()
 				e.clock.Advance(time.Hour + time.Second)
 				require.NoError(t, svc().HandleEvent(context.Background(), pubsubEvent(t, d)))
-				assert.Equal(t, profile.StepCompleted, e.diditRequest(stepup.KindReview).Status)
-				assert.True(t, e.diditRequest(stepup.KindReview).RetryAt.IsZero())
+				assert.Equal(t, policy.StepCompleted, e.diditRequest(profile.RequestReview).Status)
+				assert.True(t, e.diditRequest(profile.RequestReview).RetryAt.IsZero())
 				assert.Len(t, e.sim.Reviews(sessionID), 1, "one review in Didit")
 			default:
 				assert.Len(t, e.sim.Reviews(sessionID), 1)
@@ -345,7 +345,7 @@ func TestDeclineOnBlock(t *testing.T) {
 			e := newEnv(t, diditsim.Options{})
 			s := e.sim.AddSession(diditsim.Session{VendorData: userID, WorkflowID: "wf-kyc", Status: diditsim.StatusApproved})
 			d := decision("asm-d1")
-			d.Action, d.Level, d.Score, d.SessionID, d.SessionStatus = string(policy.Block), "critical", 100, s.ID, didit.StatusApproved
+			d.Action, d.Level, d.Score, d.SessionID, d.SessionStatus = policy.Block, "critical", 100, s.ID, didit.StatusApproved
 			d.Reasons = []message.Reason{{Rule: "id_document_expired", Points: 40, Description: "expired"}}
 
 			for range 3 {
@@ -363,8 +363,8 @@ func TestDeclineOnBlock(t *testing.T) {
 			trail := e.sim.Reviews(s.ID)
 			require.Len(t, trail, 1)
 			assert.Equal(t, "didit-risk: declined (policy v1, action block, score 100, level critical, assessment asm-d1). Rules: id_document_expired(+40)", trail[0].Comment)
-			assert.Equal(t, profile.StepCompleted, e.claim(s.ID, stepup.KindDecline).State)
-			assert.Equal(t, profile.StepCompleted, e.diditRequest(stepup.KindDecline).Status)
+			assert.Equal(t, policy.StepCompleted, e.claim(s.ID, stepup.KindDecline).State)
+			assert.Equal(t, policy.StepCompleted, e.diditRequest(profile.RequestDecline).Status)
 		})
 	}
 }
@@ -392,12 +392,12 @@ func TestBlockNeverOnASessionAwaitingReview(t *testing.T) {
 			}
 			if tt.askReview {
 				d := decision("asm-b0")
-				d.Action, d.Level, d.SessionID, d.SessionStatus = string(policy.Review), "high", s.ID, didit.Status(tt.status)
+				d.Action, d.Level, d.SessionID, d.SessionStatus = policy.Review, "high", s.ID, didit.Status(tt.status)
 				require.NoError(t, svc().HandleEvent(context.Background(), pubsubEvent(t, d)))
 				require.Equal(t, 1, e.sim.Requests(diditsim.RouteCreateReview))
 			}
 			d := decision("asm-b1")
-			d.Action, d.Level, d.Score, d.SessionID, d.SessionStatus = string(policy.Block), "critical", 100, s.ID, didit.Status(tt.status)
+			d.Action, d.Level, d.Score, d.SessionID, d.SessionStatus = policy.Block, "critical", 100, s.ID, didit.Status(tt.status)
 
 			for range 2 {
 				require.NoError(t, svc().HandleEvent(context.Background(), pubsubEvent(t, d)))
@@ -407,17 +407,17 @@ func TestBlockNeverOnASessionAwaitingReview(t *testing.T) {
 				assert.Zero(t, e.sim.Requests(diditsim.RouteUpdateStatus), "never declined while awaiting review")
 				assert.Empty(t, e.sim.Blocklist())
 				assert.Contains(t, e.logs.String(), `"reason":"`+stepup.ReasonAwaitingReview+`"`)
-				for _, kind := range []string{stepup.KindBlocklist, stepup.KindDecline} {
+				for _, kind := range []stepup.ClaimKind{stepup.KindBlocklist, stepup.KindDecline} {
 					_, found, err := e.claims.Get(context.Background(), stepup.ClaimID(s.ID, kind))
 					require.NoError(t, err)
-					assert.False(t, found, kind)
+					assert.False(t, found, string(kind))
 				}
 				return
 			}
 			assert.Equal(t, []diditsim.BlocklistEntry{{SessionID: s.ID, Face: true, Document: true}}, e.sim.Blocklist())
 			assert.Equal(t, 1, e.sim.Requests(diditsim.RouteBlocklist))
 			assert.Equal(t, 1, e.sim.Requests(diditsim.RouteUpdateStatus), "a declined session declined again is Didit's no-op")
-			assert.Equal(t, profile.StepCompleted, e.diditRequest(stepup.KindBlocklist).Status)
+			assert.Equal(t, policy.StepCompleted, e.diditRequest(profile.RequestBlocklist).Status)
 		})
 	}
 }

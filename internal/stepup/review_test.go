@@ -19,7 +19,7 @@ import (
 )
 
 func reviewDecision() message.Decision {
-	return message.Decision{ProfileID: "p1", UserID: "u1", AssessmentID: "a1", SessionID: "s0", Action: string(policy.Review),
+	return message.Decision{ProfileID: "p1", UserID: "u1", AssessmentID: "a1", SessionID: "s0", Action: policy.Review,
 		Score: 80, Level: "high", PolicyVersion: "v3", SessionStatus: didit.StatusApproved, DecisionTrusted: true,
 		Reasons: []message.Reason{
 			{Rule: "aml_pep_hit", Points: 20, Description: "PEP match for Jane Doe, born 1980-01-01"},
@@ -88,18 +88,18 @@ func TestReviewRequest(t *testing.T) {
 		calls     int
 		wantErr   failure.Kind // checked when wantRetry
 		wantRetry bool
-		wantState string // the review claim's; "" means none
+		wantState policy.StepStatus // the review claim's; "" means none
 		wantLog   string
 	}{
-		{"requested", true, nil, nil, nil, 1, 0, false, profile.StepCompleted, `"outcome":"review_requested"`},
+		{"requested", true, nil, nil, nil, 1, 0, false, policy.StepCompleted, `"outcome":"review_requested"`},
 		{"disabled", false, nil, nil, nil, 0, 0, false, "", `"outcome":"disabled"`},
 		{"already in review", true, func(d *message.Decision) { d.SessionStatus = didit.StatusInReview }, nil, nil, 0, 0, false, "", stepup.ReasonInReview},
 		{"status unknown, the profile says in review", true, func(d *message.Decision) { d.SessionStatus = "" },
 			&profile.Profile{Sessions: map[string]profile.SessionState{"s0": {Status: "In Review"}}}, nil, 0, 0, false, "", stepup.ReasonInReview},
 		{"status unknown, the profile says approved", true, func(d *message.Decision) { d.SessionStatus = "" },
-			&profile.Profile{Sessions: map[string]profile.SessionState{"s0": {Status: "Approved"}}}, nil, 1, 0, false, profile.StepCompleted, `"outcome":"review_requested"`},
-		{"refused: recorded failed, acked", true, nil, nil, forbidden, 1, 0, false, profile.StepFailed, `"reason":"didit 404: Not found."`},
-		{"Didit down: retried", true, nil, nil, failure.Errorf(failure.Transient, "giving up"), 1, failure.Transient, true, profile.StepPending, `"outcome":"retry"`},
+			&profile.Profile{Sessions: map[string]profile.SessionState{"s0": {Status: "Approved"}}}, nil, 1, 0, false, policy.StepCompleted, `"outcome":"review_requested"`},
+		{"refused: recorded failed, acked", true, nil, nil, forbidden, 1, 0, false, policy.StepFailed, `"reason":"didit 404: Not found."`},
+		{"Didit down: retried", true, nil, nil, failure.Errorf(failure.Transient, "giving up"), 1, failure.Transient, true, policy.StepPending, `"outcome":"retry"`},
 		{"no session: dead-lettered", true, func(d *message.Decision) { d.SessionID = "" }, nil, nil, 0, failure.Invalid, true, "", `"outcome":"invalid"`},
 	}
 	for _, tt := range tests {
@@ -134,7 +134,7 @@ func TestReviewRequest(t *testing.T) {
 				assert.Equal(t, tt.wantState, c.State)
 				require.NotEmpty(t, profiles.reqs, "shown on the profile")
 				last := profiles.reqs[len(profiles.reqs)-1]
-				assert.Equal(t, profile.DiditRequest{Kind: stepup.KindReview, Status: tt.wantState, SessionID: "s0", AssessmentID: "a1",
+				assert.Equal(t, profile.DiditRequest{Kind: profile.RequestReview, Status: tt.wantState, SessionID: "s0", AssessmentID: "a1",
 					Reason: last.Reason, CreatedAt: c.CreatedAt, UpdatedAt: last.UpdatedAt}, last)
 			}
 			assert.Contains(t, logs.String(), tt.wantLog)
@@ -143,7 +143,7 @@ func TestReviewRequest(t *testing.T) {
 			// A redelivery never asks again.
 			before := len(rv.calls)
 			_ = svc.HandleEvent(context.Background(), event1(t, d))
-			if tt.wantState != profile.StepPending {
+			if tt.wantState != policy.StepPending {
 				assert.Len(t, rv.calls, before)
 			}
 		})
@@ -195,7 +195,7 @@ func TestBlockRequests(t *testing.T) {
 				require.NoError(t, svc.Handle(context.Background(), reviewDecision()))
 			}
 			d := reviewDecision()
-			d.AssessmentID, d.Action, d.Level, d.Score, d.DecisionTrusted = "a2", string(policy.Block), "critical", 100, tt.trusted
+			d.AssessmentID, d.Action, d.Level, d.Score, d.DecisionTrusted = "a2", policy.Block, policy.Critical, 100, tt.trusted
 			d.SessionStatus = didit.StatusDeclined
 
 			for range 3 {
@@ -206,11 +206,11 @@ func TestBlockRequests(t *testing.T) {
 			if tt.wantSkippedReason != "" {
 				assert.Contains(t, logs.String(), `"reason":"`+tt.wantSkippedReason+`"`)
 			}
-			for kind, n := range map[string]int{stepup.KindDecline: tt.declines, stepup.KindBlocklist: tt.blocks} {
+			for kind, n := range map[stepup.ClaimKind]int{stepup.KindDecline: tt.declines, stepup.KindBlocklist: tt.blocks} {
 				c, found, _ := claims.Get(context.Background(), stepup.ClaimID("s0", kind))
 				assert.Equal(t, n == 1, found, kind)
 				if found {
-					assert.Equal(t, profile.StepCompleted, c.State, kind)
+					assert.Equal(t, policy.StepCompleted, c.State, kind)
 				}
 			}
 		})

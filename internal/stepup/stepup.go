@@ -115,7 +115,7 @@ type Service struct {
 	Profiles Profiles
 	Log      *slog.Logger
 
-	Workflows        map[string]string // kind → Didit workflow id
+	Workflows        map[policy.StepKind]string // kind → Didit workflow id
 	CallbackURL      string
 	BlocklistOnBlock bool
 	// ReviewRequests asks Didit's console to review a session whose decision is review
@@ -200,7 +200,7 @@ func (s *Service) end(ctx context.Context, msg queue.MessagePublished, d message
 	s.Log.LogAttrs(ctx, o.Level, "step-up decision "+o.Message,
 		slog.String(logging.KeyEvent, d.AssessmentID), slog.String("message_id", msg.Message.ID),
 		slog.Int("delivery_attempt", msg.DeliveryAttempt), slog.String("assessment_id", d.AssessmentID),
-		slog.String("action", d.Action), slog.String("error_kind", failure.KindOf(err).String()),
+		slog.String("action", string(d.Action)), slog.String("error_kind", failure.KindOf(err).String()),
 		slog.String("error", err.Error()))
 	return failure.Resolve(err)
 }
@@ -219,7 +219,7 @@ func (s *Service) Handle(ctx context.Context, d message.Decision) error {
 	searched := s.searchFace(ctx, d)
 	// The decision actions this function acts on (the subscriptions filter on them).
 	var err error
-	switch policy.Action(d.Action) {
+	switch d.Action {
 	case policy.StepUp:
 		err = s.stepUps(ctx, d)
 	case policy.Review:
@@ -234,7 +234,7 @@ func (s *Service) Handle(ctx context.Context, d message.Decision) error {
 
 // result is one step's end, for its log line and the decision's error.
 type result struct {
-	kind     string
+	kind     ClaimKind
 	claim    string
 	outcome  string // created, recovered, failed, deferred, already_created, already_failed, busy, retry, unrecorded, blocklisted
 	attempt  int
@@ -247,9 +247,9 @@ type result struct {
 }
 
 func (s *Service) stepUps(ctx context.Context, d message.Decision) error {
-	var kinds []string
+	var kinds []policy.StepKind
 	for _, k := range d.RequiredSteps {
-		if k = strings.TrimSpace(k); k != "" && !slices.Contains(kinds, k) {
+		if k = policy.StepKind(strings.TrimSpace(string(k))); k != "" && !slices.Contains(kinds, k) {
 			kinds = append(kinds, k)
 		}
 	}
@@ -285,7 +285,7 @@ type action func(ctx context.Context, c Claim, grant Grant) (settled Claim, outc
 // (review, decline, blocklist): acquire the claim of
 // (d's session, kind); unless it is settled, busy or deferred, show it pending on the profile,
 // run act, and settle, defer or release the claim by act's result.
-func (s *Service) claimed(ctx context.Context, d message.Decision, kind, workflow string, act action) result {
+func (s *Service) claimed(ctx context.Context, d message.Decision, kind ClaimKind, workflow string, act action) result {
 	now := s.now()
 	subject := d.SessionID
 	if subject == "" {
@@ -294,7 +294,7 @@ func (s *Service) claimed(ctx context.Context, d message.Decision, kind, workflo
 	id := ClaimID(subject, kind)
 	owner := s.owner()
 	c, grant, err := s.Claims.Acquire(ctx, id, Claim{
-		State: profile.StepPending, Owner: owner, LeaseUntil: now.Add(orDefault(s.Lease, DefaultLease)),
+		State: policy.StepPending, Owner: owner, LeaseUntil: now.Add(orDefault(s.Lease, DefaultLease)),
 		Kind: kind, ProfileID: d.ProfileID, AssessmentID: d.AssessmentID, OriginSessionID: d.SessionID,
 		WorkflowID: workflow, CreatedAt: now, UpdatedAt: now, ExpireAt: now.Add(orDefault(s.ClaimTTL, DefaultClaimTTL)),
 	})
@@ -305,8 +305,8 @@ func (s *Service) claimed(ctx context.Context, d message.Decision, kind, workflo
 	}
 	switch grant {
 	case GrantDone:
-		r.outcome, r.session, r.reason = "already_"+c.State, c.DiditSessionID, c.Reason
-		if c.State != profile.StepCompleted || isRequest(c.Kind) {
+		r.outcome, r.session, r.reason = "already_"+string(c.State), c.DiditSessionID, c.Reason
+		if c.State != policy.StepCompleted || isRequest(c.Kind) {
 			// Show it again: an earlier handler may have stopped between settling and recording.
 			// A completed step's outcome is recorded by the scorer, not rewritten here.
 			r.err = s.record(ctx, c)
@@ -335,7 +335,7 @@ func (s *Service) claimed(ctx context.Context, d message.Decision, kind, workflo
 		r.outcome = outcome
 		return s.settle(ctx, d, id, owner, res, r)
 	case failure.Permanent(err):
-		return s.settle(ctx, d, id, owner, Claim{State: profile.StepFailed, Reason: reason(err)}, r)
+		return s.settle(ctx, d, id, owner, Claim{State: policy.StepFailed, Reason: reason(err)}, r)
 	}
 	if wait, ok := didit.RetryAfter(err); ok {
 		// Didit asked for a wait that does not fit this invocation: hand the message back, and
@@ -357,20 +357,20 @@ func (s *Service) claimed(ctx context.Context, d message.Decision, kind, workflo
 }
 
 // step makes sure d's session has its Didit session of this kind, once.
-func (s *Service) step(ctx context.Context, d message.Decision, kind string) result {
+func (s *Service) step(ctx context.Context, d message.Decision, kind policy.StepKind) result {
 	workflow := s.Workflows[kind]
-	return s.claimed(ctx, d, kind, workflow, func(ctx context.Context, c Claim, grant Grant) (Claim, string, error) {
+	return s.claimed(ctx, d, StepUpClaim(kind), workflow, func(ctx context.Context, c Claim, grant Grant) (Claim, string, error) {
 		if workflow == "" {
-			return Claim{State: profile.StepFailed, Reason: fmt.Sprintf("no workflow configured for step-up kind %q", kind)}, "failed", nil
+			return Claim{State: policy.StepFailed, Reason: fmt.Sprintf("no workflow configured for step-up kind %q", kind)}, "failed", nil
 		}
 		sess, outcome, err := s.session(ctx, d, c, grant)
 		if err != nil {
 			return Claim{}, "", err
 		}
 		if why := s.refuseURL(sess.URL); why != "" {
-			return Claim{State: profile.StepFailed, DiditSessionID: sess.SessionID, Reason: why}, "failed", nil
+			return Claim{State: policy.StepFailed, DiditSessionID: sess.SessionID, Reason: why}, "failed", nil
 		}
-		return Claim{State: profile.StepCreated, DiditSessionID: sess.SessionID, URL: sess.URL}, outcome, nil
+		return Claim{State: policy.StepCreated, DiditSessionID: sess.SessionID, URL: sess.URL}, outcome, nil
 	})
 }
 
@@ -396,7 +396,7 @@ func (s *Service) session(ctx context.Context, d message.Decision, c Claim, gran
 		// The link names the claim's first assessment, as the profile's step_ups.{kind} does, so
 		// the scorer matches the session's decision to it.
 		Metadata: map[string]any{profile.StepUpMetadataKey: profile.StepUpLink{
-			ProfileID: c.ProfileID, AssessmentID: c.AssessmentID, OriginSessionID: c.OriginSessionID, Kind: c.Kind,
+			ProfileID: c.ProfileID, AssessmentID: c.AssessmentID, OriginSessionID: c.OriginSessionID, Kind: policy.StepKind(c.Kind),
 		}},
 	})
 	return sess, "created", err
@@ -449,7 +449,7 @@ func (s *Service) settle(ctx context.Context, d message.Decision, id, owner stri
 		r.outcome, r.session, r.err = "unrecorded", res.DiditSessionID, err
 		return r
 	}
-	if res.State == profile.StepFailed {
+	if res.State == policy.StepFailed {
 		r.outcome, r.reason = "failed", res.Reason
 		r.refused = settled
 	}
@@ -460,11 +460,11 @@ func (s *Service) settle(ctx context.Context, d message.Decision, id, owner stri
 			s.Log.ErrorContext(ctx, "duplicate Didit session for one step-up", logging.KeyEvent, d.AssessmentID, "claim", id,
 				"kind", stored.Kind, "kept_session_id", stored.DiditSessionID, "extra_session_id", res.DiditSessionID)
 		}
-		r.outcome = "already_" + stored.State
+		r.outcome = "already_" + string(stored.State)
 		r.refused = false
 	}
 	r.session = stored.DiditSessionID
-	if stored.State != profile.StepCompleted || isRequest(stored.Kind) {
+	if stored.State != policy.StepCompleted || isRequest(stored.Kind) {
 		if err := s.record(ctx, stored); err != nil {
 			r.err = err
 		}
@@ -488,7 +488,7 @@ func (s *Service) completeAnswered(ctx context.Context, d message.Decision) erro
 	var errs []error
 	for _, c := range open {
 		st, ok := p.Sessions[c.DiditSessionID]
-		if !ok || !st.Decided || st.StepUpKind != c.Kind {
+		if !ok || !st.Decided || StepUpClaim(st.StepUpKind) != c.Kind {
 			continue
 		}
 		_, done, err := s.Claims.Complete(ctx, c.ID, c.DiditSessionID, st.Status, s.now())
@@ -521,7 +521,7 @@ func (s *Service) release(ctx context.Context, d message.Decision, id, owner str
 func (s *Service) record(ctx context.Context, c Claim) error {
 	if isRequest(c.Kind) {
 		return s.Profiles.RecordDiditRequest(ctx, c.ProfileID, profile.DiditRequest{
-			Kind: c.Kind, Status: c.State, SessionID: c.OriginSessionID, AssessmentID: c.AssessmentID,
+			Kind: profile.RequestKind(c.Kind), Status: c.State, SessionID: c.OriginSessionID, AssessmentID: c.AssessmentID,
 			Reason: c.Reason, RetryAt: c.RetryAt, CreatedAt: c.CreatedAt, UpdatedAt: s.now(),
 		})
 	}
@@ -529,7 +529,7 @@ func (s *Service) record(ctx context.Context, c Claim) error {
 		return s.publishFaceSearch(ctx, c)
 	}
 	return s.Profiles.RecordStepUp(ctx, c.ProfileID, profile.StepUp{
-		Kind: c.Kind, Status: c.State, AssessmentID: c.AssessmentID, OriginSessionID: c.OriginSessionID,
+		Kind: policy.StepKind(c.Kind), Status: c.State, AssessmentID: c.AssessmentID, OriginSessionID: c.OriginSessionID,
 		DiditSessionID: c.DiditSessionID, URL: c.URL, Reason: c.Reason, RetryAt: c.RetryAt,
 		CreatedAt: c.CreatedAt, UpdatedAt: s.now(),
 	})
@@ -542,7 +542,7 @@ func (s *Service) logStep(ctx context.Context, d message.Decision, r result) {
 	attrs := []slog.Attr{
 		slog.String(logging.KeyEvent, d.AssessmentID),
 		slog.String("assessment_id", d.AssessmentID),
-		slog.String("kind", r.kind),
+		slog.String("kind", string(r.kind)),
 		slog.String("outcome", r.outcome),
 		slog.Int("attempt", r.attempt),
 		slog.Int64("duration_ms", r.duration.Milliseconds()),

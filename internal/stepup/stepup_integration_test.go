@@ -41,7 +41,7 @@ const (
 	callback = "https://app.example/verified"
 )
 
-var workflows = map[string]string{"nfc": "wf-nfc", "phone": "wf-phone", "biometric": "wf-bio", "poa": "wf-poa"}
+var workflows = map[policy.StepKind]string{"nfc": "wf-nfc", "phone": "wf-phone", "biometric": "wf-bio", "poa": "wf-poa"}
 
 // clock is a settable time source shared by the services of one test, so lease expiry is a
 // matter of advancing it rather than waiting.
@@ -151,10 +151,10 @@ func (e *env) service(mod ...func(*stepup.Service)) *stepup.Service {
 	return s
 }
 
-func decision(assessment string, steps ...string) message.Decision {
+func decision(assessment string, steps ...policy.StepKind) message.Decision {
 	return message.Decision{
 		ProfileID: userID, UserID: userID, AssessmentID: assessment, SessionID: "origin-" + assessment,
-		Score: 55, Level: "medium", Action: string(policy.StepUp), RequiredSteps: steps, PolicyVersion: "v1",
+		Score: 55, Level: "medium", Action: policy.StepUp, RequiredSteps: steps, PolicyVersion: "v1",
 		DecidedAt: time.Date(2026, 11, 20, 9, 59, 0, 0, time.UTC), DecisionTrusted: true,
 	}
 }
@@ -175,7 +175,7 @@ func pubsubEvent(t *testing.T, d message.Decision) event.Event {
 	return e
 }
 
-func (e *env) profileStep(kind string) profile.StepUp {
+func (e *env) profileStep(kind policy.StepKind) profile.StepUp {
 	e.t.Helper()
 	p, found, err := e.store.Get(context.Background(), userID)
 	require.NoError(e.t, err)
@@ -186,7 +186,7 @@ func (e *env) profileStep(kind string) profile.StepUp {
 }
 
 // claim is the claim of (verified session, kind).
-func (e *env) claim(session, kind string) stepup.Claim {
+func (e *env) claim(session string, kind stepup.ClaimKind) stepup.Claim {
 	e.t.Helper()
 	c, found, err := e.claims.Get(context.Background(), stepup.ClaimID(session, kind))
 	require.NoError(e.t, err)
@@ -210,7 +210,7 @@ func TestHappyPath(t *testing.T) {
 	assert.Equal(t, profile.StepUpLink{ProfileID: userID, AssessmentID: "asm-1", OriginSessionID: "origin-asm-1", Kind: "nfc"}, link)
 
 	st := e.profileStep("nfc")
-	assert.Equal(t, profile.StepCreated, st.Status)
+	assert.Equal(t, policy.StepCreated, st.Status)
 	assert.Equal(t, sess.ID, st.DiditSessionID)
 	assert.Equal(t, sess.URL, st.URL)
 	assert.True(t, strings.HasPrefix(st.URL, e.srv.URL+"/session/"))
@@ -219,7 +219,7 @@ func TestHappyPath(t *testing.T) {
 	assert.False(t, st.CreatedAt.IsZero())
 
 	c := e.claim("origin-asm-1", "nfc")
-	assert.Equal(t, profile.StepCreated, c.State)
+	assert.Equal(t, policy.StepCreated, c.State)
 	assert.Equal(t, 1, c.Attempts)
 	assert.Equal(t, sess.ID, c.DiditSessionID)
 	assert.Equal(t, e.clock.Now(), c.CreateStartedAt.UTC())
@@ -266,17 +266,17 @@ func TestDuplicateAndConcurrentDeliveries(t *testing.T) {
 
 	assert.Equal(t, 2, e.sim.CreatedSessions(), "one session per kind")
 	assert.Equal(t, 2, e.sim.Requests(diditsim.RouteCreateSession), "Didit was asked exactly once per kind")
-	kinds := map[string]string{}
+	kinds := map[policy.StepKind]string{}
 	for _, s := range e.sim.Sessions() {
 		l, ok := profile.ParseStepUpLink(s.Metadata)
 		require.True(t, ok)
 		kinds[l.Kind] = s.ID
 	}
-	for _, kind := range []string{"nfc", "phone"} {
+	for _, kind := range []policy.StepKind{policy.StepNFC, policy.StepPhone} {
 		st := e.profileStep(kind)
-		assert.Equal(t, profile.StepCreated, st.Status, kind)
+		assert.Equal(t, policy.StepCreated, st.Status, kind)
 		assert.Equal(t, kinds[kind], st.DiditSessionID, kind)
-		assert.Equal(t, 1, e.claim("origin-asm-2", kind).Attempts, kind)
+		assert.Equal(t, 1, e.claim("origin-asm-2", stepup.StepUpClaim(kind)).Attempts, kind)
 	}
 }
 
@@ -319,7 +319,7 @@ func TestConcurrentDecisionsAboutOneSessionMakeOneDiditSession(t *testing.T) {
 
 		assert.Equal(t, 1, e.sim.Requests(diditsim.RouteCreateSession)-before, "trial %d: one create", trial)
 		c := e.claim(origin, "biometric")
-		assert.Equal(t, profile.StepCreated, c.State)
+		assert.Equal(t, policy.StepCreated, c.State)
 		assert.Equal(t, 1, c.Attempts, "trial %d", trial)
 		// Each trial's session is then finished, so the next trial's create is not a reuse.
 		require.True(t, e.sim.SetStatus(c.DiditSessionID, "Approved"))
@@ -363,8 +363,8 @@ func TestCrashBetweenCreateAndRecord(t *testing.T) {
 			assert.False(t, failure.Permanent(err))
 			require.Equal(t, older+1, e.sim.CreatedSessions(), "Didit created the session")
 			created := e.sim.Sessions()[older]
-			assert.Equal(t, profile.StepPending, e.claim("origin-asm-3", "biometric").State)
-			assert.Equal(t, profile.StepPending, e.profileStep("biometric").Status)
+			assert.Equal(t, policy.StepPending, e.claim("origin-asm-3", "biometric").State)
+			assert.Equal(t, policy.StepPending, e.profileStep("biometric").Status)
 
 			// Redelivered while the dead instance's lease is live: nobody calls Didit.
 			err = e.service().HandleEvent(context.Background(), ev)
@@ -382,11 +382,11 @@ func TestCrashBetweenCreateAndRecord(t *testing.T) {
 			assert.Equal(t, 1, e.sim.Requests(diditsim.RouteListSessions), "recovery is one request")
 			assert.Zero(t, e.sim.Requests(diditsim.RouteDecision), "no decision GET per row")
 			st := e.profileStep("biometric")
-			assert.Equal(t, profile.StepCreated, st.Status)
+			assert.Equal(t, policy.StepCreated, st.Status)
 			assert.Equal(t, created.ID, st.DiditSessionID)
 			assert.Equal(t, created.URL, st.URL)
 			c := e.claim("origin-asm-3", "biometric")
-			assert.Equal(t, profile.StepCreated, c.State)
+			assert.Equal(t, policy.StepCreated, c.State)
 			assert.Equal(t, 2, c.Attempts)
 			assert.Contains(t, e.logs.String(), `"outcome":"recovered"`)
 		})
@@ -403,7 +403,7 @@ func TestRateLimitedThenCreated(t *testing.T) {
 	assert.Equal(t, 1, e.sim.CreatedSessions())
 	assert.Equal(t, 2, e.sim.Requests(diditsim.RouteCreateSession))
 	assert.Zero(t, e.sim.Requests(diditsim.RouteListSessions), "a 429 is not ambiguous: no lookup")
-	assert.Equal(t, profile.StepCreated, e.profileStep("phone").Status)
+	assert.Equal(t, policy.StepCreated, e.profileStep("phone").Status)
 }
 
 // The sandbox quota's "available in 3600 seconds": the message is handed back at once, the
@@ -421,7 +421,7 @@ func TestLongRateLimitDefersTheStep(t *testing.T) {
 	assert.Empty(t, e.recordedSleeps(), "no sleeping through an hour")
 	assert.Equal(t, 1, e.sim.Requests(diditsim.RouteCreateSession), "no attempt burnt")
 	st := e.profileStep("phone")
-	assert.Equal(t, profile.StepPending, st.Status)
+	assert.Equal(t, policy.StepPending, st.Status)
 	assert.Equal(t, stepup.ReasonRateLimit, st.Reason)
 	assert.Equal(t, start.Add(time.Hour), st.RetryAt.UTC())
 	c := e.claim("origin-asm-10", "phone")
@@ -439,7 +439,7 @@ func TestLongRateLimitDefersTheStep(t *testing.T) {
 	e.clock.Advance(time.Hour)
 	require.NoError(t, e.service().HandleEvent(context.Background(), ev))
 	st = e.profileStep("phone")
-	assert.Equal(t, profile.StepCreated, st.Status)
+	assert.Equal(t, policy.StepCreated, st.Status)
 	assert.True(t, st.RetryAt.IsZero())
 	assert.Empty(t, st.Reason)
 	assert.Equal(t, 1, e.sim.CreatedSessions())
@@ -457,9 +457,9 @@ func TestServerErrorsReturnTransientThenRecover(t *testing.T) {
 	assert.Equal(t, didit.DefaultRetryPolicy().MaxAttempts, e.sim.Requests(diditsim.RouteCreateSession), "bounded retries in the invocation")
 	assert.Len(t, e.recordedSleeps(), didit.DefaultRetryPolicy().MaxAttempts-1)
 	assert.Zero(t, e.sim.CreatedSessions())
-	assert.Equal(t, profile.StepPending, e.profileStep("poa").Status)
+	assert.Equal(t, policy.StepPending, e.profileStep("poa").Status)
 	c := e.claim("origin-asm-5", "poa")
-	assert.Equal(t, profile.StepPending, c.State)
+	assert.Equal(t, policy.StepPending, c.State)
 	assert.False(t, c.LeaseUntil.After(e.clock.Now()), "lease released for the redelivery")
 
 	// Didit recovers; Pub/Sub redelivers (no waiting for the lease).
@@ -467,7 +467,7 @@ func TestServerErrorsReturnTransientThenRecover(t *testing.T) {
 	require.NoError(t, e.service().HandleEvent(context.Background(), ev))
 	assert.Equal(t, 1, e.sim.CreatedSessions())
 	assert.Equal(t, 1, e.sim.Requests(diditsim.RouteListSessions), "one page looked at before creating")
-	assert.Equal(t, profile.StepCreated, e.profileStep("poa").Status)
+	assert.Equal(t, policy.StepCreated, e.profileStep("poa").Status)
 	assert.Equal(t, 2, e.claim("origin-asm-5", "poa").Attempts)
 }
 
@@ -484,7 +484,7 @@ func TestAmbiguousServerErrorRecoveredInCall(t *testing.T) {
 	assert.Equal(t, 1, e.sim.ReusedSessions())
 	assert.Zero(t, e.sim.Requests(diditsim.RouteListSessions))
 	st := e.profileStep("nfc")
-	assert.Equal(t, profile.StepCreated, st.Status)
+	assert.Equal(t, policy.StepCreated, st.Status)
 	assert.Equal(t, e.sim.Sessions()[0].ID, st.DiditSessionID)
 }
 
@@ -497,9 +497,9 @@ func TestForbiddenIsRecordedFailedAndAcked(t *testing.T) {
 	assert.Equal(t, 1, e.sim.Requests(diditsim.RouteCreateSession), "not retried")
 	assert.Empty(t, e.recordedSleeps())
 	st := e.profileStep("nfc")
-	assert.Equal(t, profile.StepFailed, st.Status)
+	assert.Equal(t, policy.StepFailed, st.Status)
 	assert.Equal(t, "didit 403: You do not have permission to perform this action.", st.Reason)
-	assert.Equal(t, profile.StepFailed, e.claim("origin-asm-7", "nfc").State)
+	assert.Equal(t, policy.StepFailed, e.claim("origin-asm-7", "nfc").State)
 	assert.Contains(t, e.logs.String(), `"severity":"ERROR"`)
 
 	// A redelivery changes nothing and calls nobody.
@@ -515,7 +515,7 @@ func TestSessionURLOffTheVerifyHostFails(t *testing.T) {
 	require.NoError(t, e.service().HandleEvent(context.Background(), pubsubEvent(t, decision("asm-11", "nfc"))))
 
 	st := e.profileStep("nfc")
-	assert.Equal(t, profile.StepFailed, st.Status)
+	assert.Equal(t, policy.StepFailed, st.Status)
 	assert.Contains(t, st.Reason, "not on a verification host")
 	assert.Empty(t, st.URL)
 	assert.Empty(t, e.claim("origin-asm-11", "nfc").URL)
@@ -527,9 +527,9 @@ func TestUnknownKindFails(t *testing.T) {
 	require.NoError(t, e.service().HandleEvent(context.Background(), pubsubEvent(t, decision("asm-8", "retina", "nfc"))))
 
 	st := e.profileStep("retina")
-	assert.Equal(t, profile.StepFailed, st.Status)
+	assert.Equal(t, policy.StepFailed, st.Status)
 	assert.Equal(t, `no workflow configured for step-up kind "retina"`, st.Reason)
-	assert.Equal(t, profile.StepCreated, e.profileStep("nfc").Status, "the other kind goes ahead")
+	assert.Equal(t, policy.StepCreated, e.profileStep("nfc").Status, "the other kind goes ahead")
 	assert.Equal(t, 1, e.sim.Requests(diditsim.RouteCreateSession))
 }
 
@@ -549,7 +549,7 @@ func TestBlocklistOnBlock(t *testing.T) {
 			e := newEnv(t, diditsim.Options{})
 			origin := e.sim.AddSession(diditsim.Session{VendorData: userID, WorkflowID: "wf-kyc", Status: "Declined"})
 			d := decision("asm-9")
-			d.Action, d.Level, d.SessionID, d.DecisionTrusted = string(policy.Block), "critical", origin.ID, tt.trusted
+			d.Action, d.Level, d.SessionID, d.DecisionTrusted = policy.Block, "critical", origin.ID, tt.trusted
 			ev := pubsubEvent(t, d)
 
 			for range 3 {
@@ -562,7 +562,7 @@ func TestBlocklistOnBlock(t *testing.T) {
 				return
 			}
 			assert.Equal(t, []diditsim.BlocklistEntry{{SessionID: origin.ID, Face: true, Document: true}}, e.sim.Blocklist())
-			assert.Equal(t, profile.StepCompleted, e.claim(origin.ID, stepup.KindBlocklist).State)
+			assert.Equal(t, policy.StepCompleted, e.claim(origin.ID, stepup.KindBlocklist).State)
 		})
 	}
 }
@@ -677,20 +677,20 @@ func TestReusedSessionCompletesEveryClaimItAnswers(t *testing.T) {
 	require.NoError(t, err)
 	ds := deliver()
 	require.Len(t, ds, 1)
-	require.Equal(t, "nfc", ds[0].StepUpKind, "the decision is about a step-up session")
+	require.Equal(t, policy.StepNFC, ds[0].StepUpKind, "the decision is about a step-up session")
 	for range 2 { // and a redelivery
 		require.NoError(t, svc.HandleEvent(context.Background(), pubsubEvent(t, ds[0])))
 	}
 
 	for _, o := range origins {
 		c := e.claim(o, "nfc")
-		assert.Equal(t, profile.StepCompleted, c.State, o)
-		assert.Equal(t, "Approved", c.DiditStatus, o)
+		assert.Equal(t, policy.StepCompleted, c.State, o)
+		assert.Equal(t, didit.StatusApproved, c.DiditStatus, o)
 		assert.Equal(t, stepSession, c.DiditSessionID, o)
 	}
 	st := e.profileStep("nfc")
-	assert.Equal(t, profile.StepCompleted, st.Status)
-	assert.Equal(t, "approved", st.Outcome)
+	assert.Equal(t, policy.StepCompleted, st.Status)
+	assert.Equal(t, policy.OutcomeApproved, st.Outcome)
 	assert.Equal(t, stepSession, st.DiditSessionID)
 	assert.Equal(t, 2, strings.Count(e.logs.String(), `"outcome":"completed"`), "each claim completed once")
 

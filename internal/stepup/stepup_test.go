@@ -134,7 +134,7 @@ func newUnit(t *testing.T, d *fakeDidit) (*stepup.Service, *stepup.MemClaims, *p
 	clk := &fixedClock{t: time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)}
 	return &stepup.Service{
 		Didit: d, Claims: claims, Profiles: profiles, Log: logging.New(&logs, "json", "debug"),
-		Workflows: map[string]string{"nfc": "wf-nfc"}, CallbackURL: "https://app/cb",
+		Workflows: map[policy.StepKind]string{"nfc": "wf-nfc"}, CallbackURL: "https://app/cb",
 		Now: clk.Now,
 	}, claims, profiles, &logs, clk
 }
@@ -151,8 +151,8 @@ func event1(t *testing.T, d message.Decision) event.Event {
 	return e
 }
 
-func stepUpDecision(steps ...string) message.Decision {
-	return message.Decision{ProfileID: "p1", UserID: "u1", AssessmentID: "a1", SessionID: "s0", Action: string(policy.StepUp), RequiredSteps: steps, DecisionTrusted: true}
+func stepUpDecision(steps ...policy.StepKind) message.Decision {
+	return message.Decision{ProfileID: "p1", UserID: "u1", AssessmentID: "a1", SessionID: "s0", Action: policy.StepUp, RequiredSteps: steps, DecisionTrusted: true}
 }
 
 func created(id string) func(context.Context, didit.CreateSessionRequest) (didit.SessionCreated, error) {
@@ -170,16 +170,16 @@ func TestHandleEventAckOrRetry(t *testing.T) {
 		create    func(context.Context, didit.CreateSessionRequest) (didit.SessionCreated, error)
 		wantErr   bool
 		wantKind  failure.Kind
-		wantState string
+		wantState policy.StepStatus
 		wantLog   string
 	}{
-		{"created", ptr(stepUpDecision("nfc")), created("d1"), false, 0, profile.StepCreated, `"outcome":"created"`},
+		{"created", ptr(stepUpDecision("nfc")), created("d1"), false, 0, policy.StepCreated, `"outcome":"created"`},
 		{"refused for good: recorded, acked", ptr(stepUpDecision("nfc")), func(context.Context, didit.CreateSessionRequest) (didit.SessionCreated, error) {
 			return didit.SessionCreated{}, forbidden
-		}, false, 0, profile.StepFailed, `"severity":"ERROR"`},
+		}, false, 0, policy.StepFailed, `"severity":"ERROR"`},
 		{"Didit down: retried", ptr(stepUpDecision("nfc")), func(context.Context, didit.CreateSessionRequest) (didit.SessionCreated, error) {
 			return didit.SessionCreated{}, failure.Errorf(failure.Transient, "giving up after 4 attempts")
-		}, true, failure.Transient, profile.StepPending, `"severity":"WARNING"`},
+		}, true, failure.Transient, policy.StepPending, `"severity":"WARNING"`},
 		{"undecodable: returned to dead-letter", nil, nil, true, failure.Invalid, "", `"severity":"ERROR"`},
 		{"other action: ignored", ptr(message.Decision{ProfileID: "p1", AssessmentID: "a1", Action: "approve"}), nil, false, 0, "", ""},
 		{"no steps: nothing to do", ptr(stepUpDecision()), nil, false, 0, "", ""},
@@ -217,7 +217,7 @@ func TestRefusalReasonOnProfile(t *testing.T) {
 	st := profiles.last()
 	assert.Equal(t, "didit 400: Insufficient credits.", st.Reason)
 	c, _, _ := claims.Get(context.Background(), stepup.ClaimID("s0", "nfc"))
-	assert.Equal(t, profile.StepFailed, c.State)
+	assert.Equal(t, policy.StepFailed, c.State)
 }
 
 func TestCreateRequestCarriesLink(t *testing.T) {
@@ -294,7 +294,7 @@ func TestTakeoverRecoversFromOneListingPage(t *testing.T) {
 			svc, claims, profiles, logs, _ := newUnit(t, f)
 			// A claim left pending by an instance that died, lease long expired.
 			_, _, err := claims.Acquire(context.Background(), stepup.ClaimID("s0", "nfc"), stepup.Claim{
-				State: profile.StepPending, Owner: "dead", LeaseUntil: started.Add(2 * time.Minute), Kind: "nfc", ProfileID: "p1",
+				State: policy.StepPending, Owner: "dead", LeaseUntil: started.Add(2 * time.Minute), Kind: "nfc", ProfileID: "p1",
 				AssessmentID: "a1", OriginSessionID: "s0", WorkflowID: "wf-nfc", CreatedAt: started, UpdatedAt: started,
 			})
 			require.NoError(t, err)
@@ -303,7 +303,7 @@ func TestTakeoverRecoversFromOneListingPage(t *testing.T) {
 
 			assert.Equal(t, []didit.SessionQuery{{VendorData: "u1", WorkflowID: "wf-nfc", Limit: 10}}, queries, "one page, bounded")
 			assert.Equal(t, tt.wantCalls, f.calls, "Didit calls in all")
-			assert.Equal(t, profile.StepCreated, profiles.last().Status)
+			assert.Equal(t, policy.StepCreated, profiles.last().Status)
 			assert.Equal(t, tt.wantSession, profiles.last().DiditSessionID)
 			c, _, _ := claims.Get(context.Background(), stepup.ClaimID("s0", "nfc"))
 			assert.Equal(t, 2, c.Attempts)
@@ -315,7 +315,7 @@ func TestTakeoverRecoversFromOneListingPage(t *testing.T) {
 
 func TestBusyClaimIsRetriedWithoutCallingDidit(t *testing.T) {
 	svc, claims, _, _, clk := newUnit(t, &fakeDidit{})
-	_, _, err := claims.Acquire(context.Background(), stepup.ClaimID("s0", "nfc"), stepup.Claim{State: profile.StepPending, Owner: "other", LeaseUntil: clk.t.Add(time.Minute), UpdatedAt: clk.t})
+	_, _, err := claims.Acquire(context.Background(), stepup.ClaimID("s0", "nfc"), stepup.Claim{State: policy.StepPending, Owner: "other", LeaseUntil: clk.t.Add(time.Minute), UpdatedAt: clk.t})
 	require.NoError(t, err)
 
 	err = svc.Handle(context.Background(), stepUpDecision("nfc"))
@@ -332,7 +332,7 @@ func TestSettledClaimIsShownAgain(t *testing.T) {
 
 	require.NoError(t, svc.Handle(context.Background(), stepUpDecision("nfc")))
 	st := profiles.last()
-	assert.Equal(t, profile.StepCreated, st.Status)
+	assert.Equal(t, policy.StepCreated, st.Status)
 	assert.Equal(t, "d1", st.DiditSessionID)
 	assert.Equal(t, 1, f.calls)
 }
@@ -367,20 +367,20 @@ func TestSessionURLMustBeOnVerifyHost(t *testing.T) {
 		name       string
 		hosts      []string
 		url        string
-		wantStatus string
+		wantStatus policy.StepStatus
 		wantReason string
 	}{
-		{"Didit's host", nil, "https://verify.didit.me/session/abcdefghijkl", profile.StepCreated, ""},
-		{"Didit's host with a language", nil, "https://verify.didit.me/en/session/abcdefghijkl", profile.StepCreated, ""},
-		{"host case", nil, "https://Verify.Didit.Me/session/x", profile.StepCreated, ""},
-		{"plain http", nil, "http://verify.didit.me/session/x", profile.StepFailed, "not https"},
-		{"another host", nil, "https://verify.didit.me.evil.example/session/x", profile.StepFailed, "not on a verification host"},
-		{"userinfo", nil, "https://verify.didit.me@evil.example/session/x", profile.StepFailed, "not on a verification host"},
-		{"javascript", nil, "javascript:alert(1)", profile.StepFailed, "no usable session url"},
-		{"empty", nil, "", profile.StepFailed, "no usable session url"},
-		{"loopback simulator named", []string{"127.0.0.1:8090"}, "http://127.0.0.1:8090/session/x", profile.StepCreated, ""},
-		{"loopback not named", nil, "http://127.0.0.1:8090/session/x", profile.StepFailed, "not on a verification host"},
-		{"http on a named host that is not loopback", []string{"verify.example"}, "http://verify.example/session/x", profile.StepFailed, "not https"},
+		{"Didit's host", nil, "https://verify.didit.me/session/abcdefghijkl", policy.StepCreated, ""},
+		{"Didit's host with a language", nil, "https://verify.didit.me/en/session/abcdefghijkl", policy.StepCreated, ""},
+		{"host case", nil, "https://Verify.Didit.Me/session/x", policy.StepCreated, ""},
+		{"plain http", nil, "http://verify.didit.me/session/x", policy.StepFailed, "not https"},
+		{"another host", nil, "https://verify.didit.me.evil.example/session/x", policy.StepFailed, "not on a verification host"},
+		{"userinfo", nil, "https://verify.didit.me@evil.example/session/x", policy.StepFailed, "not on a verification host"},
+		{"javascript", nil, "javascript:alert(1)", policy.StepFailed, "no usable session url"},
+		{"empty", nil, "", policy.StepFailed, "no usable session url"},
+		{"loopback simulator named", []string{"127.0.0.1:8090"}, "http://127.0.0.1:8090/session/x", policy.StepCreated, ""},
+		{"loopback not named", nil, "http://127.0.0.1:8090/session/x", policy.StepFailed, "not on a verification host"},
+		{"http on a named host that is not loopback", []string{"verify.example"}, "http://verify.example/session/x", policy.StepFailed, "not https"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -394,7 +394,7 @@ func TestSessionURLMustBeOnVerifyHost(t *testing.T) {
 			assert.Equal(t, tt.wantStatus, st.Status)
 			c, _, _ := claims.Get(context.Background(), stepup.ClaimID("s0", "nfc"))
 			assert.Equal(t, tt.wantStatus, c.State)
-			if tt.wantStatus == profile.StepFailed {
+			if tt.wantStatus == policy.StepFailed {
 				require.ErrorIs(t, err, stepup.ErrStepFailed)
 				assert.Contains(t, st.Reason, tt.wantReason)
 				assert.Empty(t, st.URL, "a refused URL is never shown")
@@ -427,7 +427,7 @@ func TestLongRetryAfterDefers(t *testing.T) {
 	require.Error(t, err, "handed back")
 	assert.Equal(t, failure.Transient, failure.KindOf(err))
 	st := profiles.last()
-	assert.Equal(t, profile.StepPending, st.Status)
+	assert.Equal(t, policy.StepPending, st.Status)
 	assert.Equal(t, stepup.ReasonRateLimit, st.Reason)
 	assert.Equal(t, start.Add(time.Hour), st.RetryAt)
 	c, _, _ := claims.Get(context.Background(), stepup.ClaimID("s0", "nfc"))
@@ -450,7 +450,7 @@ func TestLongRetryAfterDefers(t *testing.T) {
 	f.list = func(context.Context, didit.SessionQuery) ([]didit.SessionSummary, error) { return nil, nil }
 	require.NoError(t, svc.Handle(context.Background(), stepUpDecision("nfc")))
 	st = profiles.last()
-	assert.Equal(t, profile.StepCreated, st.Status)
+	assert.Equal(t, policy.StepCreated, st.Status)
 	assert.True(t, st.RetryAt.IsZero())
 	assert.Empty(t, st.Reason)
 }
@@ -481,11 +481,11 @@ func TestStepUpDecisionCompletesEveryClaimItAnswers(t *testing.T) {
 
 	for _, origin := range []string{"s0", "s1"} {
 		c, _, _ := claims.Get(context.Background(), stepup.ClaimID(origin, "nfc"))
-		assert.Equal(t, profile.StepCompleted, c.State, origin)
-		assert.Equal(t, "Approved", c.DiditStatus, origin)
+		assert.Equal(t, policy.StepCompleted, c.State, origin)
+		assert.Equal(t, didit.StatusApproved, c.DiditStatus, origin)
 	}
 	c, _, _ := claims.Get(context.Background(), stepup.ClaimID("s2", "nfc"))
-	assert.Equal(t, profile.StepCreated, c.State, "a session not yet decided leaves its claim open")
+	assert.Equal(t, policy.StepCreated, c.State, "a session not yet decided leaves its claim open")
 	assert.Equal(t, 2, strings.Count(logs.String(), `"outcome":"completed"`), "each claim completed once")
 }
 
@@ -498,7 +498,7 @@ func TestEveryLogLineCarriesTheEventKey(t *testing.T) {
 	ctx := context.Background()
 	_ = svc.HandleEvent(ctx, event1(t, stepUpDecision("nfc", "retina"))) // created + failed
 	_ = svc.HandleEvent(ctx, event1(t, stepUpDecision("nfc")))           // already_created
-	_, _, _ = claims.Acquire(ctx, stepup.ClaimID("s5", "nfc"), stepup.Claim{Owner: "x", State: profile.StepPending, LeaseUntil: clk.t.Add(time.Hour), UpdatedAt: clk.t})
+	_, _, _ = claims.Acquire(ctx, stepup.ClaimID("s5", "nfc"), stepup.Claim{Owner: "x", State: policy.StepPending, LeaseUntil: clk.t.Add(time.Hour), UpdatedAt: clk.t})
 	busy := stepUpDecision("nfc")
 	busy.SessionID = "s5"
 	_ = svc.HandleEvent(ctx, event1(t, busy))                                                                                                           // busy
@@ -530,7 +530,7 @@ func TestUnavailableWithRetryAfterSaysSo(t *testing.T) {
 	require.Error(t, err)
 	assert.Equal(t, failure.Transient, failure.KindOf(err))
 	st := profiles.last()
-	assert.Equal(t, profile.StepPending, st.Status)
+	assert.Equal(t, policy.StepPending, st.Status)
 	assert.Equal(t, stepup.ReasonUnavailable, st.Reason)
 	assert.Equal(t, clk.t.Add(2*time.Minute), st.RetryAt)
 }

@@ -23,6 +23,7 @@ import (
 
 	"github.com/riskwire/didit-risk/emulator"
 	"github.com/riskwire/didit-risk/emulator/scenario"
+	"github.com/riskwire/didit-risk/internal/policy"
 	"github.com/riskwire/didit-risk/internal/profile"
 	"github.com/riskwire/didit-risk/testdata"
 )
@@ -115,13 +116,13 @@ func TestWholeSystem(t *testing.T) {
 	profiles, err := stack.Demo(ctx, "e2e", &out)
 	require.NoError(t, err, "%s\n--- logs ---\n%s", out.String(), logs.String())
 	t.Log("\n" + out.String())
-	actions := []string{}
+	actions := []policy.Action{}
 	for _, p := range profiles {
 		actions = append(actions, p.Action)
 	}
 	assert.Equal(t, []string{"approve", "review", "block", "approve"}, actions)
 	stepper := profiles[3]
-	assert.Equal(t, "approved", stepper.StepUps["nfc"].Outcome)
+	assert.Equal(t, policy.OutcomeApproved, stepper.StepUps["nfc"].Outcome)
 	assert.Contains(t, ruleIDs(stepper), "stepup_nfc_approved")
 
 	// The same medium-risk user whose NFC read is declined ends in review or block.
@@ -129,7 +130,7 @@ func TestWholeSystem(t *testing.T) {
 	require.NoError(t, err)
 	declined, err = stack.WaitProfile(ctx, "e2e-declined", func(p profile.Profile) bool { return p.Action == "review" || p.Action == "block" })
 	require.NoError(t, err, "after a declined NFC step-up: action=%s reasons=%v", declined.Action, declined.Reasons)
-	assert.Equal(t, "declined", declined.StepUps["nfc"].Outcome)
+	assert.Equal(t, policy.OutcomeDeclined, declined.StepUps["nfc"].Outcome)
 
 	// SIGTERM stops everything make run started: the process and both emulators.
 	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))

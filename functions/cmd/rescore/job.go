@@ -88,7 +88,7 @@ func (c *counts) add(res profile.RescoreResult) {
 		if c.Transitions == nil {
 			c.Transitions = map[string]int{}
 		}
-		c.Transitions[from+"->"+res.Assessment.Action]++
+		c.Transitions[from+"->"+string(res.Assessment.Action)]++
 	case profile.RescoreMissing:
 		c.Missing++
 	}

@@ -88,7 +88,7 @@ func (m *memTopic) Publish(_ context.Context, data []byte, attrs map[string]stri
 	if err != nil {
 		return "", err
 	}
-	if attrs[message.AttrAction] != d.Action || attrs[message.AttrAssessmentID] != d.AssessmentID {
+	if attrs[message.AttrAction] != string(d.Action) || attrs[message.AttrAssessmentID] != d.AssessmentID {
 		return "", fmt.Errorf("attributes %v do not match %+v", attrs, d)
 	}
 	m.mu.Lock()

@@ -42,7 +42,7 @@ func seed(t *testing.T, st *profile.Store) []string {
 		require.NoError(t, err)
 		id := fmt.Sprintf("user-%03d", i)
 		sig := scoring.Extract(w, hash)
-		ev := profile.Event{Key: "e-" + id, ProfileID: id, UserID: id, SessionID: "s-" + id, Status: status,
+		ev := profile.Event{Key: "e-" + id, ProfileID: id, UserID: id, SessionID: "s-" + id, Status: didit.Status(status),
 			EventTime: time.Unix(1767225600, 0).UTC(), HasDecision: true, Signals: sig, DocumentHash: sig.DocumentHash, Trusted: true}
 		_, err = st.Apply(context.Background(), ev, eng, time.Now().UTC())
 		require.NoError(t, err)
@@ -89,7 +89,7 @@ func (e env) decisions(t *testing.T, want int) map[string]map[string]string {
 		d, err := message.DecodeDecision(m.Data)
 		require.NoError(t, err)
 		require.NotContains(t, out, d.ProfileID, "one decision per changed profile")
-		assert.Equal(t, "block", d.Action)
+		assert.Equal(t, policy.Block, d.Action)
 		assert.Equal(t, "minimal-2", d.PolicyVersion)
 		assert.True(t, d.DecisionTrusted)
 		assert.Equal(t, d.Attributes(), m.Attributes, "the scorer's attributes")
@@ -107,7 +107,7 @@ func (e env) verdicts(t *testing.T) map[string]string {
 		p, found, err := e.st.Get(context.Background(), id)
 		require.NoError(t, err)
 		require.True(t, found)
-		out[id] = p.Action + " " + p.PolicyVersion + " " + p.LastAssessmentID
+		out[id] = string(p.Action) + " " + p.PolicyVersion + " " + p.LastAssessmentID
 	}
 	return out
 }

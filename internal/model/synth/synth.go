@@ -13,6 +13,9 @@ import (
 	"math"
 	"math/rand/v2"
 	"time"
+
+	"github.com/riskwire/didit-risk/internal/didit"
+	"github.com/riskwire/didit-risk/internal/policy"
 )
 
 // Profile is one synthetic risk_profiles/{ID} document and its assessments.
@@ -100,7 +103,7 @@ func (g *gen) profile(id string, sessions int) Profile {
 		aid := fmt.Sprintf("%s-e%d", id, s)
 		sig := g.signals(k, bad)
 		status := g.status(bad)
-		if status == "Declined" {
+		if status == string(didit.StatusDeclined) {
 			declined++
 		}
 		hist := map[string]any{
@@ -120,7 +123,7 @@ func (g *gen) profile(id string, sessions int) Profile {
 			"reasons": rules, "shadow_rules": []any{}, "required_steps": []any{}, "policy_version": "synthetic",
 			"signals": sig, "history": hist, "decision_trusted": true, "event_time": g.at, "created_at": g.at,
 		}
-		if action == "step_up" {
+		if action == string(policy.StepUp) {
 			a["required_steps"] = []any{"nfc"}
 			su := map[string]any{"kind": "nfc", "assessment_id": aid, "origin_session_id": aid + "-s",
 				"status": "created", "created_at": g.at, "updated_at": g.at}
@@ -255,7 +258,7 @@ func verdictPoints(s, h map[string]any) (int, []any) {
 			rules = append(rules, map[string]any{"rule": rule, "points": int64(p), "description": rule})
 		}
 	}
-	add(s["didit_status"] == "Declined", "didit_declined", 30)
+	add(s["didit_status"] == string(didit.StatusDeclined), "didit_declined", 30)
 	add(s["document_expired"].(bool), "id_document_expired", 40)
 	add(s["liveness_score"].(float64) >= 0 && s["liveness_score"].(float64) < 50, "liveness_low_score", 35)
 	add(s["face_match_score"].(float64) >= 0 && s["face_match_score"].(float64) < 50, "face_match_low", 30)
