@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/riskwire/didit-risk/internal/message"
-	"github.com/riskwire/didit-risk/internal/policy"
 	"github.com/riskwire/didit-risk/internal/profile"
 	"github.com/riskwire/didit-risk/internal/queue"
 )
@@ -38,7 +37,7 @@ func (s *fakeStore) Document(_ context.Context, id string) (map[string]any, bool
 	if !ok {
 		return nil, false, nil
 	}
-	return map[string]any{"user_id": p.UserID, "level": p.Level, "action": p.Action, "score": int64(p.Score)}, true, nil
+	return map[string]any{"user_id": p.UserID, "level": string(p.Level), "action": string(p.Action), "score": int64(p.Score)}, true, nil
 }
 
 func (s *fakeStore) History(_ context.Context, id string, n int) ([]profile.Assessment, error) {
@@ -51,7 +50,7 @@ func record(p profile.Profile) profile.DecisionRecord {
 	if by == "" {
 		by = profile.DecidedByPolicy
 	}
-	return profile.DecisionRecord{Level: policy.Level(p.Level), Action: policy.Action(p.Action), DecidedBy: by}
+	return profile.DecisionRecord{Level: p.Level, Action: p.Action, DecidedBy: by}
 }
 
 func (s *fakeStore) SetOverride(_ context.Context, id string, o profile.Override, _ profile.Evaluator, now time.Time) (profile.Profile, bool, error) {
@@ -67,9 +66,9 @@ func (s *fakeStore) SetOverride(_ context.Context, id string, o profile.Override
 	}
 	before := record(p)
 	if p.PolicyVerdict == nil {
-		p.PolicyVerdict = &profile.PolicyVerdict{Score: p.Score, Level: policy.Level(p.Level), Action: policy.Action(p.Action)}
+		p.PolicyVerdict = &profile.PolicyVerdict{Score: p.Score, Level: p.Level, Action: p.Action}
 	}
-	p.Override, p.Action, p.DecidedBy, p.UpdatedAt = &o, string(o.Action), profile.DecidedByOperator, now
+	p.Override, p.Action, p.DecidedBy, p.UpdatedAt = &o, o.Action, profile.DecidedByOperator, now
 	s.profiles[id] = p
 	s.writes++
 	s.audit[id] = append(s.audit[id], profile.AuditEntry{ID: "set-" + o.ID, Kind: KindOverrideSet, Actor: o.Actor, Before: before, After: record(p), Reason: o.Reason, At: now})
@@ -85,7 +84,7 @@ func (s *fakeStore) ClearOverride(_ context.Context, id, actor, reason string, _
 		return p, false, nil
 	}
 	before := record(p)
-	p.Override, p.Action, p.DecidedBy = nil, string(p.PolicyVerdict.Action), profile.DecidedByPolicy
+	p.Override, p.Action, p.DecidedBy = nil, p.PolicyVerdict.Action, profile.DecidedByPolicy
 	p.PolicyVerdict = nil
 	s.profiles[id] = p
 	s.writes++

@@ -101,17 +101,17 @@ type Shown struct {
 
 // HistoryRow is one assessment as `show` lists it.
 type HistoryRow struct {
-	At            time.Time `json:"at"`
-	AssessmentID  string    `json:"assessment_id"`
-	Kind          string    `json:"kind,omitempty"` // rescore, or empty for a webhook's
-	SessionID     string    `json:"session_id"`
-	VerdictOn     string    `json:"verdict_session_id,omitempty"` // when the verdict is about another session
-	Score         int       `json:"score"`
-	Level         string    `json:"level"`
-	Action        string    `json:"action"`
-	Rules         []string  `json:"rules"`
-	PolicyVersion string    `json:"policy_version"`
-	DecidedBy     string    `json:"decided_by"`
+	At            time.Time     `json:"at"`
+	AssessmentID  string        `json:"assessment_id"`
+	Kind          string        `json:"kind,omitempty"` // rescore, or empty for a webhook's
+	SessionID     string        `json:"session_id"`
+	VerdictOn     string        `json:"verdict_session_id,omitempty"` // when the verdict is about another session
+	Score         int           `json:"score"`
+	Level         policy.Level  `json:"level"`
+	Action        policy.Action `json:"action"`
+	Rules         []string      `json:"rules"`
+	PolicyVersion string        `json:"policy_version"`
+	DecidedBy     string        `json:"decided_by"`
 }
 
 // Show reads a profile, its latest n assessments and its whole audit trail.
@@ -215,8 +215,8 @@ type Change struct {
 	Published string              `json:"published"` // the decision message id, when one was published
 	Entry     *profile.AuditEntry `json:"audit_entry,omitempty"`
 	Override  *profile.Override   `json:"override,omitempty"` // the profile's override after the command
-	Level     string              `json:"level"`
-	Action    string              `json:"action"`
+	Level     policy.Level        `json:"level"`
+	Action    policy.Action       `json:"action"`
 	DecidedBy profile.DecidedBy   `json:"decided_by,omitempty"`
 }
 
@@ -385,12 +385,12 @@ func Decision(pid string, p profile.Profile, entryID string, trusted bool, now t
 
 // Review is one profile of the review queue.
 type Review struct {
-	ProfileID string    `json:"profile_id"`
-	Level     string    `json:"level"`
-	Score     int       `json:"score"`
-	Action    string    `json:"action"`
-	Rules     []string  `json:"rules"`
-	Since     time.Time `json:"since"` // updated_at: the queue's order, newest first
+	ProfileID string        `json:"profile_id"`
+	Level     policy.Level  `json:"level"`
+	Score     int           `json:"score"`
+	Action    policy.Action `json:"action"`
+	Rules     []string      `json:"rules"`
+	Since     time.Time     `json:"since"` // updated_at: the queue's order, newest first
 }
 
 // Reviews lists the open reviews, at most limit.

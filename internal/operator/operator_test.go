@@ -80,7 +80,7 @@ func TestOverrideSequences(t *testing.T) {
 		set     *OverrideRequest
 		clear   *ClearRequest
 		changed bool
-		action  string // the profile's action after the step
+		action  policy.Action // the profile's action after the step
 	}
 	setA, setB := set("u1", policy.Block, "RISK-1 chargeback"), set("u1", policy.Approve, "RISK-2 false positive")
 	clr := clear("u1")
@@ -123,7 +123,7 @@ func TestOverrideSequences(t *testing.T) {
 				assert.Equal(t, st.action, d.Action)
 				assert.Equal(t, ch.Level, d.Level)
 				assert.Equal(t, string(message.TypeDecision), pub.sent[before].attrs[message.AttrMessageType])
-				assert.Equal(t, st.action, pub.sent[before].attrs[message.AttrAction])
+				assert.Equal(t, string(st.action), pub.sent[before].attrs[message.AttrAction])
 				if st.set != nil {
 					assert.Equal(t, "operator", d.DecidedBy, "step %d", i)
 				} else {

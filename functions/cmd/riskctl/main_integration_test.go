@@ -170,7 +170,7 @@ func TestOverrideThroughTheStore(t *testing.T) {
 	require.NoError(t, err)
 	p, _, err := st.Get(context.Background(), "user-1")
 	require.NoError(t, err)
-	require.Equal(t, "approve", p.Action)
+	require.Equal(t, policy.Approve, p.Action)
 
 	type change struct {
 		Changed bool   `json:"changed"`
@@ -208,7 +208,7 @@ func TestOverrideThroughTheStore(t *testing.T) {
 	assert.Equal(t, profile.AuditOverrideSet, c.Entry.Kind)
 	d := decisions(1)[0]
 	assert.Equal(t, c.Entry.ID, d.AssessmentID)
-	assert.Equal(t, "review", d.Action)
+	assert.Equal(t, policy.Review, d.Action)
 	assert.Equal(t, string(profile.DecidedByOperator), d.DecidedBy)
 	assert.True(t, d.DecisionTrusted, "the latest assessment was signature-covered")
 
