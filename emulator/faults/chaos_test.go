@@ -27,7 +27,6 @@ import (
 	"github.com/riskwire/didit-risk/emulator/scenario"
 	"github.com/riskwire/didit-risk/functions/scorer"
 	"github.com/riskwire/didit-risk/internal/message"
-	"github.com/riskwire/didit-risk/internal/policy"
 	"github.com/riskwire/didit-risk/internal/profile"
 	"github.com/riskwire/didit-risk/internal/queue"
 	"github.com/riskwire/didit-risk/testdata"
@@ -246,7 +245,7 @@ func comparable(p profile.Profile) profile.Profile {
 		sessions[id] = s
 	}
 	p.Sessions = sessions
-	steps := map[policy.StepKind]profile.StepUp{}
+	steps := map[string]profile.StepUp{}
 	for k, s := range p.StepUps {
 		s.CreatedAt, s.UpdatedAt = time.Time{}, time.Time{}
 		steps[k] = s

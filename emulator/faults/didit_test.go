@@ -74,7 +74,7 @@ func TestDiditAPIMisbehaves(t *testing.T) {
 				return false, err
 			}
 			for _, k := range kinds {
-				if st := pr.StepUps[k].Status; st != policy.StepCreated && st != policy.StepFailed {
+				if st := pr.StepUps[string(k)].Status; st != policy.StepCreated && st != policy.StepFailed {
 					return false, fmt.Errorf("%s %s is %q", h.User, k, st)
 				}
 			}
@@ -95,7 +95,7 @@ func TestDiditAPIMisbehaves(t *testing.T) {
 	for _, h := range hooks {
 		pr := profiles[h.User]
 		for _, k := range kinds {
-			su := pr.StepUps[k]
+			su := pr.StepUps[string(k)]
 			require.Equal(t, h.EventID, su.AssessmentID, "%s %s: step of another assessment", h.User, k)
 			got := sessions[su.AssessmentID+"/"+string(k)]
 			c, found, err := claims.Get(ctx, stepup.ClaimID(su.OriginSessionID, stepup.StepUpClaim(k)))

@@ -107,18 +107,18 @@ func (s *Stack) StepUpFlow(ctx context.Context, user, session string, nfcStatus 
 		return profile.Profile{}, err
 	}
 	p, err := s.WaitProfile(ctx, user, func(p profile.Profile) bool {
-		return p.StepUps[policy.StepNFC].Status == policy.StepCreated && p.StepUps[policy.StepPhone].Status == policy.StepCreated
+		return p.StepUps[string(policy.StepNFC)].Status == policy.StepCreated && p.StepUps[string(policy.StepPhone)].Status == policy.StepCreated
 	})
 	if err != nil {
 		return p, err
 	}
 	for _, k := range []policy.StepKind{policy.StepNFC, policy.StepPhone} {
-		fmt.Fprintf(out, "  %-6s step-up: Didit session %s, send the user to %s\n", k, p.StepUps[k].DiditSessionID, p.StepUps[k].URL)
+		fmt.Fprintf(out, "  %-6s step-up: Didit session %s, send the user to %s\n", k, p.StepUps[string(k)].DiditSessionID, p.StepUps[string(k)].URL)
 	}
-	if err := s.Complete(ctx, p.StepUps[policy.StepNFC].DiditSessionID, nfcStatus); err != nil {
+	if err := s.Complete(ctx, p.StepUps[string(policy.StepNFC)].DiditSessionID, nfcStatus); err != nil {
 		return p, err
 	}
-	return s.WaitProfile(ctx, user, func(p profile.Profile) bool { return p.StepUps[policy.StepNFC].Status == policy.StepCompleted })
+	return s.WaitProfile(ctx, user, func(p profile.Profile) bool { return p.StepUps[string(policy.StepNFC)].Status == policy.StepCompleted })
 }
 
 // Demo sends one user of each kind and walks one through a step-up, then prints the profiles.

@@ -58,7 +58,7 @@ func (s Synthetic) Each(ctx context.Context, _ Window, _ bool, fn func(string, *
 			}
 			kind := a.RequiredSteps[0]
 			suID := ev.SessionID + "-" + string(kind)
-			p.StepUps[kind] = profile.StepUp{Kind: kind, Status: policy.StepCreated, AssessmentID: a.ID,
+			p.StepUps[string(kind)] = profile.StepUp{Kind: kind, Status: policy.StepCreated, AssessmentID: a.ID,
 				OriginSessionID: ev.SessionID, DiditSessionID: suID, CreatedAt: at, UpdatedAt: at}
 			at = at.Add(time.Duration(1+r.IntN(30)) * time.Minute)
 			status := didit.StatusApproved

@@ -185,9 +185,9 @@ type HistoryRecord struct {
 	// StepUps, IsStepUp and StepUpKind are the step-up part of the history: the latest step-up
 	// of each kind for the verdict's session, and whether a step-up session of ours refined it.
 	// With the rest they let a backtest replay the verdict exactly (HistoryRecord.Scoring).
-	StepUps    map[policy.StepKind]StepUpRecord `firestore:"step_ups"`
-	IsStepUp   bool                             `firestore:"is_step_up"`
-	StepUpKind policy.StepKind                  `firestore:"step_up_kind,omitempty"`
+	StepUps    map[string]StepUpRecord `firestore:"step_ups"`
+	IsStepUp   bool                    `firestore:"is_step_up"`
+	StepUpKind policy.StepKind         `firestore:"step_up_kind,omitempty"`
 }
 
 // StepUpRecord is one step-up as the policy saw it: its status and, once completed, its outcome.
@@ -484,7 +484,7 @@ func storedSessions(ss map[string]SessionState) map[string]SessionState {
 func newProfile(ev Event, now time.Time) Profile {
 	return Profile{
 		SchemaVersion: SchemaVersion, UserID: ev.UserID, ReviewState: ReviewNone, VerdictState: VerdictUnverified,
-		Sessions: map[string]SessionState{}, StepUps: map[policy.StepKind]StepUp{}, CreatedAt: now,
+		Sessions: map[string]SessionState{}, StepUps: map[string]StepUp{}, CreatedAt: now,
 	}
 }
 
@@ -517,7 +517,7 @@ func record(p *Profile, ev Event, eng Evaluator, now time.Time, load signalLoade
 		p.Sessions = map[string]SessionState{}
 	}
 	if p.StepUps == nil {
-		p.StepUps = map[policy.StepKind]StepUp{}
+		p.StepUps = map[string]StepUp{}
 	}
 	if p.UserID == "" {
 		p.UserID = ev.UserID
@@ -694,15 +694,15 @@ func bindStepUps(p *Profile) {
 // completeStepUp records a bound step-up session's outcome on the step it answers and in the
 // aggregates.
 func completeStepUp(p *Profile, ev Event, link StepUpLink, now time.Time) {
-	su := p.StepUps[link.Kind]
+	su := p.StepUps[string(link.Kind)]
 	su.Status, su.Outcome, su.UpdatedAt = policy.StepCompleted, scoring.StepUpOutcome(ev.Status), now
-	p.StepUps[link.Kind] = su
+	p.StepUps[string(link.Kind)] = su
 	if p.Aggregates.StepUpOutcomes == nil {
-		p.Aggregates.StepUpOutcomes = map[policy.StepKind]StepUpOutcome{}
+		p.Aggregates.StepUpOutcomes = map[string]StepUpOutcome{}
 	}
-	if cur, ok := p.Aggregates.StepUpOutcomes[link.Kind]; !ok || ev.EventTime.After(cur.At) ||
+	if cur, ok := p.Aggregates.StepUpOutcomes[string(link.Kind)]; !ok || ev.EventTime.After(cur.At) ||
 		(ev.EventTime.Equal(cur.At) && ev.SessionID >= cur.SessionID) {
-		p.Aggregates.StepUpOutcomes[link.Kind] = StepUpOutcome{Outcome: su.Outcome, SessionID: ev.SessionID,
+		p.Aggregates.StepUpOutcomes[string(link.Kind)] = StepUpOutcome{Outcome: su.Outcome, SessionID: ev.SessionID,
 			OriginSessionID: link.OriginSessionID, At: ev.EventTime}
 	}
 }

@@ -152,13 +152,13 @@ func Derive(p Profile, eng Evaluator) Verdict {
 		}
 		for k, su := range p.StepUps {
 			if _, ok := h.StepUps[policy.StepKind(k)]; !ok && su.OriginSessionID == e.id {
-				h.StepUps[k] = scoring.StepUp{Status: su.Status, Outcome: su.Outcome}
+				h.StepUps[policy.StepKind(k)] = scoring.StepUp{Status: su.Status, Outcome: su.Outcome}
 			}
 		}
 		for k, o := range ag.StepUpOutcomes {
 			// A completed step-up whose session was pruned still counts for its origin.
 			if _, ok := h.StepUps[policy.StepKind(k)]; !ok && o.OriginSessionID == e.id {
-				h.StepUps[k] = scoring.StepUp{Status: policy.StepCompleted, Outcome: o.Outcome}
+				h.StepUps[policy.StepKind(k)] = scoring.StepUp{Status: policy.StepCompleted, Outcome: o.Outcome}
 			}
 		}
 		key := verdictKey(version, e.st, h, inputs)
@@ -247,7 +247,7 @@ func stepUpOf(p Profile, id string, st SessionState) *StepUpLink {
 
 // boundStepUp reports whether session id is the Didit session recorded for the step link names.
 func boundStepUp(p Profile, id string, link StepUpLink) bool {
-	su, ok := p.StepUps[link.Kind]
+	su, ok := p.StepUps[string(link.Kind)]
 	return ok && id != "" && su.DiditSessionID == id && su.OriginSessionID == link.OriginSessionID
 }
 
@@ -288,9 +288,9 @@ func historyRecord(h scoring.History) HistoryRecord {
 		IsStepUp: h.IsStepUp, StepUpKind: h.StepUpKind,
 	}
 	if len(h.StepUps) > 0 {
-		r.StepUps = make(map[policy.StepKind]StepUpRecord, len(h.StepUps))
+		r.StepUps = make(map[string]StepUpRecord, len(h.StepUps))
 		for k, su := range h.StepUps {
-			r.StepUps[k] = StepUpRecord{Status: su.Status, Outcome: su.Outcome}
+			r.StepUps[string(k)] = StepUpRecord{Status: su.Status, Outcome: su.Outcome}
 		}
 	}
 	return r
@@ -310,7 +310,7 @@ func (r HistoryRecord) Scoring() scoring.History {
 	}
 	h.StepUps = make(map[policy.StepKind]scoring.StepUp, len(r.StepUps))
 	for k, su := range r.StepUps {
-		h.StepUps[k] = scoring.StepUp{Status: su.Status, Outcome: su.Outcome}
+		h.StepUps[policy.StepKind(k)] = scoring.StepUp{Status: su.Status, Outcome: su.Outcome}
 	}
 	return h
 }

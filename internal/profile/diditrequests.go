@@ -43,7 +43,7 @@ type DiditRequest struct {
 // one's. Only that field, updated_at and schema_version are written.
 func (s *Store) RecordDiditRequest(ctx context.Context, profileID string, r DiditRequest) error {
 	_, err := docstore.Update(ctx, s.fs, s.profileRef(profileID), func(p *Profile, _ bool) (bool, error) {
-		cur, ok := p.DiditRequests[r.Kind]
+		cur, ok := p.DiditRequests[string(r.Kind)]
 		if ok && !requestSupersedes(r, cur) {
 			return false, nil
 		}
@@ -51,9 +51,9 @@ func (s *Store) RecordDiditRequest(ctx context.Context, profileID string, r Didi
 			r.CreatedAt = cur.CreatedAt
 		}
 		if p.DiditRequests == nil {
-			p.DiditRequests = map[RequestKind]DiditRequest{}
+			p.DiditRequests = map[string]DiditRequest{}
 		}
-		p.DiditRequests[r.Kind] = r
+		p.DiditRequests[string(r.Kind)] = r
 		p.UpdatedAt, p.SchemaVersion = r.UpdatedAt, SchemaVersion
 		return true, nil
 	}, firestore.Merge([]string{"didit_requests", string(r.Kind)}, []string{"updated_at"}, []string{"schema_version"}))

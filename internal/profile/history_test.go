@@ -31,7 +31,7 @@ func TestAssessmentStoresTheStepUpHistory(t *testing.T) {
 
 	assert.True(t, a.History.IsStepUp)
 	assert.Equal(t, policy.StepNFC, a.History.StepUpKind)
-	assert.Equal(t, map[policy.StepKind]StepUpRecord{"nfc": {Status: policy.StepCompleted, Outcome: policy.OutcomeApproved}}, a.History.StepUps)
+	assert.Equal(t, map[string]StepUpRecord{"nfc": {Status: policy.StepCompleted, Outcome: policy.OutcomeApproved}}, a.History.StepUps)
 
 	for _, stored := range []*Assessment{first, a} {
 		got := eng.Evaluate(stored.Signals, stored.History.Scoring())

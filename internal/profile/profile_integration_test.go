@@ -82,7 +82,7 @@ func TestStoredDocumentsMatchTheContract(t *testing.T) {
 	require.NoError(t, err)
 	m, doc := stored(t, pref)
 	require.NoError(t, profSchema.Validate(doc))
-	assert.Equal(t, VerdictUnverified, m["verdict_state"])
+	assert.Equal(t, string(VerdictUnverified), m["verdict_state"])
 	for _, f := range verdictFields {
 		assert.NotContains(t, m, f, "an unverified profile has no %s field", f)
 	}
@@ -100,7 +100,7 @@ func TestStoredDocumentsMatchTheContract(t *testing.T) {
 		require.NotNil(t, res.Assessment, "%s changes the verdict", ev.Key)
 		m, doc = stored(t, pref)
 		require.NoError(t, profSchema.Validate(doc), "profile after %s", ev.Key)
-		assert.Equal(t, VerdictAssessed, m["verdict_state"])
+		assert.Equal(t, string(VerdictAssessed), m["verdict_state"])
 		assert.Contains(t, m, "score")
 		am, adoc := stored(t, pref.Collection(Assessments).Doc(ev.Key))
 		require.NoError(t, assessSchema.Validate(adoc), "assessment %s", ev.Key)

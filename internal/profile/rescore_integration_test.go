@@ -56,7 +56,7 @@ func TestRescoreOnFirestore(t *testing.T) {
 	am, adoc := stored(t, pref.Collection(Assessments).Doc(docKey(a.ID)))
 	require.NoError(t, assessSchema.Validate(adoc))
 	assert.Equal(t, "rescore", am["kind"])
-	assert.Equal(t, map[string]any{"score": float64(before.Score), "level": before.Level, "action": before.Action, "policy_version": "minimal-1"}, am["replaces"])
+	assert.Equal(t, map[string]any{"score": float64(before.Score), "level": string(before.Level), "action": string(before.Action), "policy_version": "minimal-1"}, am["replaces"])
 	assert.Equal(t, "minimal-2", am["policy_version"])
 	assert.Contains(t, ruleIDs(a.Reasons), "didit_declined_blocked")
 	exp, err := pref.Collection(Assessments).Doc(docKey(a.ID)).Get(ctx)

@@ -148,7 +148,7 @@ func TestSameValue(t *testing.T) {
 		{"a nested slice differs", Profile{Sessions: map[string]SessionState{"s": {Signals: &sig}}},
 			Profile{Sessions: map[string]SessionState{"s": {Signals: &scoring.Signals{RiskCodes: []string{"B"}}}}}, false},
 		{"nil and set pointer", Profile{Cooldown: nil}, Profile{Cooldown: &Cooldown{}}, false},
-		{"map keys differ", Profile{StepUps: map[policy.StepKind]StepUp{"nfc": {}}}, Profile{StepUps: map[policy.StepKind]StepUp{"poa": {}}}, false},
+		{"map keys differ", Profile{StepUps: map[string]StepUp{"nfc": {}}}, Profile{StepUps: map[string]StepUp{"poa": {}}}, false},
 		{"equal nested", Profile{Sessions: map[string]SessionState{"s": {Signals: &sig}}},
 			Profile{Sessions: map[string]SessionState{"s": {Signals: &scoring.Signals{RiskCodes: []string{"A"}}}}}, true},
 	}

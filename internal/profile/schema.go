@@ -51,6 +51,11 @@ const (
 )
 
 // Profile is risk_profiles/{id}.
+//
+// Its maps by kind (step_ups, didit_requests, aggregates.step_up_outcomes, an assessment's
+// history.step_ups) are keyed by the kind's string (string(policy.StepKind),
+// string(RequestKind)): the Firestore client panics merging a field path through a map whose
+// key is a named type.
 type Profile struct {
 	SchemaVersion int    `firestore:"schema_version"`
 	UserID        string `firestore:"user_id"` // Didit vendor_data; empty for anonymous sessions
@@ -70,16 +75,16 @@ type Profile struct {
 	Blocked          bool              `firestore:"blocked"`
 	// DecidedBy says who set Action (policy, reviewer, operator); PolicyVerdict is the policy's
 	// own verdict when it is not the one applied (a person decided, or a cooldown held it back).
-	DecidedBy     DecidedBy                  `firestore:"decided_by,omitempty"`
-	PolicyVerdict *PolicyVerdict             `firestore:"policy_verdict,omitempty"`
-	HumanVerdict  *HumanVerdict              `firestore:"human_verdict,omitempty"` // the latest reviewer's decision
-	Override      *Override                  `firestore:"override,omitempty"`      // an operator's, until it expires or is cleared
-	Cooldown      *Cooldown                  `firestore:"cooldown,omitempty"`      // downgrades held back until cooldown.until
-	Sessions      map[string]SessionState    `firestore:"sessions"`                // by Didit session id; pruned (undecided first)
-	StepUps       map[policy.StepKind]StepUp `firestore:"step_ups"`                // by kind: nfc, phone, biometric, poa, ...
+	DecidedBy     DecidedBy               `firestore:"decided_by,omitempty"`
+	PolicyVerdict *PolicyVerdict          `firestore:"policy_verdict,omitempty"`
+	HumanVerdict  *HumanVerdict           `firestore:"human_verdict,omitempty"` // the latest reviewer's decision
+	Override      *Override               `firestore:"override,omitempty"`      // an operator's, until it expires or is cleared
+	Cooldown      *Cooldown               `firestore:"cooldown,omitempty"`      // downgrades held back until cooldown.until
+	Sessions      map[string]SessionState `firestore:"sessions"`                // by Didit session id; pruned (undecided first)
+	StepUps       map[string]StepUp       `firestore:"step_ups"`                // by kind: nfc, phone, biometric, poa, ...
 	// DiditRequests are the step-up function's latest requests to Didit about the user's
 	// sessions, by kind: review, decline, blocklist (see DiditRequest).
-	DiditRequests map[RequestKind]DiditRequest `firestore:"didit_requests"`
+	DiditRequests map[string]DiditRequest `firestore:"didit_requests"`
 	// Aggregates are the per-user facts risk needs that pruning sessions never removes.
 	Aggregates Aggregates `firestore:"aggregates"`
 	// DocumentHashes and DeviceHashes list the distinct documents and devices of Aggregates, each
@@ -150,7 +155,7 @@ type Aggregates struct {
 	Documents []HashClass `firestore:"documents"`
 	Devices   []HashClass `firestore:"devices"`
 	// StepUpOutcomes is the latest completed step-up of each kind: kind -> outcome.
-	StepUpOutcomes map[policy.StepKind]StepUpOutcome `firestore:"step_up_outcomes"`
+	StepUpOutcomes map[string]StepUpOutcome `firestore:"step_up_outcomes"`
 	// HighestLevel and EverBlocked summarise every verdict on the user's decided sessions,
 	// including those no longer in Sessions.
 	HighestLevel policy.Level `firestore:"highest_level"`

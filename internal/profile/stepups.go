@@ -38,7 +38,7 @@ var stepRank = map[policy.StepStatus]int{policy.StepPending: 0, policy.StepCreat
 // step_ups.{kind}, updated_at and schema_version are written.
 func (s *Store) RecordStepUp(ctx context.Context, profileID string, st StepUp) error {
 	_, err := docstore.Update(ctx, s.fs, s.profileRef(profileID), func(p *Profile, _ bool) (bool, error) {
-		cur, ok := p.StepUps[st.Kind]
+		cur, ok := p.StepUps[string(st.Kind)]
 		if ok && !supersedes(st, cur) {
 			return false, nil
 		}
@@ -46,9 +46,9 @@ func (s *Store) RecordStepUp(ctx context.Context, profileID string, st StepUp) e
 			st.CreatedAt = cur.CreatedAt
 		}
 		if p.StepUps == nil {
-			p.StepUps = map[policy.StepKind]StepUp{}
+			p.StepUps = map[string]StepUp{}
 		}
-		p.StepUps[st.Kind] = st
+		p.StepUps[string(st.Kind)] = st
 		p.UpdatedAt, p.SchemaVersion = st.UpdatedAt, SchemaVersion
 		return true, nil
 	}, firestore.Merge([]string{"step_ups", string(st.Kind)}, []string{"updated_at"}, []string{"schema_version"}))

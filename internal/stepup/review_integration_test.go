@@ -111,7 +111,7 @@ func (e *env) diditRequest(kind profile.RequestKind) profile.DiditRequest {
 	p, found, err := e.store.Get(context.Background(), userID)
 	require.NoError(e.t, err)
 	require.True(e.t, found, "profile exists")
-	r, ok := p.DiditRequests[kind]
+	r, ok := p.DiditRequests[string(kind)]
 	require.True(e.t, ok, "didit_requests.%s exists", kind)
 	return r
 }

@@ -180,7 +180,7 @@ func (e *env) profileStep(kind policy.StepKind) profile.StepUp {
 	p, found, err := e.store.Get(context.Background(), userID)
 	require.NoError(e.t, err)
 	require.True(e.t, found, "profile exists")
-	st, ok := p.StepUps[kind]
+	st, ok := p.StepUps[string(kind)]
 	require.True(e.t, ok, "step_ups.%s exists", kind)
 	return st
 }

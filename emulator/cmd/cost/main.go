@@ -14,7 +14,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"strconv"
 	"time"
 )
 
@@ -104,9 +106,11 @@ func DefaultInputs() Inputs {
 		// assessment, writes the marker, the assessment and the profile; the marker and (after
 		// the retention) the assessment expire by TTL. Step-up adds a claim read and write.
 		Reads: 3 + 0.1, Writes: 3 + 0.1, Deletes: 2 + 0.1,
-		// A 3 KB assessment plus the profile's growth per session (84 KB / 50 sessions), with
-		// Firestore's index overhead roughly doubling them.
-		StoredBytes: 2 * (3_000 + 1_700), RetentionMonths: 12,
+		// Measured (TestBytesPerWebhook, README "Firestore work per webhook"): what a webhook
+		// leaves for the retention is its assessment, ≈ 3.3 KB (the marker expires in 8 days and
+		// the compact profile is bounded per user, ≈ 11 KB at 50 sessions); Firestore's index
+		// entries roughly double it. Kept for profile.DefaultAssessmentRetention (400 days).
+		StoredBytes: 2 * 3_300, RetentionMonths: 400 / (365.25 / 12),
 		StartsPerMillion: 100, SecretsPerStart: 1.5,
 		WebhooksPerVerification: 3, // not started, in progress, a decision
 	}
@@ -163,7 +167,7 @@ func Compute(in Inputs, p Prices) []Line {
 		Line{"Firestore reads", fmt.Sprintf("%.3g", in.Reads), in.Reads * million * p.FSRead},
 		Line{"Firestore writes", fmt.Sprintf("%.3g", in.Writes), in.Writes * million * p.FSWrite},
 		Line{"Firestore deletes (TTL)", fmt.Sprintf("%.3g", in.Deletes), in.Deletes * million * p.FSDelete},
-		Line{fmt.Sprintf("Firestore storage, kept %g months", in.RetentionMonths), fmt.Sprintf("%.1f KB", in.StoredBytes/1000),
+		Line{fmt.Sprintf("Firestore storage, kept %s months", strconv.FormatFloat(math.Round(in.RetentionMonths*10)/10, 'f', -1, 64)), fmt.Sprintf("%.1f KB", in.StoredBytes/1000),
 			in.StoredBytes * million / gib * in.RetentionMonths * p.FSGiBMonth},
 		Line{"Secret Manager accesses (per instance start)", fmt.Sprintf("%.3g", in.StartsPerMillion*in.SecretsPerStart/million),
 			in.StartsPerMillion * in.SecretsPerStart * p.SecretAccess},
