@@ -129,6 +129,15 @@ backtest: ## Re-evaluate stored assessments with a candidate: make backtest POLI
 	$(GO) build -o $(BIN)/backtest ./functions/cmd/backtest
 	$(BIN)/backtest -project "$(or $(PROJECT),$(GOOGLE_CLOUD_PROJECT))" $(if $(SHADOW),-shadow,-policy "$(POLICY)") -out $(or $(OUT),build/backtest) $(BACKTEST_ARGS)
 
+# Built, then run, so that riskctl's exit status reaches the shell as it is. PROJECT (default
+# GOOGLE_CLOUD_PROJECT) is appended as -project; FIRESTORE_EMULATOR_HOST / PUBSUB_EMULATOR_HOST
+# select the emulators, otherwise application default credentials reach the real project.
+.PHONY: riskctl
+riskctl: ## The operators' command: make riskctl ARGS="show user-123" [PROJECT=p] (ARGS="-h" lists the subcommands)
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/riskctl ./functions/cmd/riskctl
+	$(BIN)/riskctl $(ARGS) $(if $(PROJECT),-project "$(PROJECT)")
+
 .PHONY: emulators
 emulators: ## Start both emulators in the foreground (Ctrl-C stops them) and print their addresses
 	$(WITH_EMU) -from-env -- sleep infinity

@@ -40,6 +40,22 @@ func DefaultTopology() Topology {
 	}
 }
 
+// DeadLetter is one dead-letter topic: the pull subscription that keeps its messages and the
+// topic its messages were dead-lettered from, where a replay publishes them again.
+type DeadLetter struct {
+	Subscription string // pull subscription on Topic
+	Topic        string // the dead-letter topic
+	Source       string // the topic whose push subscriptions dead-letter to Topic
+}
+
+// DeadLetters lists the topology's dead-letter topics, webhooks first.
+func (t Topology) DeadLetters() []DeadLetter {
+	return []DeadLetter{
+		{Subscription: t.WebhooksDLQPull, Topic: t.WebhooksDLQ, Source: t.Webhooks},
+		{Subscription: t.DecisionsDLQPull, Topic: t.DecisionsDLQ, Source: t.Decisions},
+	}
+}
+
 // Endpoints are the base URLs of the functions that receive pushes; the push path
 // /projects/P/topics/T lets the Functions Framework turn the push into a Pub/Sub CloudEvent.
 type Endpoints struct {

@@ -5,9 +5,10 @@ locals {
   alert_documentation = <<-EOT
     Dead letters are webhooks or decisions a function failed to process ${var.max_delivery_attempts} times.
     Find the cause in the function's logs (severity>=ERROR, resource.labels.service_name), fix it, then
-    inspect with `gcloud pubsub subscriptions pull SUBSCRIPTION --limit 10` and replay by republishing
-    the message data and attributes to the source topic (didit-webhooks or risk-decisions).
-    Every consumer is idempotent, so replaying a message twice is safe.
+    inspect with `riskctl dlq list` (every attribute, a digest of the data, nothing consumed) and
+    replay with `riskctl dlq replay -ids a,b` (or -all), which republishes data and every attribute
+    to the source topic (didit-webhooks or risk-decisions) and acks only once that is confirmed
+    (README, "Operating it"). Every consumer is idempotent, so replaying a message twice is safe.
   EOT
 }
 

@@ -9,12 +9,13 @@
 # the Functions Framework turns a wrapped push on such a path into a
 # google.cloud.pubsub.topic.v1.messagePublished CloudEvent.
 #
-# Dead letters: each DLQ topic has a pull subscription that keeps messages
-# (acknowledged ones too) for var.dead_letter_retention. Inspect with
-#   gcloud pubsub subscriptions pull <dlq subscription> --limit 10
-# and replay by republishing the message data and attributes to the source
-# topic once the cause is fixed, or seek the DLQ subscription back in time to
-# pull again.
+# Dead letters: each DLQ topic has a pull subscription ("<dlq topic>-pull")
+# that keeps messages (acknowledged ones too) for var.dead_letter_retention.
+# Inspect and replay them with riskctl (README, "Operating it"):
+#   riskctl dlq list; riskctl dlq replay -ids a,b
+# which republishes data and every attribute to the source topic once the
+# cause is fixed; or seek the DLQ subscription back in time to pull again.
+# emulator/topology.go declares the same names (a Go test pins them here).
 
 locals {
   topics = {
