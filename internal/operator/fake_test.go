@@ -125,7 +125,6 @@ type fakePublisher struct {
 }
 
 type sent struct {
-	topic string
 	data  []byte
 	attrs map[string]string
 }

@@ -315,17 +315,6 @@ func (r HistoryRecord) Scoring() scoring.History {
 	return h
 }
 
-func stepNames(ks []policy.StepKind) []string {
-	if ks == nil {
-		return nil
-	}
-	out := make([]string, len(ks))
-	for i, k := range ks {
-		out[i] = string(k)
-	}
-	return out
-}
-
 // Adjustment is one thing that raised a verdict above what its score alone gives: a rule's
 // minimum level or forced action, or one of the engine's overrides. Stored with the assessment
 // so a verdict can be explained, and replayed, without the policy at hand.
