@@ -23,7 +23,7 @@ locals {
   # risk_profiles/{id}/).
   unindexed_fields = {
     risk_profiles = ["sessions", "step_ups", "document_hashes", "device_hashes", "reasons", "aggregates"]
-    assessments   = ["signals", "session_signals", "history", "reasons", "shadow_rules", "shadow", "rule_errors", "model"]
+    assessments   = ["signals", "session_signals", "history", "reasons", "shadow_rules", "shadow_policy", "rule_errors", "model"]
   }
   index_exemptions = merge([
     for collection, fields in local.unindexed_fields : {

@@ -176,7 +176,7 @@ run "policy_file" {
       "(default) assessments.history",
       "(default) assessments.reasons",
       "(default) assessments.shadow_rules",
-      "(default) assessments.shadow",
+      "(default) assessments.shadow_policy",
       "(default) assessments.rule_errors",
       "(default) assessments.model",
     ]) && length(google_firestore_field.unindexed) == 14
