@@ -14,6 +14,6 @@ import (
 func TestDecisionDefaultsAgree(t *testing.T) {
 	assert.Equal(t, profile.DefaultHumanVerdictTTL, config.DefaultHumanOverrideTTL)
 	assert.Equal(t, profile.DefaultDowngradeCooldown, config.DefaultDowngradeCooldown)
-	assert.Equal(t, profile.Off, offIfZero(0))
-	assert.Equal(t, config.DefaultDowngradeCooldown, offIfZero(config.DefaultDowngradeCooldown))
+	assert.Equal(t, profile.Off, profile.OffIfZero(0))
+	assert.Equal(t, config.DefaultDowngradeCooldown, profile.OffIfZero(config.DefaultDowngradeCooldown))
 }

@@ -83,7 +83,7 @@ func New(ctx context.Context, getenv func(string) string, stdout io.Writer) (fun
 	// still accepts is always a duplicate here.
 	store := profile.NewStore(fs, profile.Options{
 		DedupeTTL: cfg.ReplayHorizon + 24*time.Hour, AssessmentRetention: cfg.AssessmentRetention,
-		HumanVerdictTTL: offIfZero(cfg.HumanOverrideTTL), DowngradeCooldown: offIfZero(cfg.DowngradeCooldown),
+		HumanVerdictTTL: profile.OffIfZero(cfg.HumanOverrideTTL), DowngradeCooldown: profile.OffIfZero(cfg.DowngradeCooldown),
 	})
 	h := &scorer.Handler{
 		Profiles:     store,
@@ -99,9 +99,3 @@ func New(ctx context.Context, getenv func(string) string, stdout io.Writer) (fun
 }
 
 // offIfZero maps a configuration's 0 (off) to the store's Off (its zero takes the default).
-func offIfZero(d time.Duration) time.Duration {
-	if d == 0 {
-		return profile.Off
-	}
-	return d
-}

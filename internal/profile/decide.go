@@ -21,6 +21,15 @@ const (
 // off (a zero field takes the default).
 const Off time.Duration = -1
 
+// OffIfZero turns a duration as the configuration and the commands' flags give it (0: off)
+// into an Options duration (0: the default).
+func OffIfZero(d time.Duration) time.Duration {
+	if d == 0 {
+		return Off
+	}
+	return d
+}
+
 // DecideOptions are the decision layer's durations, resolved: 0 turns each off.
 type DecideOptions struct {
 	HumanVerdictTTL   time.Duration // how long a reviewer's approval holds; 0: no expiry

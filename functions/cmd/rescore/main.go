@@ -132,7 +132,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	now := func() time.Time { return time.Now().UTC() }
 	j := &job{
 		Store: profile.NewStore(fsc, profile.Options{AssessmentRetention: o.retention,
-			HumanVerdictTTL: offIfZero(o.humanTTL), DowngradeCooldown: offIfZero(o.cooldown)}),
+			HumanVerdictTTL: profile.OffIfZero(o.humanTTL), DowngradeCooldown: profile.OffIfZero(o.cooldown)}),
 		Profiles:  firestorePager{fsc},
 		Decisions: decisions,
 		Engine:    profile.NewEvaluator(pol, scoring.WithModel(mdl)),
@@ -208,9 +208,3 @@ func isTerminal(f *os.File) bool {
 }
 
 // offIfZero maps a flag's 0 (off) to the store's Off (its zero takes the default).
-func offIfZero(d time.Duration) time.Duration {
-	if d == 0 {
-		return profile.Off
-	}
-	return d
-}

@@ -65,7 +65,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return fmt.Errorf("firestore client: %w", err)
 		}
 		defer fsc.Close()
-		st := profile.NewStore(fsc, profile.Options{HumanVerdictTTL: offIfZero(c.HumanTTL), DowngradeCooldown: offIfZero(c.Cooldown)})
+		st := profile.NewStore(fsc, profile.Options{HumanVerdictTTL: profile.OffIfZero(c.HumanTTL), DowngradeCooldown: profile.OffIfZero(c.Cooldown)})
 		op = &operator.Operator{Store: st, Now: func() time.Time { return time.Now().UTC() }}
 		if c.Name == "override set" || c.Name == "override clear" {
 			if op.Engine, err = engine(c.PolicyFile, c.ModelFile); err != nil {
@@ -102,12 +102,6 @@ func engine(policyFile, modelFile string) (profile.Evaluator, error) {
 
 // offIfZero maps a flag's 0 (off) to the store's Off (its zero takes the default), as the
 // rescore job does.
-func offIfZero(d time.Duration) time.Duration {
-	if d == 0 {
-		return profile.Off
-	}
-	return d
-}
 
 // topics publishes to each topic through one latency-tuned publisher, made on first use.
 type topics struct {
